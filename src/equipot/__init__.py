@@ -1,0 +1,21 @@
+"""equipot: E(3)-equivariant neural network interatomic potentials."""
+
+__version__ = "0.1.0"
+
+from .calculator import EquipotCalculator  # noqa: E402
+from .config import ModelConfig  # noqa: E402
+from .data import AtomicGraph, graph_from_atoms  # noqa: E402
+from .models import EquivariantPotential, ModelOutput  # noqa: E402
+from .models.io import load_model, save_model  # noqa: E402
+
+__all__ = [
+    "AtomicGraph",
+    "EquipotCalculator",
+    "EquivariantPotential",
+    "ModelConfig",
+    "ModelOutput",
+    "__version__",
+    "graph_from_atoms",
+    "load_model",
+    "save_model",
+]

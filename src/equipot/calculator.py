@@ -1,0 +1,81 @@
+"""`EquipotCalculator`: an equipot model behind ASE's calculator contract."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from .data import NeighborList, graph_from_atoms
+from .models import EquivariantPotential
+from .models.io import load_model
+
+__all__ = ["EquipotCalculator"]
+
+
+class EquipotCalculator(Calculator):
+    """ASE calculator for an `EquivariantPotential`.
+
+    Provides ``energy`` and ``free_energy`` (eV), ``energies`` (eV per atom), ``forces``
+    (eV/Å) and, for structures with a 3D cell, ``stress`` (eV/Å³, Voigt order xx yy zz yz
+    xz xy, ASE's sign). Works unchanged with ASE's optimizers, MD and filters.
+
+    ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
+    choose where and in which precision the model runs.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(
+        self,
+        model: EquivariantPotential,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        **kwargs: object,
+    ):
+        super().__init__(**kwargs)
+        self.device = torch.device(device)
+        model_dtype = next(model.parameters()).dtype
+        self.dtype = dtype or model_dtype
+        if self.dtype != model_dtype:
+            model = model.converted(self.dtype)
+        self.model = model.to(device=self.device).eval()
+        self.neighbor_list = NeighborList(model.cutoff)
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> EquipotCalculator:
+        """Load a model file safely (no code executed) and wrap it."""
+        return cls(load_model(path, device=device, dtype=dtype), device=device, dtype=dtype)
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        properties = properties or ["energy"]
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        want_stress = "stress" in properties
+        if want_stress and not self.atoms.pbc.all():
+            raise PropertyNotImplementedError(
+                "stress needs a periodic structure with a 3D cell (atoms.pbc all True)"
+            )
+        graph = graph_from_atoms(self.atoms, self.model.cutoff, dtype=self.dtype, neighbor_list=self.neighbor_list)
+        outputs = {"energy", "forces"} | ({"stress"} if want_stress else set())
+        result = self.model(graph.to(device=self.device), outputs=outputs, create_graph=False)
+        energy = float(result.energy.detach()[0])
+        self.results["energy"] = energy
+        self.results["free_energy"] = energy
+        self.results["energies"] = result.atomic_energies.detach().cpu().numpy().astype(np.float64)
+        assert result.forces is not None
+        self.results["forces"] = result.forces.detach().cpu().numpy().astype(np.float64)
+        if result.stress is not None:
+            stress = result.stress.detach()[0].cpu().numpy().astype(np.float64)
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)

@@ -1,0 +1,71 @@
+"""Forces and stress as derivatives of an energy function, by automatic differentiation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..data import AtomicGraph, apply_strain
+from .output import OUTPUT_NAMES, ModelOutput
+
+__all__ = ["AtomicEnergyFunction", "derive_outputs"]
+
+#: ``(graph, positions [n_atoms, 3], cell [n_graphs, 3, 3]) -> atomic energies [n_atoms]``
+AtomicEnergyFunction = Callable[[AtomicGraph, Tensor, Tensor], Tensor]
+
+_MIN_VOLUME = 1e-12  # Å³; below this a structure has no 3D cell and no stress
+
+
+def derive_outputs(
+    atomic_energy_fn: AtomicEnergyFunction,
+    graph: AtomicGraph,
+    outputs: set[str] | frozenset[str],
+    create_graph: bool,
+) -> ModelOutput:
+    """Evaluate ``atomic_energy_fn`` and the derivatives named in ``outputs``.
+
+    Forces are ``-dE/dr``. Stress uses the strain trick: positions and cells are deformed
+    by ``(I + eps)`` with ``eps = 0`` requiring grad, so one backward pass gives forces and
+    the virial ``dE/d eps``; stress is ``virial / volume``. ``create_graph=True`` keeps the
+    graph of the derivatives (for training on forces, or for Hessians). If
+    ``graph.positions`` already requires grad it is used as is, so callers can
+    differentiate the forces again.
+    """
+    unknown = set(outputs) - OUTPUT_NAMES
+    if unknown:
+        raise ValueError(f"unknown outputs {sorted(unknown)}; choose from {sorted(OUTPUT_NAMES)}")
+    want_forces = "forces" in outputs
+    want_virial = "stress" in outputs or "virial" in outputs
+    differentiate = want_forces or want_virial
+
+    with torch.enable_grad() if differentiate else torch.no_grad():
+        positions, cell = graph.positions, graph.cell
+        if differentiate and not positions.requires_grad:
+            positions = positions.detach().requires_grad_(True)
+        strained_positions, strained_cell = positions, cell
+        strain = None
+        if want_virial:
+            strain = torch.zeros_like(cell, requires_grad=True)
+            strained_positions, strained_cell = apply_strain(positions, cell, graph.batch, strain)
+        atomic_energies = atomic_energy_fn(graph, strained_positions, strained_cell)
+        energy = torch.zeros(graph.n_graphs, dtype=atomic_energies.dtype, device=atomic_energies.device)
+        energy = energy.index_add(0, graph.batch, atomic_energies)
+        result = ModelOutput(energy=energy, atomic_energies=atomic_energies)
+        if not differentiate:
+            return result
+        inputs = [positions] + ([strain] if strain is not None else [])
+        gradients = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
+    gradients = [torch.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
+    if want_forces:
+        result.forces = -gradients[0]
+    if want_virial:
+        virial = gradients[1]
+        virial = 0.5 * (virial + virial.transpose(1, 2))
+        volume = torch.linalg.det(graph.cell).abs()
+        has_cell = volume > _MIN_VOLUME
+        safe_volume = torch.where(has_cell, volume, torch.ones_like(volume))
+        result.virial = virial
+        result.stress = torch.where(has_cell[:, None, None], virial / safe_volume[:, None, None], 0.0)
+    return result

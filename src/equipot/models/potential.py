@@ -1,0 +1,236 @@
+"""`EquivariantPotential`: the assembled O(3)- (or SO(3)-) equivariant message-passing potential."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from ase.data import chemical_symbols
+from e3nn import o3
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+from ..data import AtomicGraph, edge_vectors
+from ..nn import (
+    BesselBasis,
+    GatedNonlinearity,
+    Interaction,
+    LinearReadout,
+    NonLinearReadout,
+    PolynomialEnvelope,
+    ProductBasis,
+)
+from ..o3 import natural_irreps, so3_irreps
+from .derivatives import derive_outputs
+from .output import ModelOutput
+
+__all__ = ["EquivariantPotential", "UnknownElementError"]
+
+
+#: buffers that carry learned or fitted state (the rest are constants recomputed on build)
+_STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
+
+
+class UnknownElementError(ValueError):
+    """A structure contains an element the model was not built for."""
+
+
+def _node_irreps(config: ModelConfig) -> o3.Irreps:
+    irreps = (
+        o3.Irreps(config.hidden_irreps)
+        if config.hidden_irreps is not None
+        else natural_irreps(config.num_channels, config.hidden_lmax)
+    )
+    if not config.parity:
+        irreps = so3_irreps(irreps)
+    # scalars first, then the gated l > 0 channels: the order the gate produces
+    scalars = [(mul, ir) for mul, ir in irreps if ir.l == 0]
+    gated = [(mul, ir) for mul, ir in irreps if ir.l > 0]
+    return o3.Irreps(scalars + gated)
+
+
+class InteractionBlock(nn.Module):
+    """Messages -> many-body product -> gated nonlinearity, plus a linear skip connection."""
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_node: o3.Irreps, config: ModelConfig):
+        super().__init__()
+        self.interaction = Interaction(
+            irreps_in, irreps_sh, irreps_node, config.num_radial_basis, config.radial_hidden
+        )
+        self.product = ProductBasis(irreps_node, config.correlation, len(config.species))
+        self.nonlinearity = GatedNonlinearity(irreps_node, irreps_node)
+        self.skip = o3.Linear(irreps_in, irreps_node)
+
+    def forward(
+        self,
+        features: Tensor,
+        species: Tensor,
+        edge_harmonics: Tensor,
+        edge_radial: Tensor,
+        edge_envelope: Tensor,
+        senders: Tensor,
+        receivers: Tensor,
+        avg_num_neighbors: Tensor,
+    ) -> Tensor:
+        messages = self.interaction(
+            features, edge_harmonics, edge_radial, edge_envelope, senders, receivers, avg_num_neighbors
+        )
+        return self.nonlinearity(self.product(messages, species)) + self.skip(features)
+
+
+class EquivariantPotential(nn.Module):
+    """An E(3)-equivariant message-passing interatomic potential (MACE/NequIP family).
+
+    Build from a `ModelConfig` or its fields::
+
+        model = EquivariantPotential(species=["H", "C", "O"], cutoff=5.0, num_channels=64,
+                                     lmax=2, num_layers=2, correlation=3)
+        out = model(graph, outputs={"energy", "forces", "stress"})
+
+    The energy of atom i is ``scale * sum_t readout_t(h_i^t) + shift + E0[Z_i]``;
+    ``scale``, ``shift``, the reference energies ``E0`` (eV) and the average neighbor count
+    are buffers set from dataset statistics with `set_normalization`.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, /, *, dtype: torch.dtype = torch.float32, **fields: object):
+        super().__init__()
+        if config is None:
+            config = ModelConfig(**fields)  # type: ignore[arg-type]
+        elif fields:
+            config = config.model_copy(update=fields)
+            config = ModelConfig.model_validate(config.model_dump())
+        self.config = config
+        # e3nn bakes Clebsch-Gordan coefficients into constants of the construction dtype:
+        # build in float64 so they are exact, then cast (see `converted`)
+        previous_dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            self._build(config)
+        finally:
+            torch.set_default_dtype(previous_dtype)
+        self.to(dtype=dtype)
+
+    def _build(self, config: ModelConfig) -> None:
+        z_to_species = torch.full((len(chemical_symbols),), -1, dtype=torch.long)
+        for index, z in enumerate(config.atomic_numbers):
+            z_to_species[z] = index
+        self.register_buffer("z_to_species", z_to_species)
+        num_species = len(config.species)
+        self.register_buffer("atomic_energies", torch.zeros(num_species))
+        self.register_buffer("scale", torch.tensor(1.0))
+        self.register_buffer("shift", torch.tensor(0.0))
+        self.register_buffer("avg_num_neighbors", torch.tensor(1.0))
+
+        irreps_sh = o3.Irreps.spherical_harmonics(config.lmax)
+        self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
+        self.irreps_sh = irreps_sh if config.parity else so3_irreps(irreps_sh)
+        self.radial_basis = BesselBasis(config.cutoff, config.num_radial_basis)
+        self.envelope = PolynomialEnvelope(config.cutoff, config.envelope_exponent)
+
+        self.irreps_node = _node_irreps(config)
+        num_scalars = self.irreps_node.count("0e")
+        self.embedding = nn.Embedding(num_species, num_scalars)
+        irreps_in = o3.Irreps(f"{num_scalars}x0e")
+        self.blocks = nn.ModuleList()
+        self.readouts = nn.ModuleList()
+        for layer in range(config.num_layers):
+            self.blocks.append(InteractionBlock(irreps_in, self.irreps_sh, self.irreps_node, config))
+            last = layer == config.num_layers - 1
+            self.readouts.append(
+                NonLinearReadout(self.irreps_node, config.readout_hidden) if last else LinearReadout(self.irreps_node)
+            )
+            irreps_in = self.irreps_node
+
+    def converted(self, dtype: torch.dtype) -> EquivariantPotential:
+        """A copy in ``dtype`` with exactly computed constants.
+
+        Prefer this over ``model.to(torch.float64)`` for a model built in float32: ``to``
+        keeps constants rounded to float32, which limits symmetry to ~1e-8.
+        """
+        copy = EquivariantPotential(self.config, dtype=dtype)
+        learned = {name for name, _ in self.named_parameters()} | set(_STATE_BUFFERS)
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in self.state_dict().items() if k in learned}
+        copy.load_state_dict(state, strict=False)
+        copy.metadata = getattr(self, "metadata", {})
+        return copy.to(device=self.z_to_species.device).train(self.training)
+
+    # ----------------------------------------------------------- normalization
+    def set_normalization(
+        self,
+        atomic_energies: dict[int, float] | None = None,
+        scale: float | None = None,
+        shift: float | None = None,
+        avg_num_neighbors: float | None = None,
+    ) -> None:
+        """Set reference energies E0 (atomic number -> eV), scale (eV), shift (eV/atom) and
+        the average neighbor count that normalizes message sums."""
+        with torch.no_grad():
+            if atomic_energies is not None:
+                for z, energy in atomic_energies.items():
+                    index = int(self.z_to_species[int(z)])
+                    if index >= 0:
+                        self.atomic_energies[index] = float(energy)
+            if scale is not None:
+                self.scale.fill_(float(scale))
+            if shift is not None:
+                self.shift.fill_(float(shift))
+            if avg_num_neighbors is not None:
+                self.avg_num_neighbors.fill_(float(avg_num_neighbors))
+
+    # ------------------------------------------------------------------ model
+    def species_of(self, graph: AtomicGraph) -> Tensor:
+        """[n_atoms] dense species indices; raises `UnknownElementError` naming the structure."""
+        species = self.z_to_species[graph.atomic_numbers]
+        if bool((species < 0).any()):
+            atom = int(torch.nonzero(species < 0)[0, 0])
+            z = int(graph.atomic_numbers[atom])
+            raise UnknownElementError(
+                f"structure {int(graph.batch[atom])} of the batch contains element "
+                f"{chemical_symbols[z]} (Z={z}), which this model does not know; it was built for "
+                f"{self.config.species}. Train a model that includes {chemical_symbols[z]}"
+            )
+        return species
+
+    def atomic_energies_of(self, graph: AtomicGraph, positions: Tensor, cell: Tensor) -> Tensor:
+        """[n_atoms] energies (eV) from (possibly strained) ``positions`` and ``cell``."""
+        species = self.species_of(graph)
+        vectors = edge_vectors(graph, positions, cell)
+        lengths = torch.linalg.norm(vectors, dim=-1)
+        edge_harmonics = self.spherical_harmonics(vectors)
+        edge_radial = self.radial_basis(lengths)
+        edge_envelope = self.envelope(lengths)
+        features = self.embedding(species)
+        readout = torch.zeros_like(positions[:, 0])
+        for block, head in zip(self.blocks, self.readouts):
+            features = block(
+                features,
+                species,
+                edge_harmonics,
+                edge_radial,
+                edge_envelope,
+                graph.senders,
+                graph.receivers,
+                self.avg_num_neighbors,
+            )
+            readout = readout + head(features)
+        return self.scale * readout + self.shift + self.atomic_energies[species]
+
+    def forward(
+        self,
+        graph: AtomicGraph,
+        outputs: Iterable[str] = ("energy", "forces"),
+        create_graph: bool | None = None,
+    ) -> ModelOutput:
+        """Energy and the derivatives named in ``outputs`` (a subset of ``energy``,
+        ``atomic_energies``, ``forces``, ``stress``, ``virial``). ``create_graph`` defaults
+        to ``self.training`` (needed to train on forces)."""
+        create_graph = self.training if create_graph is None else create_graph
+        return derive_outputs(self.atomic_energies_of, graph, frozenset(outputs), create_graph)
+
+    @property
+    def cutoff(self) -> float:
+        return self.config.cutoff
+
+    @property
+    def species(self) -> list[str]:
+        return list(self.config.species)

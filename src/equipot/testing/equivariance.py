@@ -1,0 +1,108 @@
+"""`assert_equivariant`: check a model's outputs transform as their irreps say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from ..data import batch_graphs, graph_from_atoms
+from .transforms import permute_atoms, random_rotation, rotate_atoms, translate_atoms
+
+__all__ = ["assert_equivariant", "evaluate", "evaluate_many", "default_tolerance"]
+
+Model = Callable[..., object]
+
+
+def default_tolerance(dtype: torch.dtype) -> float:
+    """Relative tolerance for symmetry checks: 1e-10 in float64, 1e-5 in float32."""
+    return 1e-10 if dtype == torch.float64 else 1e-5
+
+
+PER_ATOM_OUTPUTS = ("forces", "atomic_energies")
+
+
+def evaluate_many(model: torch.nn.Module, structures: list[Atoms], outputs: Iterable[str]) -> list[dict[str, np.ndarray]]:
+    """Outputs of ``model`` for each structure (evaluated as one batch), in the model's
+    dtype, as float64 numpy arrays: per-atom outputs [n_atoms, ...], per-structure outputs
+    without a batch dimension."""
+    outputs = tuple(outputs)
+    parameter = next(model.parameters())
+    graphs = [graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype) for atoms in structures]
+    result = model(batch_graphs(graphs).to(device=parameter.device), outputs=set(outputs), create_graph=False)
+    starts = np.cumsum([0] + [len(atoms) for atoms in structures])
+    per_structure: list[dict[str, np.ndarray]] = [{} for _ in structures]
+    for name in outputs:
+        value = getattr(result, name, None)
+        if value is None:
+            value = result.extra[name]
+        value = value.detach().cpu().double().numpy()
+        for index, arrays in enumerate(per_structure):
+            arrays[name] = value[starts[index] : starts[index + 1]] if name in PER_ATOM_OUTPUTS else value[index]
+    return per_structure
+
+
+def evaluate(model: torch.nn.Module, atoms: Atoms, outputs: Iterable[str]) -> dict[str, np.ndarray]:
+    """`evaluate_many` for one structure."""
+    return evaluate_many(model, [atoms], outputs)[0]
+
+
+def _check(name: str, got: np.ndarray, expected: np.ndarray, rtol: float, what: str) -> None:
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+    error = float(np.abs(got - expected).max(initial=0.0))
+    if not error <= rtol * scale:
+        raise AssertionError(
+            f"{name} is not equivariant under {what}: max deviation {error:.3e} "
+            f"exceeds {rtol:.1e} x {scale:.3e}"
+        )
+
+
+def assert_equivariant(
+    model: torch.nn.Module,
+    atoms: Atoms,
+    outputs: Iterable[str] = ("energy", "forces"),
+    rtol: float | None = None,
+    seed: int = 0,
+    trials: int = 2,
+    reflections: bool = True,
+) -> None:
+    """Check invariance/equivariance of ``outputs`` for ``atoms`` under random rotations,
+    reflections (improper rotations), translations and permutations of atoms.
+
+    Scalars (``energy``) must be invariant, ``forces`` rotate as ``R f``, ``stress`` and
+    ``virial`` as ``R S R^T``, ``atomic_energies`` permute with the atoms. Tolerances are
+    relative to the largest magnitude of each output (at least 1). Raises ``AssertionError``
+    naming the output and the operation that failed. The model runs in its own dtype; the
+    default ``rtol`` follows it (1e-10 in float64, 1e-5 in float32). ``reflections=False`` skips improper
+    rotations, for SO(3)-only models (``parity=False``).
+    """
+    outputs = tuple(outputs)
+    rtol = default_tolerance(next(model.parameters()).dtype) if rtol is None else rtol
+    rng = np.random.default_rng(seed)
+    reference = evaluate(model, atoms, outputs)
+
+    def rotated_expectation(name: str, value: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+        if name in ("forces",):
+            return value @ rotation.T
+        if name in ("stress", "virial"):
+            return rotation @ value @ rotation.T
+        return value
+
+    for trial in range(trials):
+        for improper in (False, True) if reflections else (False,):
+            rotation = random_rotation(rng, improper=improper)
+            transformed = evaluate(model, rotate_atoms(atoms, rotation), outputs)
+            what = "a reflection" if improper else "a rotation"
+            for name in outputs:
+                _check(name, transformed[name], rotated_expectation(name, reference[name], rotation), rtol, what)
+        shift = rng.normal(size=3) * 3.0
+        transformed = evaluate(model, translate_atoms(atoms, shift), outputs)
+        for name in outputs:
+            _check(name, transformed[name], reference[name], rtol, "a translation")
+        permutation = rng.permutation(len(atoms))
+        transformed = evaluate(model, permute_atoms(atoms, permutation), outputs)
+        for name in outputs:
+            expected = reference[name][permutation] if name in PER_ATOM_OUTPUTS else reference[name]
+            _check(name, transformed[name], expected, rtol, "a permutation of atoms")

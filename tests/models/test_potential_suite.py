@@ -1,0 +1,54 @@
+"""Every model configuration passes the public `ModelTestSuite`."""
+
+import numpy as np
+import pytest
+import torch
+
+from equipot import EquivariantPotential
+from equipot.testing import ModelTestSuite, assert_equivariant, evaluate, random_rotation, rotate_atoms
+
+
+class TestMACELikePotential(ModelTestSuite):
+    """Four-body product basis (correlation 3), vectors in the hidden features."""
+
+    def make_model(self, dtype):
+        return EquivariantPotential(
+            species=["H", "C", "O"], cutoff=3.5, num_channels=8, lmax=2, hidden_lmax=1, num_layers=2, correlation=3, dtype=dtype
+        )
+
+
+class TestNequIPLikePotential(ModelTestSuite):
+    """Two-body messages only (correlation 1), l up to 2 in the hidden features."""
+
+    def make_model(self, dtype):
+        return EquivariantPotential(
+            species=["H", "O", "Cu"], cutoff=3.5, num_channels=8, lmax=2, hidden_lmax=2, num_layers=2, correlation=1, dtype=dtype
+        )
+
+
+class TestPseudoFeaturePotential(ModelTestSuite):
+    """Explicit hidden irreps with pseudo-scalars and pseudo-vectors (odd scalars use tanh)."""
+
+    def make_model(self, dtype):
+        return EquivariantPotential(
+            species=["H", "C"], cutoff=3.5, hidden_irreps="8x0e+8x0o+8x1o+8x1e", lmax=2, num_layers=2, correlation=2, dtype=dtype
+        )
+
+
+class TestSO3Potential(ModelTestSuite):
+    """parity=False: only proper rotations are symmetries."""
+
+    reflections = False
+
+    def make_model(self, dtype):
+        return EquivariantPotential(species=["C", "H"], cutoff=3.5, num_channels=8, lmax=2, parity=False, dtype=dtype)
+
+    def test_mirror_image_changes_the_energy(self) -> None:
+        model = self._model()
+        molecule = self.molecule(model)
+        mirror = rotate_atoms(molecule, np.diag([-1.0, 1.0, 1.0]))
+        energy = evaluate(model, molecule, ("energy",))["energy"]
+        mirrored = evaluate(model, mirror, ("energy",))["energy"]
+        assert abs(energy - mirrored) > 1e-6 * max(abs(energy), 1.0)
+        with pytest.raises(AssertionError, match="reflection"):
+            assert_equivariant(model, molecule, ("energy",))
