@@ -30,5 +30,8 @@ def edge_vectors(graph: AtomicGraph, positions: Tensor | None = None, cell: Tens
     """
     positions = graph.positions if positions is None else positions
     cell = graph.cell if cell is None else cell
-    shifts = torch.einsum("ei,eij->ej", graph.cell_shifts, cell[graph.batch[graph.receivers]])
-    return positions[graph.senders] - positions[graph.receivers] + shifts
+    vectors = positions.index_select(0, graph.senders) - positions.index_select(0, graph.receivers)
+    if graph.n_graphs == 1:
+        return vectors + graph.cell_shifts @ cell[0]
+    edge_cells = cell.index_select(0, graph.batch.index_select(0, graph.receivers))
+    return vectors + torch.einsum("ei,eij->ej", graph.cell_shifts, edge_cells)

@@ -15,6 +15,8 @@ from ..nn import (
     BesselBasis,
     GatedNonlinearity,
     Interaction,
+    IrrepsLayout,
+    IrrepsLinear,
     LinearReadout,
     NonLinearReadout,
     PolynomialEnvelope,
@@ -35,7 +37,8 @@ class UnknownElementError(ValueError):
     """A structure contains an element the model was not built for."""
 
 
-def _node_irreps(config: ModelConfig) -> o3.Irreps:
+def node_layout(config: ModelConfig) -> IrrepsLayout:
+    """Layout of the hidden node features: scalars first, then the gated l > 0 irreps."""
     irreps = (
         o3.Irreps(config.hidden_irreps)
         if config.hidden_irreps is not None
@@ -43,38 +46,38 @@ def _node_irreps(config: ModelConfig) -> o3.Irreps:
     )
     if not config.parity:
         irreps = so3_irreps(irreps)
-    # scalars first, then the gated l > 0 channels: the order the gate produces
-    scalars = [(mul, ir) for mul, ir in irreps if ir.l == 0]
-    gated = [(mul, ir) for mul, ir in irreps if ir.l > 0]
-    return o3.Irreps(scalars + gated)
+    layout = IrrepsLayout.from_irreps(irreps)
+    ordered = sorted(dict.fromkeys(layout.irreps), key=lambda ir: (ir[0] > 0, ir[0], -ir[1]))
+    return IrrepsLayout(tuple(ordered), layout.channels)
 
 
 class InteractionBlock(nn.Module):
-    """Messages -> many-body product -> gated nonlinearity, plus a linear skip connection."""
+    """Messages -> many-body product -> gated nonlinearity, plus a linear skip connection.
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_node: o3.Irreps, config: ModelConfig):
+    [n_atoms, C, layout_in.dim] -> [n_atoms, C, layout_node.dim].
+    """
+
+    def __init__(self, layout_in: IrrepsLayout, layout_sh: IrrepsLayout, layout_node: IrrepsLayout, config: ModelConfig):
         super().__init__()
         self.interaction = Interaction(
-            irreps_in, irreps_sh, irreps_node, config.num_radial_basis, config.radial_hidden
+            layout_in, layout_sh, layout_node, config.num_radial_basis, config.radial_hidden
         )
-        self.product = ProductBasis(irreps_node, config.correlation, len(config.species))
-        self.nonlinearity = GatedNonlinearity(irreps_node, irreps_node)
-        self.skip = o3.Linear(irreps_in, irreps_node)
+        self.product = ProductBasis(layout_node, config.correlation, len(config.species))
+        self.nonlinearity = GatedNonlinearity(layout_node, layout_node)
+        self.skip = IrrepsLinear(layout_in, layout_node)
 
     def forward(
         self,
         features: Tensor,
         species: Tensor,
-        edge_harmonics: Tensor,
-        edge_radial: Tensor,
-        edge_envelope: Tensor,
+        harmonics: Tensor,
+        radial: Tensor,
+        envelope: Tensor,
         senders: Tensor,
         receivers: Tensor,
         avg_num_neighbors: Tensor,
     ) -> Tensor:
-        messages = self.interaction(
-            features, edge_harmonics, edge_radial, edge_envelope, senders, receivers, avg_num_neighbors
-        )
+        messages = self.interaction(features, harmonics, radial, envelope, senders, receivers, avg_num_neighbors)
         return self.nonlinearity(self.product(messages, species)) + self.skip(features)
 
 
@@ -121,25 +124,26 @@ class EquivariantPotential(nn.Module):
         self.register_buffer("shift", torch.tensor(0.0))
         self.register_buffer("avg_num_neighbors", torch.tensor(1.0))
 
-        irreps_sh = o3.Irreps.spherical_harmonics(config.lmax)
-        self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
-        self.irreps_sh = irreps_sh if config.parity else so3_irreps(irreps_sh)
+        self.spherical_harmonics = o3.SphericalHarmonics(
+            o3.Irreps.spherical_harmonics(config.lmax), normalize=True, normalization="component"
+        )
+        self.layout_sh = IrrepsLayout.spherical_harmonics(config.lmax, parity=config.parity)
         self.radial_basis = BesselBasis(config.cutoff, config.num_radial_basis)
         self.envelope = PolynomialEnvelope(config.cutoff, config.envelope_exponent)
 
-        self.irreps_node = _node_irreps(config)
-        num_scalars = self.irreps_node.count("0e")
-        self.embedding = nn.Embedding(num_species, num_scalars)
-        irreps_in = o3.Irreps(f"{num_scalars}x0e")
+        self.layout_node = node_layout(config)
+        channels = self.layout_node.channels
+        self.embedding = nn.Embedding(num_species, channels)
+        layout_in = IrrepsLayout(((0, 1),), channels)
         self.blocks = nn.ModuleList()
         self.readouts = nn.ModuleList()
         for layer in range(config.num_layers):
-            self.blocks.append(InteractionBlock(irreps_in, self.irreps_sh, self.irreps_node, config))
+            self.blocks.append(InteractionBlock(layout_in, self.layout_sh, self.layout_node, config))
             last = layer == config.num_layers - 1
             self.readouts.append(
-                NonLinearReadout(self.irreps_node, config.readout_hidden) if last else LinearReadout(self.irreps_node)
+                NonLinearReadout(self.layout_node, config.readout_hidden) if last else LinearReadout(self.layout_node)
             )
-            irreps_in = self.irreps_node
+            layout_in = self.layout_node
 
     def converted(self, dtype: torch.dtype) -> EquivariantPotential:
         """A copy in ``dtype`` with exactly computed constants.
@@ -199,7 +203,7 @@ class EquivariantPotential(nn.Module):
         edge_harmonics = self.spherical_harmonics(vectors)
         edge_radial = self.radial_basis(lengths)
         edge_envelope = self.envelope(lengths)
-        features = self.embedding(species)
+        features = self.embedding(species).unsqueeze(-1)  # [n_atoms, C, 1]: even scalars
         readout = torch.zeros_like(positions[:, 0])
         for block, head in zip(self.blocks, self.readouts):
             features = block(
@@ -213,7 +217,7 @@ class EquivariantPotential(nn.Module):
                 self.avg_num_neighbors,
             )
             readout = readout + head(features)
-        return self.scale * readout + self.shift + self.atomic_energies[species]
+        return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species)
 
     def forward(
         self,

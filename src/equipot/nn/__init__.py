@@ -1,7 +1,13 @@
-"""Building blocks: radial bases and cutoffs, interactions, products, gates, readouts."""
+"""Building blocks: radial bases and cutoffs, interactions, products, gates, readouts.
 
+Features are ``[n, channels, dim]`` tensors described by an `IrrepsLayout`.
+"""
+
+from .coupling import EdgeCoupling, FeatureCoupling, coupling_paths
 from .gate import GatedNonlinearity
-from .interaction import Interaction
+from .interaction import Interaction, RadialMLP
+from .layout import IrrepsLayout
+from .linear import IrrepsLinear
 from .product import ProductBasis
 from .radial import BesselBasis, PolynomialEnvelope
 from .readout import LinearReadout, NonLinearReadout
@@ -9,11 +15,17 @@ from .scatter import scatter_sum
 
 __all__ = [
     "BesselBasis",
+    "EdgeCoupling",
+    "FeatureCoupling",
     "GatedNonlinearity",
     "Interaction",
+    "IrrepsLayout",
+    "IrrepsLinear",
     "LinearReadout",
     "NonLinearReadout",
     "PolynomialEnvelope",
     "ProductBasis",
+    "RadialMLP",
+    "coupling_paths",
     "scatter_sum",
 ]

@@ -3,60 +3,69 @@
 from __future__ import annotations
 
 import torch
-from e3nn import o3
-from e3nn.nn import FullyConnectedNet
 from torch import Tensor, nn
 
-from ..o3 import coupling_paths
+from .coupling import EdgeCoupling
+from .layout import IrrepsLayout
+from .linear import IrrepsLinear
 from .scatter import scatter_sum
 
-__all__ = ["Interaction"]
+__all__ = ["Interaction", "RadialMLP"]
+
+
+class RadialMLP(nn.Sequential):
+    """``num_basis -> hidden -> hidden -> num_out`` with SiLU: [n_edges, num_basis] -> [n_edges, num_out]."""
+
+    def __init__(self, num_basis: int, hidden: int, num_out: int):
+        super().__init__(
+            nn.Linear(num_basis, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, num_out),
+        )
 
 
 class Interaction(nn.Module):
     """One round of messages ``A_i = sum_j R(r_ij) (h_j x Y(r_ij)) / avg_num_neighbors``.
 
-    The tensor product is channel-wise (``uvu``: each channel of ``h_j`` couples with the
-    edge harmonics on its own), its path weights come from an MLP of the radial basis,
+    The coupling is channel-wise (each channel of ``h_j`` couples with the edge harmonics
+    on its own) with one weight per path and channel from an MLP of the radial basis,
     multiplied by the cutoff envelope so messages vanish smoothly at the cutoff.
 
-    Inputs: ``node_features`` [n_atoms, irreps_in.dim], ``edge_harmonics``
-    [n_edges, irreps_sh.dim], ``edge_radial`` [n_edges, num_basis], ``edge_envelope``
-    [n_edges]. Output [n_atoms, irreps_out.dim].
+    Inputs: ``features`` [n_atoms, C, layout_in.dim], ``harmonics`` [n_edges,
+    layout_sh.dim], ``radial`` [n_edges, num_basis], ``envelope`` [n_edges]. Output
+    [n_atoms, C, layout_out.dim].
     """
 
     def __init__(
         self,
-        irreps_in: o3.Irreps,
-        irreps_sh: o3.Irreps,
-        irreps_out: o3.Irreps,
+        layout_in: IrrepsLayout,
+        layout_sh: IrrepsLayout,
+        layout_out: IrrepsLayout,
         num_basis: int,
         radial_hidden: int,
     ):
         super().__init__()
-        self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
-        self.linear_up = o3.Linear(self.irreps_in, self.irreps_in)
-        irreps_mid, instructions = coupling_paths(self.irreps_in, irreps_sh, self.irreps_out, "uvu")
-        self.tensor_product = o3.TensorProduct(
-            self.irreps_in, irreps_sh, irreps_mid, instructions, shared_weights=False, internal_weights=False
-        )
-        self.radial = FullyConnectedNet(
-            [num_basis, radial_hidden, radial_hidden, self.tensor_product.weight_numel], torch.nn.functional.silu
-        )
-        self.linear_down = o3.Linear(irreps_mid, self.irreps_out)
+        self.linear_up = IrrepsLinear(layout_in, layout_in)
+        self.coupling = EdgeCoupling(layout_in, layout_sh, layout_out.irreps)
+        self.radial = RadialMLP(num_basis, radial_hidden, self.coupling.num_paths * layout_in.channels)
+        self.linear_down = IrrepsLinear(self.coupling.layout_out, layout_out)
 
     def forward(
         self,
-        node_features: Tensor,
-        edge_harmonics: Tensor,
-        edge_radial: Tensor,
-        edge_envelope: Tensor,
+        features: Tensor,
+        harmonics: Tensor,
+        radial: Tensor,
+        envelope: Tensor,
         senders: Tensor,
         receivers: Tensor,
         avg_num_neighbors: Tensor,
     ) -> Tensor:
-        features = self.linear_up(node_features)
-        weights = self.radial(edge_radial) * edge_envelope.unsqueeze(-1)
-        messages = self.tensor_product(features[senders], edge_harmonics, weights)
-        aggregated = scatter_sum(messages, receivers, node_features.shape[0]) / avg_num_neighbors
+        n_atoms, channels = features.shape[0], features.shape[1]
+        features = self.linear_up(features)
+        weights = (self.radial(radial) * envelope.unsqueeze(-1)).view(-1, channels, self.coupling.num_paths)
+        messages = self.coupling(features.index_select(0, senders), harmonics, weights)
+        aggregated = scatter_sum(messages.reshape(messages.shape[0], -1), receivers, n_atoms)
+        aggregated = aggregated.view(n_atoms, channels, -1) / avg_num_neighbors
         return self.linear_down(aggregated)

@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 import torch
-from e3nn import o3
 from torch import Tensor, nn
 
-from ..o3 import scalar_irreps
+from .layout import IrrepsLayout
 
 __all__ = ["LinearReadout", "NonLinearReadout"]
 
 
-class LinearReadout(nn.Module):
-    """Linear map of the scalar (0e) features to one value per atom: [n_atoms, dim] -> [n_atoms]."""
+def _scalar_offset(layout: IrrepsLayout) -> int:
+    if (0, 1) not in layout.irreps:
+        raise ValueError(f"a readout needs even scalar (0e) features, got {layout}")
+    return layout.offsets[layout.index((0, 1))]
 
-    def __init__(self, irreps_in: o3.Irreps):
+
+class LinearReadout(nn.Module):
+    """Linear map of the even scalars to one value per atom: [n_atoms, C, dim] -> [n_atoms]."""
+
+    def __init__(self, layout: IrrepsLayout):
         super().__init__()
-        self.linear = o3.Linear(irreps_in, o3.Irreps("1x0e"))
+        self.offset = _scalar_offset(layout)
+        self.linear = nn.Linear(layout.channels, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.linear(features).squeeze(-1)
+        return self.linear(features[:, :, self.offset]).squeeze(-1)
 
 
 class NonLinearReadout(nn.Module):
-    """Scalars -> hidden SiLU layer -> one value per atom: [n_atoms, dim] -> [n_atoms]."""
+    """Even scalars -> hidden SiLU layer -> one value per atom: [n_atoms, C, dim] -> [n_atoms]."""
 
-    def __init__(self, irreps_in: o3.Irreps, hidden: int):
+    def __init__(self, layout: IrrepsLayout, hidden: int):
         super().__init__()
-        if scalar_irreps(irreps_in).dim == 0:
-            raise ValueError(f"readout needs scalar (0e) features, got {irreps_in}")
-        self.linear = o3.Linear(irreps_in, o3.Irreps(f"{hidden}x0e"))
+        self.offset = _scalar_offset(layout)
+        self.hidden = nn.Linear(layout.channels, hidden, bias=False)
         self.out = nn.Linear(hidden, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.out(torch.nn.functional.silu(self.linear(features))).squeeze(-1)
+        return self.out(torch.nn.functional.silu(self.hidden(features[:, :, self.offset]))).squeeze(-1)

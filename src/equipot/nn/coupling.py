@@ -1,0 +1,142 @@
+"""Channel-wise Clebsch-Gordan couplings as dense batched matrix products.
+
+Both products here couple each channel with itself (no channel mixing; that is left to
+`IrrepsLinear`), with one learned weight per path and channel:
+
+- `EdgeCoupling` (NequIP/MACE messages, e3nn's ``uvu``): neighbor features
+  ``x[e, c, :]`` times edge harmonics ``Y[e, :]``, each path kept as its own output block.
+- `FeatureCoupling` (the many-body product, e3nn's ``uuu``): ``a[n, c, :] x b[n, c, :]``,
+  paths summed into the blocks of a target layout.
+
+The Clebsch-Gordan coefficients (e3nn's real basis, `o3.wigner_3j`) are stored densely,
+so a product is one or two matrix multiplications whatever the number of paths; all ops
+are plain torch and support double backward (training on forces).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import o3
+from torch import Tensor, nn
+
+from .layout import IrrepsLayout
+
+__all__ = ["EdgeCoupling", "FeatureCoupling", "coupling_paths"]
+
+
+def _allowed(ir1: tuple[int, int], ir2: tuple[int, int]) -> list[tuple[int, int]]:
+    (l1, p1), (l2, p2) = ir1, ir2
+    return [(l3, p1 * p2) for l3 in range(abs(l1 - l2), l1 + l2 + 1)]
+
+
+def coupling_paths(
+    layout1: IrrepsLayout, layout2: IrrepsLayout, targets: tuple[tuple[int, int], ...]
+) -> list[tuple[int, int, tuple[int, int]]]:
+    """``(i1, i2, (l3, p3))`` for every coupling of irrep i1 with i2 whose result is in ``targets``."""
+    return [
+        (i1, i2, ir3)
+        for i1, ir1 in enumerate(layout1.irreps)
+        for i2, ir2 in enumerate(layout2.irreps)
+        for ir3 in _allowed(ir1, ir2)
+        if ir3 in targets
+    ]
+
+
+def _coefficients(l1: int, l2: int, l3: int) -> Tensor:
+    # component normalization: unit-variance inputs give unit-variance outputs
+    return o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * math.sqrt(2 * l3 + 1)
+
+
+class EdgeCoupling(nn.Module):
+    """``out[e, c, path block] = w[e, c, path] * CG(x[e, c, l1], Y[e, l2])``.
+
+    ``x`` [n_edges, channels, layout_in.dim], ``Y`` [n_edges, layout_sh.dim],
+    ``weights`` [n_edges, channels, num_paths] -> [n_edges, channels, layout_out.dim],
+    where ``layout_out`` lists one irrep per path (`self.layout_out`).
+    """
+
+    def __init__(self, layout_in: IrrepsLayout, layout_sh: IrrepsLayout, targets: tuple[tuple[int, int], ...]):
+        super().__init__()
+        # paths ordered by output l: blocks of equal size are contiguous, so path weights
+        # broadcast over them with a view instead of an index (whose backward is slow)
+        paths = coupling_paths(layout_in, layout_sh, targets)
+        if not paths:
+            raise ValueError(f"no coupling of {layout_in} with {layout_sh} reaches {targets}")
+        self.paths = sorted(paths, key=lambda path: path[2][0])
+        self.layout_out = IrrepsLayout(tuple(ir3 for _, _, ir3 in self.paths), layout_in.channels)
+        dense = torch.zeros(layout_sh.dim, layout_in.dim, self.layout_out.dim, dtype=torch.float64)
+        for (i1, i2, (l3, _)), out in zip(self.paths, self.layout_out.slices):
+            l1, l2 = layout_in.irreps[i1][0], layout_sh.irreps[i2][0]
+            block = _coefficients(l1, l2, l3)  # [2l1+1, 2l2+1, 2l3+1]
+            dense[layout_sh.slices[i2], layout_in.slices[i1], out] = block.permute(1, 0, 2)
+        self.register_buffer("coefficients", dense.reshape(layout_sh.dim, -1).to(torch.get_default_dtype()))
+        # (first path, number of paths, size of each block) for each output l
+        self.groups: list[tuple[int, int, int]] = []
+        for l3 in sorted({ir3[0] for *_, ir3 in self.paths}):
+            members = [k for k, (*_, ir3) in enumerate(self.paths) if ir3[0] == l3]
+            self.groups.append((members[0], len(members), 2 * l3 + 1))
+        self.dim_in, self.dim_out = layout_in.dim, self.layout_out.dim
+
+    @property
+    def num_paths(self) -> int:
+        return len(self.paths)
+
+    def forward(self, x: Tensor, harmonics: Tensor, weights: Tensor) -> Tensor:
+        n_edges, channels = x.shape[0], x.shape[1]
+        # couple the harmonics with the CG tensor first: [n_edges, dim_in, dim_out]
+        edge_matrices = (harmonics @ self.coefficients).view(-1, self.dim_in, self.dim_out)
+        if self.dim_in == 1:  # scalar inputs (first layer): an outer product, not a matmul
+            coupled = x * edge_matrices
+        else:
+            coupled = torch.bmm(x, edge_matrices)  # [n_edges, channels, dim_out]
+        # torch.split (not slicing): its backward is one cat instead of zero-filled copies
+        sizes = [count * size for _, count, size in self.groups]
+        path_weights = torch.split(weights, [count for _, count, _ in self.groups], dim=-1)
+        blocks = [
+            (block.view(n_edges, channels, count, size) * weight.unsqueeze(-1)).view(n_edges, channels, -1)
+            for block, weight, (_, count, size) in zip(torch.split(coupled, sizes, dim=-1), path_weights, self.groups)
+        ]
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
+
+
+class FeatureCoupling(nn.Module):
+    """``out[n, c, :] = sum_paths w[n, c, path] * CG(a[n, c, l1], b[n, c, l2])`` into ``layout_out``.
+
+    ``a`` [n, channels, layout1.dim], ``b`` [n, channels, layout2.dim], ``weights``
+    [n, channels, num_paths] -> [n, channels, layout_out.dim]. Paths that land on the same
+    output irrep are summed, scaled by ``1/sqrt(number of such paths)``.
+    """
+
+    def __init__(self, layout1: IrrepsLayout, layout2: IrrepsLayout, layout_out: IrrepsLayout):
+        super().__init__()
+        self.paths = coupling_paths(layout1, layout2, layout_out.irreps)
+        if not self.paths:
+            raise ValueError(f"no coupling of {layout1} with {layout2} reaches {layout_out}")
+        fan_in = {ir3: sum(1 for *_, ir in self.paths if ir == ir3) for *_, ir3 in self.paths}
+        path_dims = [2 * ir3[0] + 1 for *_, ir3 in self.paths]
+        path_starts = [sum(path_dims[:k]) for k in range(len(path_dims))]
+        dense = torch.zeros(layout1.dim, layout2.dim, sum(path_dims), dtype=torch.float64)
+        collect = torch.zeros(sum(path_dims), layout_out.dim, dtype=torch.float64)
+        path_of_component = torch.zeros(sum(path_dims), dtype=torch.long)
+        for path, ((i1, i2, ir3), start, size) in enumerate(zip(self.paths, path_starts, path_dims)):
+            block = slice(start, start + size)
+            l1, l2 = layout1.irreps[i1][0], layout2.irreps[i2][0]
+            dense[layout1.slices[i1], layout2.slices[i2], block] = _coefficients(l1, l2, ir3[0])
+            collect[block, layout_out.slices[layout_out.index(ir3)]] = torch.eye(size) / math.sqrt(fan_in[ir3])
+            path_of_component[block] = path
+        default = torch.get_default_dtype()
+        self.register_buffer("coefficients", dense.reshape(layout1.dim * layout2.dim, -1).to(default))
+        self.register_buffer("collect", collect.to(default))
+        self.register_buffer("path_of_component", path_of_component)
+
+    @property
+    def num_paths(self) -> int:
+        return len(self.paths)
+
+    def forward(self, a: Tensor, b: Tensor, weights: Tensor) -> Tensor:
+        n, channels = a.shape[0], a.shape[1]
+        outer = (a.unsqueeze(-1) * b.unsqueeze(-2)).reshape(n, channels, -1)
+        per_path = (outer @ self.coefficients) * weights.index_select(2, self.path_of_component)
+        return per_path @ self.collect
