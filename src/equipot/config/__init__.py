@@ -2,5 +2,6 @@
 
 from .model import ModelConfig
 from .strict import StrictModel
+from .train import ConfigError, TrainConfig, default_config_yaml, load_train_config
 
-__all__ = ["ModelConfig", "StrictModel"]
+__all__ = ["ConfigError", "ModelConfig", "StrictModel", "TrainConfig", "default_config_yaml", "load_train_config"]
