@@ -86,7 +86,7 @@ class EdgeCoupling(nn.Module):
     def forward(self, x: Tensor, harmonics: Tensor, weights: Tensor) -> Tensor:
         n_edges, channels = x.shape[0], x.shape[1]
         # couple the harmonics with the CG tensor first: [n_edges, dim_in, dim_out]
-        edge_matrices = (harmonics @ self.coefficients).view(-1, self.dim_in, self.dim_out)
+        edge_matrices = (harmonics @ self.coefficients).view(n_edges, self.dim_in, self.dim_out)
         if self.dim_in == 1:  # scalar inputs (first layer): an outer product, not a matmul
             coupled = x * edge_matrices
         else:
@@ -95,7 +95,7 @@ class EdgeCoupling(nn.Module):
         sizes = [count * size for _, count, size in self.groups]
         path_weights = torch.split(weights, [count for _, count, _ in self.groups], dim=-1)
         blocks = [
-            (block.view(n_edges, channels, count, size) * weight.unsqueeze(-1)).view(n_edges, channels, -1)
+            (block.view(n_edges, channels, count, size) * weight.unsqueeze(-1)).view(n_edges, channels, count * size)
             for block, weight, (_, count, size) in zip(torch.split(coupled, sizes, dim=-1), path_weights, self.groups)
         ]
         return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
@@ -137,6 +137,6 @@ class FeatureCoupling(nn.Module):
 
     def forward(self, a: Tensor, b: Tensor, weights: Tensor) -> Tensor:
         n, channels = a.shape[0], a.shape[1]
-        outer = (a.unsqueeze(-1) * b.unsqueeze(-2)).reshape(n, channels, -1)
+        outer = (a.unsqueeze(-1) * b.unsqueeze(-2)).reshape(n, channels, a.shape[2] * b.shape[2])
         per_path = (outer @ self.coefficients) * weights.index_select(2, self.path_of_component)
         return per_path @ self.collect

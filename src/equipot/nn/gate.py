@@ -26,14 +26,14 @@ class GatedNonlinearity(nn.Module):
         self.scalar_slot = layout_out.index((0, 1))
         self.sizes = [2 * l + 1 for l, _ in layout_out.irreps]
         self.kinds = ["even" if ir == (0, 1) else "odd" if ir[0] == 0 else "gated" for ir in layout_out.irreps]
-        num_gated = self.kinds.count("gated")
+        num_gated = self.num_gated = self.kinds.count("gated")
         channels = layout_out.channels
         self.gates = nn.Linear(channels, channels * num_gated) if num_gated else None
 
     def forward(self, features: Tensor) -> Tensor:
         mixed = torch.split(self.linear(features), self.sizes, dim=-1)
         scalars = mixed[self.scalar_slot].squeeze(-1)  # [n, C]
-        gates = torch.sigmoid(self.gates(scalars)).view(scalars.shape[0], scalars.shape[1], -1) if self.gates else None
+        gates = torch.sigmoid(self.gates(scalars)).view(*scalars.shape, self.num_gated) if self.gates else None
         blocks, gate_index = [], 0
         for kind, values in zip(self.kinds, mixed):
             if kind == "even":

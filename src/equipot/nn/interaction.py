@@ -64,8 +64,8 @@ class Interaction(nn.Module):
     ) -> Tensor:
         n_atoms, channels = features.shape[0], features.shape[1]
         features = self.linear_up(features)
-        weights = (self.radial(radial) * envelope.unsqueeze(-1)).view(-1, channels, self.coupling.num_paths)
+        weights = (self.radial(radial) * envelope.unsqueeze(-1)).view(radial.shape[0], channels, self.coupling.num_paths)
         messages = self.coupling(features.index_select(0, senders), harmonics, weights)
-        aggregated = scatter_sum(messages.reshape(messages.shape[0], -1), receivers, n_atoms)
-        aggregated = aggregated.view(n_atoms, channels, -1) / avg_num_neighbors
+        aggregated = scatter_sum(messages.reshape(messages.shape[0], channels * self.coupling.dim_out), receivers, n_atoms)
+        aggregated = aggregated.view(n_atoms, channels, self.coupling.dim_out) / avg_num_neighbors
         return self.linear_down(aggregated)

@@ -45,7 +45,7 @@ class IrrepsLinear(nn.Module):
             size = self._slices_out[index_out].stop - self._slices_out[index_out].start
             source = inputs[sources[0]] if len(sources) == 1 else torch.cat([inputs[i] for i in sources], dim=1)
             # [n, C_in*k, m] -> [n, m, C_in*k] @ W -> [n, m, C_out] -> [n, C_out, m]
-            blocks[index_out] = (source.transpose(1, 2) @ weight).transpose(1, 2).reshape(n, -1, size)
+            blocks[index_out] = (source.transpose(1, 2) @ weight).transpose(1, 2).reshape(n, self.layout_out.channels, size)
         channels = self.layout_out.channels
         full = [
             block if block is not None else x.new_zeros(n, channels, s.stop - s.start)
