@@ -18,6 +18,8 @@ and, when their leading dimension equals the number of atoms, also into ``atoms.
 from __future__ import annotations
 
 import difflib
+import gzip
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,8 +118,12 @@ def _suffix(path: Path) -> str:
 def _read_extxyz(path: Path, index: str | int | slice) -> list[Atoms]:
     structures: list[Atoms] = []
     try:
-        # (ASE would otherwise read "a@1.xyz" as frame 1.xyz of file "a")
-        for atoms in iread(str(path), index=index, format="extxyz", do_not_split_by_at_sign=True):
+        # decompressed once into memory: ASE's reader seeks back to each frame, and every
+        # backward seek in a gzip stream decompresses from the start again (quadratic)
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt") as stream:
+            text = io.StringIO(stream.read())
+        for atoms in iread(text, index=index, format="extxyz"):
             structures.append(atoms)
     except Exception as error:  # ASE's parsers raise many types; all mean "bad file"
         where = f"structure {len(structures)}" if structures else "the file"
