@@ -52,31 +52,27 @@ def _coefficients(l1: int, l2: int, l3: int) -> Tensor:
 class EdgeCoupling(nn.Module):
     """``out[e, c, path block] = w[e, c, path] * CG(x[e, c, l1], Y[e, l2])``.
 
-    ``x`` [n_edges, channels, layout_in.dim], ``Y`` [n_edges, layout_sh.dim],
-    ``weights`` [n_edges, channels, num_paths] -> [n_edges, channels, layout_out.dim],
-    where ``layout_out`` lists one irrep per path (`self.layout_out`).
+    ``x`` [n_edges, channels, layout_in.dim], ``Y`` [n_edges, layout_sh.dim], ``weights``
+    [n_edges, channels, layout_out.dim] (the path weight repeated over each path's
+    components: ``path_of_component`` maps components to paths) -> [n_edges, channels,
+    layout_out.dim], where ``layout_out`` lists one irrep per path (`self.layout_out`).
     """
 
     def __init__(self, layout_in: IrrepsLayout, layout_sh: IrrepsLayout, targets: tuple[tuple[int, int], ...]):
         super().__init__()
-        # paths ordered by output l: blocks of equal size are contiguous, so path weights
-        # broadcast over them with a view instead of an index (whose backward is slow)
-        paths = coupling_paths(layout_in, layout_sh, targets)
-        if not paths:
+        self.paths = coupling_paths(layout_in, layout_sh, targets)
+        if not self.paths:
             raise ValueError(f"no coupling of {layout_in} with {layout_sh} reaches {targets}")
-        self.paths = sorted(paths, key=lambda path: path[2][0])
         self.layout_out = IrrepsLayout(tuple(ir3 for _, _, ir3 in self.paths), layout_in.channels)
         dense = torch.zeros(layout_sh.dim, layout_in.dim, self.layout_out.dim, dtype=torch.float64)
-        for (i1, i2, (l3, _)), out in zip(self.paths, self.layout_out.slices):
+        path_of_component = torch.zeros(self.layout_out.dim, dtype=torch.long)
+        for path, ((i1, i2, (l3, _)), out) in enumerate(zip(self.paths, self.layout_out.slices)):
             l1, l2 = layout_in.irreps[i1][0], layout_sh.irreps[i2][0]
             block = _coefficients(l1, l2, l3)  # [2l1+1, 2l2+1, 2l3+1]
             dense[layout_sh.slices[i2], layout_in.slices[i1], out] = block.permute(1, 0, 2)
+            path_of_component[out] = path
         self.register_buffer("coefficients", dense.reshape(layout_sh.dim, -1).to(torch.get_default_dtype()))
-        # (first path, number of paths, size of each block) for each output l
-        self.groups: list[tuple[int, int, int]] = []
-        for l3 in sorted({ir3[0] for *_, ir3 in self.paths}):
-            members = [k for k, (*_, ir3) in enumerate(self.paths) if ir3[0] == l3]
-            self.groups.append((members[0], len(members), 2 * l3 + 1))
+        self.register_buffer("path_of_component", path_of_component)
         self.dim_in, self.dim_out = layout_in.dim, self.layout_out.dim
 
     @property
@@ -91,14 +87,9 @@ class EdgeCoupling(nn.Module):
             coupled = x * edge_matrices
         else:
             coupled = torch.bmm(x, edge_matrices)  # [n_edges, channels, dim_out]
-        # torch.split (not slicing): its backward is one cat instead of zero-filled copies
-        sizes = [count * size for _, count, size in self.groups]
-        path_weights = torch.split(weights, [count for _, count, _ in self.groups], dim=-1)
-        blocks = [
-            (block.view(n_edges, channels, count, size) * weight.unsqueeze(-1)).view(n_edges, channels, count * size)
-            for block, weight, (_, count, size) in zip(torch.split(coupled, sizes, dim=-1), path_weights, self.groups)
-        ]
-        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
+        # weights come expanded over components: one same-shape multiply, about twice as
+        # fast (with backward) as broadcasting per path block
+        return coupled * weights
 
 
 class FeatureCoupling(nn.Module):

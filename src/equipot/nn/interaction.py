@@ -14,16 +14,14 @@ __all__ = ["Interaction", "RadialMLP"]
 
 
 class RadialMLP(nn.Sequential):
-    """``num_basis -> hidden -> hidden -> num_out`` with SiLU: [n_edges, num_basis] -> [n_edges, num_out]."""
+    """``num_basis -> hidden -> hidden`` with SiLU: [n_edges, num_basis] -> [n_edges, hidden].
 
-    def __init__(self, num_basis: int, hidden: int, num_out: int):
-        super().__init__(
-            nn.Linear(num_basis, hidden),
-            nn.SiLU(),
-            nn.Linear(hidden, hidden),
-            nn.SiLU(),
-            nn.Linear(hidden, num_out),
-        )
+    The last, linear layer to the path weights lives in `Interaction`, which expands it to
+    one weight per output component.
+    """
+
+    def __init__(self, num_basis: int, hidden: int):
+        super().__init__(nn.Linear(num_basis, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
 
 
 class Interaction(nn.Module):
@@ -49,7 +47,14 @@ class Interaction(nn.Module):
         super().__init__()
         self.linear_up = IrrepsLinear(layout_in, layout_in)
         self.coupling = EdgeCoupling(layout_in, layout_sh, layout_out.irreps)
-        self.radial = RadialMLP(num_basis, radial_hidden, self.coupling.num_paths * layout_in.channels)
+        self.radial = RadialMLP(num_basis, radial_hidden)
+        channels, num_paths = layout_in.channels, self.coupling.num_paths
+        # one weight per (channel, path); no bias, so the envelope can scale the hidden layer
+        self.path_weights = nn.Linear(radial_hidden, channels * num_paths, bias=False)
+        # rows of path_weights for each (channel, output component): the MLP then yields the
+        # weights already expanded over components, with no per-edge gather
+        component_rows = torch.arange(channels)[:, None] * num_paths + self.coupling.path_of_component[None, :]
+        self.register_buffer("component_rows", component_rows.reshape(-1))
         self.linear_down = IrrepsLinear(self.coupling.layout_out, layout_out)
 
     def forward(
@@ -64,7 +69,9 @@ class Interaction(nn.Module):
     ) -> Tensor:
         n_atoms, channels = features.shape[0], features.shape[1]
         features = self.linear_up(features)
-        weights = (self.radial(radial) * envelope.unsqueeze(-1)).view(radial.shape[0], channels, self.coupling.num_paths)
+        hidden = self.radial(radial) * envelope.unsqueeze(-1)
+        weights = hidden @ self.path_weights.weight.index_select(0, self.component_rows).T
+        weights = weights.view(radial.shape[0], channels, self.coupling.dim_out)
         messages = self.coupling(features.index_select(0, senders), harmonics, weights)
         aggregated = scatter_sum(messages.reshape(messages.shape[0], channels * self.coupling.dim_out), receivers, n_atoms)
         aggregated = aggregated.view(n_atoms, channels, self.coupling.dim_out) / avg_num_neighbors
