@@ -1,0 +1,313 @@
+"""Evaluation of a potential on labelled structures: predictions, references and metrics.
+
+`evaluate_model` runs a model over a `GraphDataset` in eval mode and returns an
+`EvaluationResult` holding, for every labelled quantity, the reference and predicted
+arrays and the error metrics (MAE and RMSE):
+
+| metric key                                | meaning                                    | unit      |
+| ----------------------------------------- | ------------------------------------------ | --------- |
+| ``energy_per_atom_mae`` / ``_rmse``       | total energy divided by the atom count     | meV/atom  |
+| ``forces_mae`` / ``forces_rmse``          | over all Cartesian force components        | meV/Å     |
+| ``forces_by_element[symbol]``             | the same over the atoms of one element     | meV/Å     |
+| ``stress_mae`` / ``stress_rmse``          | over the 6 Voigt components (xx yy zz yz xz xy) | meV/Å³ |
+
+Each quantity is compared only on the structures that carry its label, so a data set that
+mixes periodic structures with stress and molecules without it is fine.
+
+Example::
+
+    >>> result = evaluate_file("model.pt", "test.xyz")            # doctest: +SKIP
+    >>> result.metrics["forces_mae"]                               # doctest: +SKIP
+    23.4
+    >>> rich.print(format_metrics_table(result.metrics))           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase.data import chemical_symbols
+from torch import nn
+
+from ..data import GraphDataset, LabelKeys, batch_graphs
+from ..models.io import load_model
+
+__all__ = [
+    "METRIC_UNITS",
+    "EvaluationResult",
+    "compute_metrics",
+    "evaluate_file",
+    "evaluate_model",
+    "format_metrics_table",
+]
+
+#: unit of each error metric in `EvaluationResult.metrics`
+METRIC_UNITS: dict[str, str] = {
+    "energy_per_atom": "meV/atom",
+    "forces": "meV/Å",
+    "stress": "meV/Å³",
+}
+
+_VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+_ARRAYS = (
+    "energy_per_atom_reference", "energy_per_atom_predicted", "energy_n_atoms",
+    "forces_reference", "forces_predicted", "forces_atomic_numbers",
+    "stress_reference", "stress_predicted",
+)
+
+
+@dataclass
+class EvaluationResult:
+    """Reference and predicted values of a model on a data set, and their error metrics.
+
+    Arrays (float64 unless stated; empty where the data set lacks the label):
+
+    - ``energy_per_atom_reference``, ``energy_per_atom_predicted`` [n_energy], eV/atom
+    - ``energy_n_atoms`` [n_energy], int: atom count of each of those structures
+    - ``forces_reference``, ``forces_predicted`` [n_force_atoms, 3], eV/Å
+    - ``forces_atomic_numbers`` [n_force_atoms], int: Z of each atom (per-element metrics)
+    - ``stress_reference``, ``stress_predicted`` [n_stress, 6], eV/Å³, Voigt order
+      (xx yy zz yz xz xy), ASE's sign
+
+    ``metrics`` is the JSON-safe dict of `compute_metrics` (errors in meV units, see
+    `METRIC_UNITS`); ``names`` are the structure names of the data set
+    (``"structure 12 of test.xyz"``) and ``source`` its file name.
+    """
+
+    energy_per_atom_reference: np.ndarray
+    energy_per_atom_predicted: np.ndarray
+    energy_n_atoms: np.ndarray
+    forces_reference: np.ndarray
+    forces_predicted: np.ndarray
+    forces_atomic_numbers: np.ndarray
+    stress_reference: np.ndarray
+    stress_predicted: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def has_energy(self) -> bool:
+        return self.energy_per_atom_reference.size > 0
+
+    @property
+    def has_forces(self) -> bool:
+        return self.forces_reference.size > 0
+
+    @property
+    def has_stress(self) -> bool:
+        return self.stress_reference.size > 0
+
+    def to_dict(self, include_arrays: bool = True) -> dict[str, Any]:
+        """A JSON-safe dict: ``metrics``, ``names``, ``source`` and (optionally) the arrays as lists."""
+        data: dict[str, Any] = {"metrics": self.metrics, "names": list(self.names), "source": self.source}
+        if include_arrays:
+            data["arrays"] = {name: getattr(self, name).tolist() for name in _ARRAYS}
+        return data
+
+    def to_json(self, path: str | os.PathLike | None = None, include_arrays: bool = True, indent: int = 2) -> str:
+        """`to_dict` as a JSON string; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(include_arrays), indent=indent, allow_nan=False)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
+        """Inverse of `to_dict` (needs the arrays)."""
+        if "arrays" not in data:
+            raise ValueError("EvaluationResult.from_dict needs the arrays; write with include_arrays=True")
+        arrays = {name: _as_array(name, data["arrays"][name]) for name in _ARRAYS}
+        return cls(**arrays, metrics=data["metrics"], names=list(data["names"]), source=data.get("source"))
+
+    @classmethod
+    def from_json(cls, text_or_path: str | os.PathLike) -> EvaluationResult:
+        """Read a result written by `to_json` (a JSON string or a file path)."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+
+def _as_array(name: str, values: list) -> np.ndarray:
+    integer = name in ("energy_n_atoms", "forces_atomic_numbers")
+    array = np.asarray(values, dtype=np.int64 if integer else np.float64)
+    if name.startswith("forces_") and not integer:
+        return array.reshape(-1, 3)
+    if name.startswith("stress_"):
+        return array.reshape(-1, 6)
+    return array.reshape(-1)
+
+
+def _mae_rmse(errors: np.ndarray, scale: float = 1000.0) -> tuple[float, float]:
+    """MAE and RMSE of ``errors`` times ``scale`` (eV -> meV by default)."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1) * scale
+    return float(np.mean(np.abs(errors))), float(np.sqrt(np.mean(errors**2)))
+
+
+def compute_metrics(result: EvaluationResult) -> dict[str, Any]:
+    """Error metrics of ``result``'s arrays; errors in meV units (see `METRIC_UNITS`).
+
+    Keys: when energies are labelled ``energy_per_atom_mae``/``_rmse`` (meV/atom) and
+    ``n_energy_structures``; when forces are, ``forces_mae``/``_rmse`` (meV/Å, over all
+    components), ``n_force_atoms`` and ``forces_by_element`` (symbol -> ``{"mae", "rmse",
+    "n_atoms"}``); when stress is, ``stress_mae``/``_rmse`` (meV/Å³, over the 6 Voigt
+    components) and ``n_stress_structures``. `evaluate_model` adds ``n_structures`` and
+    ``n_atoms`` (the whole data set).
+    """
+    metrics: dict[str, Any] = {}
+    if result.has_energy:
+        errors = result.energy_per_atom_predicted - result.energy_per_atom_reference
+        metrics["energy_per_atom_mae"], metrics["energy_per_atom_rmse"] = _mae_rmse(errors)
+        metrics["n_energy_structures"] = int(errors.shape[0])
+    if result.has_forces:
+        errors = result.forces_predicted - result.forces_reference
+        metrics["forces_mae"], metrics["forces_rmse"] = _mae_rmse(errors)
+        metrics["n_force_atoms"] = int(errors.shape[0])
+        by_element: dict[str, dict[str, float | int]] = {}
+        for z in np.unique(result.forces_atomic_numbers):
+            mask = result.forces_atomic_numbers == z
+            mae, rmse = _mae_rmse(errors[mask])
+            by_element[chemical_symbols[int(z)]] = {"mae": mae, "rmse": rmse, "n_atoms": int(mask.sum())}
+        metrics["forces_by_element"] = by_element
+    if result.has_stress:
+        errors = result.stress_predicted - result.stress_reference
+        metrics["stress_mae"], metrics["stress_rmse"] = _mae_rmse(errors)
+        metrics["n_stress_structures"] = int(result.stress_reference.shape[0])
+    return metrics
+
+
+def _voigt(stress: np.ndarray) -> np.ndarray:
+    """[n, 3, 3] -> [n, 6] Voigt (xx yy zz yz xz xy)."""
+    return np.stack([stress[:, i, j] for i, j in _VOIGT], axis=1)
+
+
+def evaluate_model(
+    model: nn.Module, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
+) -> EvaluationResult:
+    """Predict every structure of ``dataset`` with ``model`` and compare with its labels.
+
+    The model runs in eval mode (restored afterwards) in its own dtype on ``device``;
+    forces and stress come from one backward pass per batch without ``create_graph``, so
+    no graph is kept between batches. Energies are compared per atom; structures without
+    an energy, forces or stress label are left out of that quantity only.
+
+    Raises:
+        ValueError: ``batch_size`` < 1, or the data set has no energy, force or stress labels.
+    """
+    if batch_size < 1:
+        raise ValueError(f"evaluate_model: batch_size must be at least 1, got {batch_size}")
+    graphs = dataset.graphs
+    labels = {name for g in graphs for name in (*g.graph_targets, *g.atom_targets)}
+    if not labels & {"energy", "forces", "stress"}:
+        raise ValueError(
+            f"evaluate_model: {dataset!r} has no energy, forces or stress labels to compare with; "
+            "check the label keys (LabelKeys) for this file"
+        )
+    outputs = {"energy"} | ({"forces"} if "forces" in labels else set())
+    if "stress" in labels:
+        outputs.add("stress")
+    parameter = next(model.parameters())
+    dtype = parameter.dtype
+    was_training = model.training
+    model.eval()
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
+    try:
+        for start in range(0, len(graphs), batch_size):
+            chunk = graphs[start : start + batch_size]
+            batch = batch_graphs(chunk).to(device=device, dtype=dtype)
+            prediction = model(batch, outputs=outputs, create_graph=False)
+            _collect(columns, chunk, prediction, batch.batch.cpu().numpy())
+    finally:
+        model.train(was_training)
+    arrays = {name: _concatenate(name, values) for name, values in columns.items()}
+    result = EvaluationResult(**arrays, names=list(dataset.names), source=dataset.source)
+    result.metrics = {"n_structures": len(graphs), "n_atoms": int(sum(g.n_atoms for g in graphs)), **compute_metrics(result)}
+    return result
+
+
+def _collect(columns: dict[str, list[np.ndarray]], chunk: list, prediction: Any, batch_index: np.ndarray) -> None:
+    """Append the labelled quantities of the structures in ``chunk`` to ``columns``."""
+    energy = prediction.energy.detach().cpu().double().numpy()
+    forces = None if prediction.forces is None else prediction.forces.detach().cpu().double().numpy()
+    stress = None if prediction.stress is None else prediction.stress.detach().cpu().double().numpy()
+    for index, graph in enumerate(chunk):
+        n_atoms = graph.n_atoms
+        if "energy" in graph.graph_targets:
+            columns["energy_per_atom_reference"].append(graph.graph_targets["energy"].double().numpy() / n_atoms)
+            columns["energy_per_atom_predicted"].append(energy[index : index + 1] / n_atoms)
+            columns["energy_n_atoms"].append(np.array([n_atoms], dtype=np.int64))
+        if "forces" in graph.atom_targets and forces is not None:
+            columns["forces_reference"].append(graph.atom_targets["forces"].double().numpy())
+            columns["forces_predicted"].append(forces[batch_index == index])
+            columns["forces_atomic_numbers"].append(graph.atomic_numbers.numpy())
+        if "stress" in graph.graph_targets and stress is not None and bool(graph.pbc.all()):
+            columns["stress_reference"].append(_voigt(graph.graph_targets["stress"].double().numpy()))
+            columns["stress_predicted"].append(_voigt(stress[index : index + 1]))
+
+
+def _concatenate(name: str, values: list[np.ndarray]) -> np.ndarray:
+    if values:
+        return np.concatenate(values)
+    return _as_array(name, [])
+
+
+def evaluate_file(
+    model_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    keys: LabelKeys | None = None,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> EvaluationResult:
+    """Load a model file and a data file (extxyz, ase.db, ...) and `evaluate_model`.
+
+    Neighbor lists use the model's cutoff; labels are read where ``keys`` says (default
+    `LabelKeys()`); ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
+    """
+    model = load_model(model_path, device=device, dtype=dtype)
+    model_dtype = next(model.parameters()).dtype
+    dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys or LabelKeys(), dtype=model_dtype)
+    return evaluate_model(model, dataset, batch_size=batch_size, device=device)
+
+
+def format_metrics_table(metrics: dict[str, Any], title: str | None = None) -> Any:
+    """A `rich.table.Table` of ``metrics`` (from `compute_metrics`): one row per quantity,
+    columns MAE, RMSE, unit and count; per-element force rows are indented under forces.
+
+    Print with ``rich.print(table)``; ``str`` it through ``rich.console.Console`` for text.
+    """
+    from rich.table import Table
+
+    if title is None:
+        title = f"{metrics.get('n_structures', '?')} structures, {metrics.get('n_atoms', '?')} atoms"
+    table = Table(title=title)
+    for column in ("quantity", "MAE", "RMSE", "unit", "n"):
+        table.add_column(column, justify="left" if column in ("quantity", "unit") else "right")
+
+    def row(label: str, mae: float, rmse: float, unit: str, count: object) -> None:
+        table.add_row(label, _number(mae), _number(rmse), unit, str(count))
+
+    if "energy_per_atom_mae" in metrics:
+        row("energy per atom", metrics["energy_per_atom_mae"], metrics["energy_per_atom_rmse"],
+            METRIC_UNITS["energy_per_atom"], metrics.get("n_energy_structures", ""))
+    if "forces_mae" in metrics:
+        row("forces", metrics["forces_mae"], metrics["forces_rmse"], METRIC_UNITS["forces"], metrics.get("n_force_atoms", ""))
+        for symbol, values in metrics.get("forces_by_element", {}).items():
+            row(f"  forces {symbol}", values["mae"], values["rmse"], METRIC_UNITS["forces"], values["n_atoms"])
+    if "stress_mae" in metrics:
+        row("stress", metrics["stress_mae"], metrics["stress_rmse"], METRIC_UNITS["stress"],
+            metrics.get("n_stress_structures", ""))
+    return table
+
+
+def _number(value: float) -> str:
+    """Four significant digits, trailing zeros kept (``95.00``, ``1.912``, ``1234``)."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:#.4g}"
