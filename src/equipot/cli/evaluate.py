@@ -1,0 +1,38 @@
+"""``equipot evaluate``: errors of a model on labelled structures, with parity plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..data import LabelKeys
+from ..plots import write_evaluation_plots
+from ..train.evaluation import evaluate_file, format_metrics_table
+from ._console import console, user_errors
+
+
+@user_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    data: Annotated[Path, typer.Argument(help="labelled structures: .xyz/.extxyz(.gz) or ASE .db")],
+    out_dir: Annotated[Path, typer.Option(help="folder for parity plots and the error histogram")] = Path(
+        "evaluation"
+    ),
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write metrics (and arrays) as JSON")] = None,
+    energy_key: Annotated[str, typer.Option(help="label key of the energy (eV)")] = "energy",
+    forces_key: Annotated[str, typer.Option(help="label key of the forces (eV/Å)")] = "forces",
+    stress_key: Annotated[str, typer.Option(help="label key of the stress (eV/Å³)")] = "stress",
+    batch_size: Annotated[int, typer.Option(help="structures per batch")] = 16,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+) -> None:
+    """Energy per atom, forces (overall and per element) and stress MAE/RMSE; parity plots as PNG."""
+    keys = LabelKeys(energy=energy_key, forces=forces_key, stress=stress_key)
+    result = evaluate_file(model, data, keys=keys, batch_size=batch_size, device=device)
+    console.print(format_metrics_table(result.metrics, title=f"{model.name} on {data.name}"))
+    plots = write_evaluation_plots(result, out_dir)
+    console.print("plots: " + ", ".join(str(p) for p in plots))
+    if json_path is not None:
+        result.to_json(json_path)
+        console.print(f"metrics: {json_path}")
