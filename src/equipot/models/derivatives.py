@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -40,7 +41,8 @@ def derive_outputs(
     want_virial = "stress" in outputs or "virial" in outputs
     differentiate = want_forces or want_virial
 
-    with torch.enable_grad() if differentiate else torch.no_grad():
+    # energy alone runs in the caller's grad mode (so a model can be trained on energies)
+    with torch.enable_grad() if differentiate else contextlib.nullcontext():
         positions, cell = graph.positions, graph.cell
         if differentiate and not positions.requires_grad:
             positions = positions.detach().requires_grad_(True)

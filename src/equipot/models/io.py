@@ -49,11 +49,18 @@ def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: d
     try:
         with os.fdopen(handle, "wb") as stream:
             torch.save(payload, stream)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp files are private; a model file is not
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_model_file(path: str | os.PathLike) -> dict[str, Any]:

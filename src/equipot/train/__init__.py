@@ -1,0 +1,59 @@
+"""Training: `fit` a potential from a `TrainConfig` (YAML), on Lightning.
+
+    from equipot.train import fit
+    result = fit("config.yaml")          # or fit(TrainConfig(...)), fit("runs/x", resume=True)
+    print(result.best_model_path, result.valid_metrics["forces_mae"])  # meV/Å
+
+See docs/training.md for the config reference, resuming, multi-GPU and multi-node runs.
+"""
+
+from .checkpoints import AtomicCheckpointIO, RunCheckpoints
+from .data import (
+    EpochSampler,
+    GraphDataModule,
+    ResumableLoader,
+    ShardedBatchSampler,
+    TrainingData,
+    load_training_data,
+)
+from .ema import ExponentialMovingAverage
+from .errors import FinetuneError, NonFiniteLossError, RunExistsError, TrainingDataError
+from .history import TrainingHistory, plot_learning_curve, write_metrics_csv
+from .initialization import RunSetup, prepare_run
+from .losses import LossFunction, LossWeights, MissingTargetError, prediction_errors
+from .metrics import ErrorSums
+from .module import PotentialModule
+from .run_files import RunPaths
+from .runner import TrainResult, as_train_config, evaluate_errors, fit
+
+__all__ = [
+    "AtomicCheckpointIO",
+    "EpochSampler",
+    "ErrorSums",
+    "ExponentialMovingAverage",
+    "FinetuneError",
+    "GraphDataModule",
+    "LossFunction",
+    "LossWeights",
+    "MissingTargetError",
+    "NonFiniteLossError",
+    "PotentialModule",
+    "ResumableLoader",
+    "RunCheckpoints",
+    "RunExistsError",
+    "RunPaths",
+    "RunSetup",
+    "ShardedBatchSampler",
+    "TrainResult",
+    "TrainingData",
+    "TrainingDataError",
+    "TrainingHistory",
+    "as_train_config",
+    "evaluate_errors",
+    "fit",
+    "load_training_data",
+    "plot_learning_curve",
+    "prepare_run",
+    "prediction_errors",
+    "write_metrics_csv",
+]

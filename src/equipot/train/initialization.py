@@ -1,0 +1,129 @@
+"""Everything before the first step: data, statistics, and a model that knows them.
+
+Statistics are computed once, on the training set: reference energies E0 per element
+(least squares, or given as ``atomic_energies``), the mean residual energy per atom
+(``shift``, eV/atom), the force RMS (``scale``, eV/Å; 1 without forces) and the average
+number of neighbors, as MACE does. A fine-tuned model keeps its own normalization (only
+the ``atomic_energies`` given in the config replace its E0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from ase.data import atomic_numbers, chemical_symbols
+
+from ..config.train import TrainConfig
+from ..data import DatasetStatistics, compute_statistics
+from ..models import EquivariantPotential
+from ..models.io import load_model
+from .data import TrainingData, load_training_data
+from .errors import FinetuneError, TrainingDataError
+
+__all__ = ["RunSetup", "prepare_run", "resolve_config"]
+
+
+@dataclass
+class RunSetup:
+    """What a run starts from: ``config`` is resolved (species filled in, absolute paths)."""
+
+    config: TrainConfig
+    data: TrainingData
+    model: EquivariantPotential
+    statistics: DatasetStatistics
+
+    def run_info(self) -> dict[str, Any]:
+        """JSON-like record stored in checkpoints and model files."""
+        return {"config": self.config.model_dump(mode="json"), "statistics": self.statistics.to_dict()}
+
+
+def prepare_run(config: TrainConfig) -> RunSetup:
+    """Read the data, compute statistics and build (or load, to fine-tune) the model.
+
+    Call after seeding: the initial weights come from torch's random generator.
+    """
+    dtype = getattr(torch, config.dtype)
+    base = load_model(_path(config.finetune_from), dtype=dtype) if config.finetune_from else None
+    cutoff = base.config.cutoff if base is not None else config.model.cutoff
+    data = load_training_data(config, cutoff)
+    given = {atomic_numbers[symbol]: energy for symbol, energy in (config.atomic_energies or {}).items()}
+    statistics = compute_statistics(data.train.graphs, atomic_energies=given or None)
+    if base is not None:
+        model = _finetuned(base, config, data, given)
+    else:
+        model = _new_model(config, data, statistics, dtype)
+    resolved = resolve_config(config, model)
+    return RunSetup(config=resolved, data=data, model=model.train(), statistics=statistics)
+
+
+def _path(name: str) -> Path:
+    return Path(name).expanduser()
+
+
+def _new_model(
+    config: TrainConfig, data: TrainingData, statistics: DatasetStatistics, dtype: torch.dtype
+) -> EquivariantPotential:
+    symbols = [chemical_symbols[z] for z in data.atomic_numbers()]
+    species = config.model.species
+    if species is not None:
+        missing = [s for s in symbols if s not in species]
+        if missing:
+            raise TrainingDataError(
+                f"the data contain {missing}, which model.species {species} does not list; add "
+                "them, or remove model.species to use the elements of the data"
+            )
+    model = EquivariantPotential(config.model.with_species(species or symbols), dtype=dtype)
+    model.set_normalization(
+        atomic_energies=statistics.atomic_energies,
+        scale=statistics.force_rms or 1.0,
+        shift=statistics.mean_residual_energy_per_atom or 0.0,
+        avg_num_neighbors=statistics.avg_num_neighbors,
+    )
+    return model
+
+
+def _finetuned(
+    model: EquivariantPotential, config: TrainConfig, data: TrainingData, given: dict[int, float]
+) -> EquivariantPotential:
+    source = config.finetune_from
+    symbols = [chemical_symbols[z] for z in data.atomic_numbers()]
+    missing = [s for s in symbols if s not in model.species]
+    if missing:
+        raise FinetuneError(
+            f"the data contain {missing}, but the model to fine-tune ({source}) knows only "
+            f"{model.species}; fine-tune a model whose species include {missing}, or train a "
+            "new model (remove finetune_from)"
+        )
+    stored = model.config.model_dump()
+    conflicts = [
+        f"model.{name}: {getattr(config.model, name)!r} in the config, {stored[name]!r} in {source}"
+        for name in sorted(config.model.model_fields_set)
+        if getattr(config.model, name) != stored[name]
+    ]
+    if conflicts:
+        raise FinetuneError(
+            "finetune_from takes the architecture from the model file, but the config asks for "
+            "another:\n  " + "\n  ".join(conflicts) + "\nremove these keys from the model section"
+        )
+    if given:
+        model.set_normalization(atomic_energies=given)
+    return model
+
+
+def resolve_config(config: TrainConfig, model: EquivariantPotential) -> TrainConfig:
+    """``config`` with the model section of ``model`` (species filled in; with
+    ``finetune_from``, the file's architecture) and file paths made absolute (for resuming
+    from another directory)."""
+    data = config.model_dump()
+    for key in ("train_file", "valid_file", "test_file"):
+        name = data["data"][key]
+        if name is not None and not name.startswith("shipped:"):
+            data["data"][key] = str(_path(name).resolve())
+    data["output_dir"] = str(_path(config.output_dir).resolve())
+    if config.finetune_from is not None:
+        data["finetune_from"] = str(_path(config.finetune_from).resolve())
+    data["model"] = model.config.model_dump()
+    return TrainConfig.model_validate(data)

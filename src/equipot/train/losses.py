@@ -1,0 +1,107 @@
+"""Loss: weighted energy-per-atom, force and stress errors, squared (MSE) or Huber.
+
+For a batch, with ``d`` the prediction minus the label,
+
+    loss = w_E mean_graphs p(dE / n_atoms) + w_F mean_components p(dF) + w_S mean_components p(dS)
+
+where ``p(d) = d^2`` (mse) or the Huber function with threshold ``delta``; units: eV/atom,
+eV/Å and eV/Å³ before squaring. A term whose weight is 0 is left out, and its label may
+be absent; a term with a positive weight whose label is absent is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ..data import AtomicGraph
+from ..models import ModelOutput
+
+__all__ = ["TERMS", "LossFunction", "LossWeights", "MissingTargetError", "prediction_errors"]
+
+#: loss terms, in the order used everywhere (metrics, sums)
+TERMS = ("energy", "forces", "stress")
+
+
+class MissingTargetError(ValueError):
+    """A loss term has a positive weight but the batch has no label for it."""
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the energy-per-atom, force and stress terms (dimensionless)."""
+
+    energy: float = 1.0
+    forces: float = 10.0
+    stress: float = 0.0
+
+    def __getitem__(self, term: str) -> float:
+        return float(getattr(self, term))
+
+    def required_targets(self) -> list[str]:
+        """The labels this loss needs: those of terms with a positive weight."""
+        return [term for term in TERMS if self[term] > 0]
+
+    def outputs(self) -> set[str]:
+        """Model outputs needed to evaluate the loss (energy is always computed)."""
+        return {"energy"} | {term for term in ("forces", "stress") if self[term] > 0}
+
+
+def prediction_errors(output: ModelOutput, graph: AtomicGraph) -> dict[str, Tensor]:
+    """Prediction minus label for every term that has both.
+
+    Returns ``energy`` [n_graphs] in eV/atom (per-atom energy error), ``forces``
+    [n_atoms, 3] in eV/Å and ``stress`` [n_graphs, 3, 3] in eV/Å³, when present.
+    """
+    errors: dict[str, Tensor] = {}
+    if "energy" in graph.graph_targets:
+        n_atoms = graph.atoms_per_graph.clamp(min=1).to(output.energy.dtype)
+        errors["energy"] = (output.energy - graph.graph_targets["energy"]) / n_atoms
+    if "forces" in graph.atom_targets and output.forces is not None:
+        errors["forces"] = output.forces - graph.atom_targets["forces"]
+    if "stress" in graph.graph_targets and output.stress is not None:
+        errors["stress"] = output.stress - graph.graph_targets["stress"]
+    return errors
+
+
+class LossFunction:
+    """Weighted sum of per-term mean penalties (see the module docstring).
+
+    >>> loss = LossFunction("huber", delta=0.01)
+    >>> float(loss.penalty(torch.tensor([0.0, 0.02])).sum())  # 0 + 0.01 * (0.02 - 0.005)
+    0.00015
+    """
+
+    def __init__(self, kind: Literal["mse", "huber"] = "mse", delta: float = 0.01):
+        if kind not in ("mse", "huber"):
+            raise ValueError(f"loss kind must be 'mse' or 'huber', got {kind!r}")
+        self.kind = kind
+        self.delta = float(delta)
+
+    def penalty(self, error: Tensor) -> Tensor:
+        """Element-wise penalty of ``error`` (same shape)."""
+        if self.kind == "mse":
+            return error.square()
+        return torch.nn.functional.huber_loss(error, torch.zeros_like(error), reduction="none", delta=self.delta)
+
+    def terms(self, errors: dict[str, Tensor]) -> dict[str, tuple[Tensor, int]]:
+        """``(sum of penalties, number of components)`` per term present in ``errors``."""
+        return {term: (self.penalty(error).sum(), error.numel()) for term, error in errors.items()}
+
+    def __call__(self, errors: dict[str, Tensor], weights: LossWeights) -> Tensor:
+        """The weighted loss of one batch; raises `MissingTargetError` for a needed, absent label."""
+        total: Tensor | None = None
+        for term in weights.required_targets():
+            if term not in errors:
+                raise MissingTargetError(
+                    f"the loss has {term} weight {weights[term]} but the batch has no {term} labels "
+                    f"(or the model did not compute {term}); set the {term} weight to 0 or provide {term}"
+                )
+            penalty_sum, count = self.terms({term: errors[term]})[term]
+            value = weights[term] * penalty_sum / max(count, 1)
+            total = value if total is None else total + value
+        assert total is not None, "LossWeights with all weights 0"
+        return total

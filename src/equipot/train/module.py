@@ -1,0 +1,185 @@
+"""`PotentialModule`: the Lightning module that trains an `EquivariantPotential`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from ..config.train import TrainConfig
+from ..models import EquivariantPotential
+from .data import GraphBatch
+from .ema import ExponentialMovingAverage
+from .errors import NonFiniteLossError
+from .losses import LossFunction, LossWeights, prediction_errors
+from .metrics import ErrorSums
+
+__all__ = ["PotentialModule"]
+
+_MAX_NAMED = 8  # structures named in a non-finite-loss message
+
+
+class PotentialModule(pl.LightningModule):
+    """Loss, optimizer, schedule and weight average around a potential.
+
+    - training: the loss of `LossFunction` with the weights of the current epoch (see
+      `loss_weights`), forces and stress by autograd with ``create_graph=True``;
+    - validation: with the EMA weights (`averaged_model`), on every label present;
+      the epoch's summary lands in `epoch_record` (keys ``epoch``, ``lr``, ``train_loss``,
+      ``valid_loss``, ``valid_<metric>``, see `equipot.train.metrics`);
+    - the learning-rate schedule steps once per epoch after validation (here, not in
+      Lightning, so that a checkpoint written at the end of an epoch holds the stepped state).
+
+    ``train_names`` names the training structures (for errors); ``run_info`` (JSON-like:
+    resolved config, dataset statistics) is stored in every checkpoint under ``"equipot"``.
+    """
+
+    def __init__(
+        self,
+        model: EquivariantPotential,
+        config: TrainConfig,
+        train_names: list[str] | None = None,
+        run_info: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.ema = ExponentialMovingAverage(model, config.ema.decay) if config.ema.enabled else None
+        self.config = config
+        self.loss_fn = LossFunction(config.loss.kind, config.loss.huber_delta)
+        self.train_names = train_names or []
+        self.run_info = run_info or {}
+        self.epoch_record: dict[str, float] = {}
+        self._train_sums = torch.zeros(2, dtype=torch.float64)  # (sum of loss x structures, structures)
+        self._valid_sums = ErrorSums()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def averaged_model(self) -> EquivariantPotential:
+        """The model used for validation and saved: the EMA copy, or the trained model itself."""
+        return self.ema.model if self.ema is not None else self.model
+
+    def loss_weights(self, epoch: int) -> LossWeights:
+        """Loss weights in (0-based) ``epoch``: after ``loss.switch.epoch`` epochs, the switched ones."""
+        switch = self.config.loss.switch
+        section = switch if switch is not None and epoch >= switch.epoch else self.config.loss
+        return LossWeights(section.energy_weight, section.forces_weight, section.stress_weight)
+
+    def _lr_switched(self, epoch: int) -> bool:
+        switch = self.config.loss.switch
+        return switch is not None and switch.lr is not None and epoch >= switch.epoch
+
+    def _reduce_sum(self, tensor: Tensor) -> Tensor:
+        return self.trainer.strategy.reduce(tensor.to(self.device), reduce_op="sum")
+
+    # ----------------------------------------------------------------- training
+    def on_train_epoch_start(self) -> None:
+        self._train_sums = torch.zeros(2, dtype=torch.float64)
+        switch = self.config.loss.switch
+        if switch is not None and switch.lr is not None and self.current_epoch == switch.epoch:
+            for group in self.optimizers().optimizer.param_groups:  # type: ignore[union-attr]
+                group["lr"] = switch.lr
+
+    def training_step(self, batch: GraphBatch, batch_idx: int) -> Tensor:
+        weights = self.loss_weights(self.current_epoch)
+        # `derive_outputs` evaluates energy alone without autograd: ask for forces too then
+        outputs = weights.outputs() if weights.outputs() != {"energy"} else {"energy", "forces"}
+        output = self.model(batch.graph, outputs=outputs, create_graph=True)
+        loss = self.loss_fn(prediction_errors(output, batch.graph), weights)
+        self._check_finite(loss, batch, batch_idx)
+        n_graphs = batch.graph.n_graphs
+        self._train_sums += torch.tensor([float(loss.detach()) * n_graphs, n_graphs], dtype=torch.float64)
+        self.log("loss", loss.detach(), prog_bar=True, batch_size=n_graphs)
+        return loss
+
+    def _check_finite(self, loss: Tensor, batch: GraphBatch, batch_idx: int) -> None:
+        local_bad = not bool(torch.isfinite(loss.detach()))
+        bad = torch.tensor(float(local_bad), dtype=torch.float64)
+        if self.trainer.world_size > 1:  # every process must stop, not only the one that saw it
+            bad = self._reduce_sum(bad)
+        if float(bad) == 0:
+            return
+        where = f"epoch {self.current_epoch + 1} (1-based), batch {batch_idx} (0-based)"
+        if not local_bad:
+            raise NonFiniteLossError(f"another process saw a non-finite training loss in {where}")
+        names = [self.train_names[i] if i < len(self.train_names) else f"structure {i}" for i in batch.indices]
+        shown = ", ".join(names[:_MAX_NAMED]) + (f", ... ({len(names)} in all)" if len(names) > _MAX_NAMED else "")
+        raise NonFiniteLossError(
+            f"the training loss is {float(loss.detach())} in {where}, which holds {shown}. "
+            "Check these structures' labels, lower optimizer.lr, set grad_clip, or train in float64"
+        )
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimizer step, then the EMA update (before any callback can checkpoint)."""
+        super().optimizer_step(*args, **kwargs)
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    # --------------------------------------------------------------- validation
+    def on_validation_epoch_start(self) -> None:
+        self._valid_sums = ErrorSums()
+
+    def validation_step(self, batch: GraphBatch, batch_idx: int) -> None:
+        graph = batch.graph
+        outputs = {"energy"}
+        outputs |= {"forces"} if "forces" in graph.atom_targets else set()
+        outputs |= {"stress"} if "stress" in graph.graph_targets else set()
+        output = self.averaged_model(graph, outputs=outputs, create_graph=False)
+        self._valid_sums.add(prediction_errors(output, graph), self.loss_fn)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        epoch = self.current_epoch
+        valid = self._valid_sums.reduced(self._reduce_sum).metrics(self.loss_weights(epoch))
+        train_sum, train_count = self._reduce_sum(self._train_sums).tolist()
+        optimizer = self.optimizers().optimizer  # type: ignore[union-attr]
+        self.epoch_record = {
+            "epoch": epoch + 1,
+            "lr": float(optimizer.param_groups[0]["lr"]),
+            "train_loss": train_sum / train_count if train_count else float("nan"),
+            **{f"valid_{name}": value for name, value in valid.items()},
+        }
+        self.log("valid_loss", valid["loss"], prog_bar=True, sync_dist=True)  # equal on all processes
+        self._step_scheduler(valid["loss"], epoch)
+
+    def _step_scheduler(self, valid_loss: float, epoch: int) -> None:
+        scheduler = self.lr_schedulers()
+        if scheduler is None or self._lr_switched(epoch):
+            return
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(valid_loss)
+        else:
+            scheduler.step()  # type: ignore[union-attr]
+
+    # ---------------------------------------------------------------- optimizer
+    def configure_optimizers(self) -> Any:
+        settings, schedule = self.config.optimizer, self.config.scheduler
+        parameters = list(self.model.parameters())
+        if settings.name == "adamw":
+            optimizer = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay, amsgrad=True)
+        if schedule.name == "none":
+            return optimizer
+        if schedule.name == "plateau":
+            scheduler: Any = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=schedule.factor, patience=schedule.patience, min_lr=schedule.min_lr
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "valid_loss"}}
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.config.max_epochs, eta_min=schedule.min_lr
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        """Lightning's own stepping is off: `on_validation_epoch_end` steps the schedule."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["equipot"] = self.run_info
+        checkpoint["equipot_train_sums"] = self._train_sums.tolist()  # for mid-epoch checkpoints
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a mid-epoch resume skips on_train_epoch_start: continue this epoch's running sums
+        self._train_sums = torch.tensor(checkpoint.get("equipot_train_sums", [0.0, 0.0]), dtype=torch.float64)
