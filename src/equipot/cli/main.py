@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
+from .demo import demo
 from .evaluate import evaluate
+from .train import train
 
 app = typer.Typer(
     name="equipot",
@@ -14,6 +16,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(demo)
+app.command()(train)
 app.command()(evaluate)
 
 

@@ -1,6 +1,6 @@
 """Data layer: `AtomicGraph`, neighbor lists, readers, datasets and statistics."""
 
-from .atoms import LabelKeys, MissingLabelError, graph_from_atoms, read_label
+from .atoms import LabelKeys, MissingLabelError, atoms_from_graph, graph_from_atoms, read_label
 from .batching import batch_graphs, split_graph
 from .dataset import GraphDataset
 from .edges import apply_strain, edge_vectors
@@ -29,6 +29,7 @@ __all__ = [
     "NeighborList",
     "StructureError",
     "apply_strain",
+    "atoms_from_graph",
     "batch_graphs",
     "check_structure",
     "compute_statistics",

@@ -12,7 +12,7 @@ from ase.stress import voigt_6_to_full_3x3_stress
 from .graph import AtomicGraph
 from .neighbors import NeighborList
 
-__all__ = ["LabelKeys", "MissingLabelError", "graph_from_atoms", "read_label"]
+__all__ = ["LabelKeys", "MissingLabelError", "atoms_from_graph", "graph_from_atoms", "read_label"]
 
 
 class MissingLabelError(KeyError):
@@ -125,4 +125,16 @@ def graph_from_atoms(
         total_charge=torch.tensor([float(atoms.info.get("charge", 0.0))], dtype=dtype),
         graph_targets=graph_targets,
         atom_targets=atom_targets,
+    )
+
+
+def atoms_from_graph(graph: AtomicGraph) -> Atoms:
+    """The structure of a one-structure graph as `ase.Atoms` (positions, elements, cell, pbc)."""
+    if graph.n_graphs != 1:
+        raise ValueError(f"atoms_from_graph needs a single structure, got a batch of {graph.n_graphs}")
+    return Atoms(
+        numbers=graph.atomic_numbers.cpu().numpy(),
+        positions=graph.positions.detach().cpu().double().numpy(),
+        cell=graph.cell[0].detach().cpu().double().numpy(),
+        pbc=graph.pbc[0].cpu().numpy(),
     )

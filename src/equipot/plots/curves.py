@@ -128,9 +128,11 @@ def energy_trace_plot(
     """Energies of an MD run against time, and the drift of the total energy.
 
     ``times_fs`` [n_frames] in fs; ``energies`` maps a label (``total``, ``potential``,
-    ``kinetic``, ...) to [n_frames] energies in eV. The upper panel shows each curve in eV;
-    the lower one the total energy minus its first value in meV (meV/atom when ``n_atoms``
-    is given). Without a ``total`` entry the total is ``potential + kinetic``.
+    ``kinetic``, ...) to [n_frames] energies in eV. The upper panel shows each curve in eV,
+    with the potential and total energies shifted by the initial total energy so that all
+    curves share one readable scale; the lower one the total energy minus its first value
+    in meV (meV/atom when ``n_atoms`` is given). Without a ``total`` entry the total is
+    ``potential + kinetic``.
     Returns the PNG path.
     """
     times = np.asarray(times_fs, dtype=np.float64).reshape(-1)
@@ -146,8 +148,11 @@ def energy_trace_plot(
     if total is None and {"potential", "kinetic"} <= set(curves):
         total = curves["potential"] + curves["kinetic"]
     figure, axes = new_figure(2 if total is not None else 1, 1, size=(6.4, 3.0))
+    reference = float(total[0]) if total is not None else 0.0
     for label, values in curves.items():
-        axes[0].plot(times, values, label=label, linewidth=1.2)
+        shifted = label in ("total", "potential") and total is not None
+        axes[0].plot(times, values - reference if shifted else values, linewidth=1.2,
+                     label=f"{label} - initial total" if shifted else label)
     axes[0].set_ylabel("energy (eV)")
     axes[0].set_xlabel("time (fs)")
     axes[0].legend(fontsize=8)

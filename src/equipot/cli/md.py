@@ -1,0 +1,77 @@
+"""``equipot md``: molecular dynamics (NVE, NVT, NPT) with a model; trajectory, CSV log, plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
+from ._console import console, user_errors
+
+
+def _summary_table(result: MDResult, title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("ensemble", result.ensemble.upper())
+    table.add_row("steps x time step", f"{result.steps} x {result.timestep_fs:g} fs")
+    table.add_row("mean temperature, last half (K)", f"{result.mean_over_last('temperature_K'):.1f}")
+    if result.ensemble == "nve":
+        table.add_row("energy drift (eV/atom/ps)", f"{result.drift_per_atom_per_ps:.3e}")
+        table.add_row("energy fluctuation (eV/atom)", f"{result.fluctuation_per_atom:.3e}")
+    elif not math.isnan(result.conserved_drift_per_atom_per_ps):
+        table.add_row("conserved-quantity drift (eV/atom/ps)", f"{result.conserved_drift_per_atom_per_ps:.3e}")
+    if result.volume_A3 is not None:
+        table.add_row("mean volume, last half (Å³)", f"{result.mean_over_last('volume_A3'):.3f}")
+        table.add_row("mean pressure, last half (GPa)", f"{result.mean_over_last('pressure_GPa'):.3f}")
+    table.add_row("speed (ns/day)", f"{result.ns_per_day:.3g}")
+    return table
+
+
+@user_errors
+def md(
+    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    structure: Annotated[Path, typer.Argument(help="starting structure, any file ASE reads (last frame)")],
+    ensemble: Annotated[str, typer.Option(help="nve (velocity Verlet), nvt (thermostat) or npt (barostat)")] = "nve",
+    steps: Annotated[int, typer.Option(help="number of MD steps")] = 1000,
+    timestep: Annotated[float, typer.Option(help="time step (fs)")] = 1.0,
+    temperature: Annotated[float, typer.Option(help="initial and target temperature (K)")] = 300.0,
+    pressure: Annotated[float, typer.Option(help="NPT target pressure (GPa; 1 bar = 1e-4 GPa)")] = 0.0,
+    friction: Annotated[float, typer.Option(help="Langevin friction (1/fs)")] = 0.01,
+    thermostat: Annotated[str, typer.Option(help="NVT thermostat: langevin or nose-hoover")] = "langevin",
+    barostat: Annotated[str, typer.Option(help="NPT barostat: mtk (Nose-Hoover chains) or langevin")] = "mtk",
+    anisotropic: Annotated[bool, typer.Option(help="NPT: let the cell shape change, not only its volume")] = False,
+    tdamp: Annotated[float, typer.Option(help="Nose-Hoover thermostat damping time (fs)")] = 100.0,
+    pdamp: Annotated[float, typer.Option(help="barostat damping time (fs)")] = 1000.0,
+    seed: Annotated[int, typer.Option(help="seed of the initial velocities and the Langevin noise")] = 0,
+    log_every: Annotated[int, typer.Option(help="record (log, trajectory) every N steps")] = 10,
+    out_dir: Annotated[Path, typer.Option(help="folder for trajectory, log, plot and summary")] = Path("md"),
+    traj_format: Annotated[str, typer.Option(help="trajectory format: extxyz or traj")] = "extxyz",
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+    dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
+    if traj_format not in ("extxyz", "traj"):
+        raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
+    atoms = read_structure(structure)
+    calculator = load_calculator(model, device=device, dtype=dtype)
+    result = run_md(
+        atoms, calculator, ensemble=ensemble, steps=steps, timestep_fs=timestep, temperature_K=temperature,
+        friction_per_fs=friction, thermostat=thermostat, pressure_GPa=pressure, barostat=barostat,
+        anisotropic=anisotropic, tdamp_fs=tdamp, pdamp_fs=pdamp, seed=seed,
+        trajectory=out_dir / f"trajectory.{traj_format}", log_file=out_dir / "md_log.csv", log_every=log_every,
+        progress=progress,
+    )
+    plot = plot_md(result, out_dir / "md.png")
+    summary = out_dir / "md_summary.json"
+    summary.write_text(json.dumps(result.to_dict(include_arrays=False), indent=2) + "\n", encoding="utf-8")
+    console.print(_summary_table(result, f"{ensemble.upper()} MD of {structure.name} with {model.name}"))
+    if result.ensemble == "nve":
+        console.print(f"energy drift: {result.drift_per_atom_per_ps:.3e} eV/atom/ps")
+    console.print(f"trajectory: {result.trajectory}  log: {result.log_file}  plot: {plot}  summary: {summary}")

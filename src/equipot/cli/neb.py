@@ -1,0 +1,62 @@
+"""``equipot neb``: minimum energy path and barrier between two structures (climbing-image NEB)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
+from ._console import console, error_console, user_errors
+
+
+def _profile_table(result: NEBResult, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("image", justify="right")
+    table.add_column("path (Å)", justify="right")
+    table.add_column("E - E(initial) (eV)", justify="right")
+    for index, (distance, energy) in enumerate(zip(result.path, result.relative_energies)):
+        mark = " *" if index == result.highest_image else ""
+        table.add_row(f"{index}{mark}", f"{distance:.3f}", f"{energy:.4f}")
+    return table
+
+
+@user_errors
+def neb(
+    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    initial: Annotated[Path, typer.Argument(help="initial state, any file ASE reads (last frame)")],
+    final: Annotated[Path, typer.Argument(help="final state: same atoms in the same order, same cell")],
+    images: Annotated[int, typer.Option(help="number of intermediate images")] = 7,
+    climb: Annotated[bool, typer.Option(help="climbing image (the highest image goes to the saddle)")] = True,
+    fmax: Annotated[float, typer.Option(help="force tolerance (eV/Å), band and end points")] = 0.05,
+    spring: Annotated[float, typer.Option(help="spring constant between images (eV/Å²)")] = 0.1,
+    method: Annotated[str, typer.Option(help="improvedtangent, aseneb, eb, spline or string")] = "improvedtangent",
+    interpolate: Annotated[str, typer.Option(help="initial band: idpp or linear")] = "idpp",
+    relax_endpoints: Annotated[bool, typer.Option(help="relax the end points first")] = True,
+    optimizer: Annotated[str, typer.Option(help="FIRE, BFGS or LBFGS")] = "FIRE",
+    max_steps: Annotated[int, typer.Option(help="at most this many optimizer steps")] = 500,
+    out_dir: Annotated[Path, typer.Option(help="folder for mep.png, neb_images.extxyz, neb.json")] = Path("neb"),
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+    dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+) -> None:
+    """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
+    start, end = read_structure(initial), read_structure(final)
+    calculator = load_calculator(model, device=device, dtype=dtype)
+    result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
+                     interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
+                     max_steps=max_steps)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot = plot_minimum_energy_path(result, out_dir / "mep.png")
+    frames = result.write_images(out_dir / "neb_images.extxyz")
+    summary = out_dir / "neb.json"
+    summary.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    console.print(_profile_table(result, f"minimum energy path, {initial.name} -> {final.name}"))
+    console.print(f"barrier: {result.barrier_forward:.4f} eV forward, {result.barrier_backward:.4f} eV backward; "
+                  f"reaction energy {result.reaction_energy:.4f} eV; highest image {result.highest_image}")
+    if not result.converged:
+        error_console.print(f"[bold yellow]warning:[/] band not converged after {result.steps} steps "
+                            f"(max force {result.max_force:.3f} eV/Å > {fmax:g}); raise --max-steps", highlight=False)
+    console.print(f"plot: {plot}  images: {frames}  summary: {summary}")
