@@ -45,7 +45,8 @@ def elastic(
     for column in ("", "Voigt", "Reuss", "Hill"):
         moduli.add_column(column, justify="right")
     for name in ("bulk", "shear"):
-        moduli.add_row(name, *(f"{result.moduli.get(f'{name}_{kind}', float('nan')):.2f}" for kind in ("voigt", "reuss", "hill")))
+        values = [result.moduli.get(f"{name}_{bound}", float("nan")) for bound in ("voigt", "reuss", "hill")]
+        moduli.add_row(name, *(f"{value:.2f}" for value in values))
     console.print(moduli)
     console.print(f"max |C_ij - C_ji| = {result.max_asymmetry:.3g} GPa")
     for message in result.messages:

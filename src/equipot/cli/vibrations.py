@@ -40,8 +40,8 @@ def vibrations(
     table.add_column("mode", justify="right")
     table.add_column("frequency (cm^-1)", justify="right")
     for index, frequency in enumerate(result.frequencies_cm):
-        text = f"{abs(frequency):.2f}i" if frequency <= -0.005 else f"{abs(frequency) if abs(frequency) < 0.005 else frequency:.2f}"
-        table.add_row(str(index), text)
+        # imaginary modes as "12.34i"; -0.00 printed as 0.00
+        table.add_row(str(index), f"{-frequency:.2f}i" if frequency <= -0.005 else f"{abs(frequency):.2f}")
     console.print(table)
     console.print(f"zero modes: {result.n_zero_found} found, {result.n_zero_expected} expected")
     for message in result.messages:
