@@ -6,8 +6,11 @@ import typer
 
 from .. import __version__
 from .demo import demo
+from .elastic import elastic
 from .evaluate import evaluate
+from .phonons import phonons
 from .train import train
+from .vibrations import vibrations
 
 app = typer.Typer(
     name="equipot",
@@ -19,6 +22,9 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(train)
 app.command()(evaluate)
+app.command()(vibrations)
+app.command()(phonons)
+app.command()(elastic)
 
 
 @app.command()
