@@ -8,7 +8,10 @@ from .. import __version__
 from .demo import demo
 from .elastic import elastic
 from .evaluate import evaluate
+from .md import md
+from .neb import neb
 from .phonons import phonons
+from .relax import relax
 from .train import train
 from .vibrations import vibrations
 
@@ -22,6 +25,9 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(train)
 app.command()(evaluate)
+app.command()(md)
+app.command()(relax)
+app.command()(neb)
 app.command()(vibrations)
 app.command()(phonons)
 app.command()(elastic)

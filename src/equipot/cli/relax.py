@@ -25,7 +25,8 @@ def _summary_table(result: RelaxResult, title: str) -> Table:
     if result.pressure_GPa is not None:
         table.add_row("pressure (GPa)", f"{result.pressure_GPa:.4f}")
     if result.relax_cell and result.max_stress_error_GPa is not None:
-        table.add_row("max stress error (GPa)", f"{result.max_stress_error_GPa:.4f} (tolerance {result.stress_tol_GPa:g})")
+        error = result.max_stress_error_GPa
+        table.add_row("max stress error (GPa)", f"{error:.4f} (tolerance {result.stress_tol_GPa:g})")
     if result.initial_volume is not None and result.final_volume is not None:
         table.add_row("volume initial -> final (Å³)", f"{result.initial_volume:.3f} -> {result.final_volume:.3f}")
     return table

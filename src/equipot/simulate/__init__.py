@@ -1,5 +1,23 @@
-"""Simulation with any ASE calculator (an `EquipotCalculator` in particular): MD helpers."""
+"""Simulation with any ASE calculator (an `EquipotCalculator` in particular): molecular
+dynamics (NVE, NVT, NPT), relaxation of positions and cell, nudged elastic bands, and
+their figures. Units: eV, Å, fs, K, GPa."""
 
-from .md import MDResult, run_nve
+from .md import MDResult, run_md, run_nve
+from .neb import NEBResult, run_neb
+from .plots import plot_md, plot_minimum_energy_path
+from .relax import RelaxResult, relax
+from .inputs import load_calculator, read_structure
 
-__all__ = ["MDResult", "run_nve"]
+__all__ = [
+    "MDResult",
+    "NEBResult",
+    "RelaxResult",
+    "load_calculator",
+    "plot_md",
+    "plot_minimum_energy_path",
+    "read_structure",
+    "relax",
+    "run_md",
+    "run_neb",
+    "run_nve",
+]

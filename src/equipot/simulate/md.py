@@ -1,8 +1,10 @@
-"""Molecular dynamics through ASE: microcanonical (NVE) runs with energy bookkeeping.
+"""Molecular dynamics through ASE: NVE, NVT and NPT runs with energy bookkeeping.
 
-Units are ASE's: energies in eV, time in fs (converted with ``ase.units.fs``),
-temperature in K. Any ASE calculator works, `equipot.EquipotCalculator` included; for
-energy conservation tests run the model in float64.
+`run_md` runs any ensemble (the integrators are listed in `equipot.simulate.ensembles`);
+`run_nve` is its microcanonical special case. Units are ASE's: energies in eV, time in fs
+(converted with ``ase.units.fs``), temperature in K, volume in Å³, pressure in GPa. Any ASE
+calculator works, `equipot.EquipotCalculator` included; for energy conservation tests run
+the model in float64.
 
 Example::
 
@@ -16,129 +18,23 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import ase.io
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import BaseCalculator
 from ase.md import velocitydistribution
+from ase.md.md import MolecularDynamics
 from ase.md.velocitydistribution import Stationary, ZeroRotation
-from ase.md.verlet import VelocityVerlet
 
-__all__ = ["MDResult", "run_nve"]
+from ._output import TRAJECTORY_SUFFIXES, CsvLog, MDResult, progress_bar, trajectory_writer
+from .ensembles import integrator_name, make_dynamics
 
-TRAJECTORY_SUFFIXES = (".traj", ".xyz", ".extxyz")
-
-
-@dataclass
-class MDResult:
-    """Energies of an MD run, recorded every ``log_every`` steps and at the last step.
-
-    Arrays have shape [n_frames]: ``times_fs`` (fs since the start), ``potential_energy``,
-    ``kinetic_energy`` and ``total_energy`` (eV, whole system), ``temperature_K`` (K).
-    ``wall_time_s`` is the time spent in the dynamics (s); ``trajectory`` the file written.
-    """
-
-    times_fs: np.ndarray
-    potential_energy: np.ndarray
-    kinetic_energy: np.ndarray
-    total_energy: np.ndarray
-    temperature_K: np.ndarray
-    n_atoms: int
-    timestep_fs: float
-    steps: int
-    wall_time_s: float = 0.0
-    trajectory: Path | None = None
-
-    @property
-    def drift_per_atom_per_ps(self) -> float:
-        """Slope of a least-squares line through total energy per atom against time, eV/atom/ps.
-
-        NaN with fewer than two frames.
-        """
-        if len(self.times_fs) < 2:
-            return math.nan
-        slope_per_fs = np.polyfit(self.times_fs, self.total_energy / self.n_atoms, 1)[0]
-        return float(slope_per_fs * 1000.0)
-
-    @property
-    def fluctuation_per_atom(self) -> float:
-        """Standard deviation of the total energy over the run divided by the atom count, eV/atom."""
-        return float(np.std(self.total_energy) / self.n_atoms)
-
-    @property
-    def max_deviation_per_atom(self) -> float:
-        """Largest |E_total(t) - E_total(0)| per atom over the run, eV/atom."""
-        return float(np.max(np.abs(self.total_energy - self.total_energy[0])) / self.n_atoms)
-
-    @property
-    def ns_per_day(self) -> float:
-        """Simulated nanoseconds per day of wall time at this run's speed (NaN if untimed)."""
-        if self.wall_time_s <= 0:
-            return math.nan
-        return self.steps * self.timestep_fs * 1e-6 / self.wall_time_s * 86400.0
-
-    @property
-    def energies(self) -> dict[str, np.ndarray]:
-        """``{"total", "potential", "kinetic"}`` -> [n_frames] eV, for `equipot.plots.energy_trace_plot`."""
-        return {"total": self.total_energy, "potential": self.potential_energy, "kinetic": self.kinetic_energy}
-
-    def to_dict(self, include_arrays: bool = True) -> dict[str, Any]:
-        """JSON-safe summary (drift, fluctuation, speed; NaN written as None) and, optionally, the arrays."""
-
-        def safe(value: float) -> float | None:
-            return None if math.isnan(value) else float(value)
-
-        data: dict[str, Any] = {
-            "n_atoms": self.n_atoms,
-            "steps": self.steps,
-            "timestep_fs": self.timestep_fs,
-            "duration_fs": float(self.steps * self.timestep_fs),
-            "drift_per_atom_per_ps": safe(self.drift_per_atom_per_ps),
-            "fluctuation_per_atom": safe(self.fluctuation_per_atom),
-            "max_deviation_per_atom": safe(self.max_deviation_per_atom),
-            "mean_temperature_K": float(np.mean(self.temperature_K)),
-            "wall_time_s": self.wall_time_s,
-            "ns_per_day": safe(self.ns_per_day),
-            "trajectory": None if self.trajectory is None else str(self.trajectory),
-        }
-        if include_arrays:
-            for name in ("times_fs", "potential_energy", "kinetic_energy", "total_energy", "temperature_K"):
-                data[name] = getattr(self, name).tolist()
-        return data
-
-    def write_csv(self, path: str | os.PathLike) -> Path:
-        """Write the log (time fs, energies eV, temperature K), one row per frame."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["time_fs", "potential_eV", "kinetic_eV", "total_eV", "temperature_K"])
-            for row in zip(self.times_fs, self.potential_energy, self.kinetic_energy, self.total_energy,
-                           self.temperature_K):
-                writer.writerow([f"{value:.10g}" for value in row])
-        return path
-
-
-def _trajectory_writer(path: Path, atoms: Atoms) -> tuple[Callable[[], None], Callable[[], None]]:
-    """``(write_frame, close)`` for an ASE ``.traj`` or an extxyz (``.xyz``/``.extxyz``) file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".traj":
-        from ase.io.trajectory import Trajectory
-
-        trajectory = Trajectory(str(path), "w", atoms)
-        return (lambda: trajectory.write(atoms)), trajectory.close
-    handle = path.open("w", encoding="utf-8")
-    return (lambda: ase.io.write(handle, atoms, format="extxyz")), handle.close
+__all__ = ["MDResult", "run_md", "run_nve"]
 
 
 def _initial_velocities(atoms: Atoms, temperature_K: float | None, seed: int) -> None:
@@ -157,6 +53,158 @@ def _initial_velocities(atoms: Atoms, temperature_K: float | None, seed: int) ->
         ZeroRotation(atoms)  # a free molecule: no overall rotation either
 
 
+def _check_arguments(steps: int, timestep_fs: float, log_every: int, initial_K: float | None,
+                     trajectory: str | os.PathLike | None) -> Path | None:
+    if steps < 1:
+        raise ValueError(f"run_md: steps must be at least 1, got {steps}")
+    if not timestep_fs > 0:
+        raise ValueError(f"run_md: timestep_fs must be positive, got {timestep_fs}")
+    if log_every < 1:
+        raise ValueError(f"run_md: log_every must be at least 1, got {log_every}")
+    if initial_K is not None and not initial_K >= 0:
+        raise ValueError(f"run_md: temperature_K must be >= 0 (or None), got {initial_K}")
+    path = Path(trajectory) if trajectory is not None else None
+    if path is not None and path.suffix not in TRAJECTORY_SUFFIXES:
+        raise ValueError(f"run_md: trajectory {path} must end in one of {TRAJECTORY_SUFFIXES}")
+    return path
+
+
+class _Recorder:
+    """Collects one row per recorded step (and writes the trajectory frame and log row)."""
+
+    def __init__(self, atoms: Atoms, dynamics: MolecularDynamics, timestep_fs: float, npt: bool,
+                 trajectory: Path | None, log_file: str | os.PathLike | None) -> None:
+        self.atoms, self.dynamics, self.timestep_fs, self.npt = atoms, dynamics, timestep_fs, npt
+        self.conserved: Callable[[], float] | None = getattr(dynamics, "get_conserved_energy", None)
+        self.rows: list[tuple[float, ...]] = []
+        self.write_frame, self._close = trajectory_writer(trajectory, atoms) if trajectory else (None, None)
+        self.log = CsvLog(log_file, npt=npt, conserved=self.conserved is not None) if log_file is not None else None
+
+    def __call__(self) -> None:
+        atoms = self.atoms
+        potential, kinetic = atoms.get_potential_energy(), atoms.get_kinetic_energy()
+        row = [self.dynamics.nsteps * self.timestep_fs, potential, kinetic, potential + kinetic,
+               atoms.get_temperature()]
+        if self.npt:
+            stress = atoms.get_stress(voigt=False, include_ideal_gas=True)
+            row += [atoms.get_volume(), -np.trace(stress) / 3.0 / units.GPa]
+        if self.conserved is not None:
+            row.append(self.conserved())
+        self.rows.append(tuple(row))
+        if self.write_frame is not None:
+            self.write_frame()
+        if self.log is not None:
+            self.log.write(self.rows[-1])
+
+    @property
+    def temperature_K(self) -> float:
+        return self.rows[-1][4] if self.rows else math.nan
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+        if self.log is not None:
+            self.log.close()
+
+    def columns(self) -> dict[str, np.ndarray | None]:
+        """The recorded arrays as `MDResult` fields."""
+        columns = np.array(self.rows, dtype=np.float64).T
+        return {
+            "times_fs": columns[0], "potential_energy": columns[1], "kinetic_energy": columns[2],
+            "total_energy": columns[3], "temperature_K": columns[4],
+            "volume_A3": columns[5] if self.npt else None, "pressure_GPa": columns[6] if self.npt else None,
+            "conserved_energy": columns[-1] if self.conserved is not None else None,
+        }
+
+
+def run_md(
+    atoms: Atoms,
+    calculator: BaseCalculator | None,
+    ensemble: str = "nve",
+    steps: int = 1000,
+    timestep_fs: float = 1.0,
+    temperature_K: float | None = 300.0,
+    *,
+    initial_temperature_K: float | None = None,
+    keep_momenta: bool = False,
+    friction_per_fs: float = 0.01,
+    thermostat: str = "langevin",
+    pressure_GPa: float = 0.0,
+    barostat: str = "mtk",
+    anisotropic: bool = False,
+    tdamp_fs: float = 100.0,
+    pdamp_fs: float = 1000.0,
+    seed: int = 0,
+    trajectory: str | os.PathLike | None = None,
+    log_file: str | os.PathLike | None = None,
+    log_every: int = 10,
+    progress: bool = True,
+) -> MDResult:
+    """Run ``steps`` MD steps of ``ensemble`` ("nve", "nvt" or "npt") on ``atoms`` (moved in place).
+
+    Args:
+        atoms: the structure; ``calculator`` is attached to it (None keeps ``atoms.calc``).
+            NPT needs a 3D-periodic cell and a calculator with stress.
+        steps: number of MD steps (>= 1); ``timestep_fs``: the time step in fs.
+        temperature_K: target temperature (K) of the thermostat (NVT, NPT), and the
+            temperature of the initial velocities unless ``initial_temperature_K`` is
+            given. Velocities are drawn from a Maxwell-Boltzmann distribution with
+            ``np.random.default_rng(seed)``, then the total momentum is removed (and for
+            non-periodic structures the angular momentum), keeping the temperature. For
+            NVE, ``None`` keeps the atoms' momenta; ``keep_momenta=True`` always does.
+        friction_per_fs: Langevin friction in 1/fs (NVT with ``thermostat="langevin"``,
+            NPT with ``barostat="langevin"``).
+        thermostat: NVT thermostat, "langevin" or "nose-hoover" (damping time ``tdamp_fs``).
+        pressure_GPa: NPT target pressure in GPa (1 bar = 1e-4 GPa).
+        barostat: "mtk" (Martyna-Tobias-Klein with Nose-Hoover chains, damping times
+            ``tdamp_fs`` and ``pdamp_fs``) or "langevin" (ASE's LangevinBAOAB, cell time
+            constant ``pdamp_fs``); ``anisotropic=True`` lets the cell shape change too.
+            See `equipot.simulate.ensembles` for the ASE classes.
+        trajectory: ``.traj`` (ASE) or ``.xyz``/``.extxyz`` file written every
+            ``log_every`` steps (positions, momenta, cell, energy, forces).
+        log_file: CSV written while the run goes (flushed every row): time_fs,
+            potential_eV, kinetic_eV, total_eV, temperature_K, then volume_A3 and
+            pressure_GPa for NPT, and conserved_eV for Nose-Hoover/MTK integrators.
+        log_every: record every ``log_every`` steps, plus step 0 and the last step.
+        progress: show a transient rich progress bar (only on a terminal).
+
+    Returns:
+        `MDResult`; for NVE its ``drift_per_atom_per_ps`` measures energy conservation.
+    """
+    initial_K = temperature_K if initial_temperature_K is None else initial_temperature_K
+    path = _check_arguments(steps, timestep_fs, log_every, None if keep_momenta else initial_K, trajectory)
+    if calculator is not None:
+        atoms.calc = calculator
+    if atoms.calc is None:
+        raise ValueError("run_md: no calculator given and atoms.calc is None")
+    build_dynamics = make_dynamics(
+        atoms, ensemble, timestep_fs, temperature_K, friction_per_fs=friction_per_fs, thermostat=thermostat,
+        pressure_GPa=pressure_GPa, barostat=barostat, anisotropic=anisotropic, tdamp_fs=tdamp_fs,
+        pdamp_fs=pdamp_fs, seed=seed,
+    )
+    if not keep_momenta:
+        _initial_velocities(atoms, initial_K, seed)
+    dynamics = build_dynamics()  # after the velocities: the MTK integrators copy them when built
+    record = _Recorder(atoms, dynamics, timestep_fs, ensemble == "npt", path, log_file)
+    dynamics.attach(record, interval=log_every)
+    start = time.perf_counter()
+    try:
+        with progress_bar(progress, steps, ensemble.upper()) as advance:
+            dynamics.attach(lambda: advance(dynamics.nsteps, record.temperature_K), interval=1)
+            dynamics.run(steps)
+        if steps % log_every:
+            record()
+    finally:
+        record.close()
+    return MDResult(
+        **record.columns(), n_atoms=len(atoms), timestep_fs=float(timestep_fs), steps=int(steps),
+        wall_time_s=time.perf_counter() - start, trajectory=path, ensemble=ensemble,
+        target_temperature_K=None if ensemble == "nve" else float(temperature_K),  # type: ignore[arg-type]
+        target_pressure_GPa=float(pressure_GPa) if ensemble == "npt" else None,
+        log_file=Path(log_file) if log_file is not None else None, integrator=integrator_name(dynamics),
+    )
+
+
 def run_nve(
     atoms: Atoms,
     calculator: BaseCalculator | None,
@@ -167,6 +215,7 @@ def run_nve(
     trajectory: str | os.PathLike | None = None,
     log_every: int = 10,
     progress: bool = True,
+    log_file: str | os.PathLike | None = None,
 ) -> MDResult:
     """Run ``steps`` steps of velocity-Verlet NVE dynamics on ``atoms`` (moved in place).
 
@@ -182,73 +231,17 @@ def run_nve(
             ``log_every`` steps (positions, momenta, energy, forces).
         log_every: energies are recorded every ``log_every`` steps, plus step 0 and the last.
         progress: show a transient rich progress bar (only on a terminal).
+        log_file: optional CSV log (see `run_md`).
 
     Returns:
         `MDResult`, whose ``drift_per_atom_per_ps`` and ``fluctuation_per_atom`` measure
         energy conservation.
     """
-    if steps < 1:
-        raise ValueError(f"run_nve: steps must be at least 1, got {steps}")
-    if not timestep_fs > 0:
-        raise ValueError(f"run_nve: timestep_fs must be positive, got {timestep_fs}")
-    if log_every < 1:
-        raise ValueError(f"run_nve: log_every must be at least 1, got {log_every}")
-    if temperature_K is not None and temperature_K < 0:
-        raise ValueError(f"run_nve: temperature_K must be >= 0 (or None), got {temperature_K}")
-    path = Path(trajectory) if trajectory is not None else None
-    if path is not None and path.suffix not in TRAJECTORY_SUFFIXES:
-        raise ValueError(f"run_nve: trajectory {path} must end in one of {TRAJECTORY_SUFFIXES}")
-    if calculator is not None:
-        atoms.calc = calculator
-    if atoms.calc is None:
-        raise ValueError("run_nve: no calculator given and atoms.calc is None")
-    _initial_velocities(atoms, temperature_K, seed)
-
-    dynamics = VelocityVerlet(atoms, timestep=timestep_fs * units.fs)
-    rows: list[tuple[float, float, float, float]] = []
-    write_frame, close = _trajectory_writer(path, atoms) if path is not None else (None, None)
-
-    def record() -> None:
-        potential, kinetic = atoms.get_potential_energy(), atoms.get_kinetic_energy()
-        rows.append((dynamics.nsteps * timestep_fs, potential, kinetic, atoms.get_temperature()))
-        if write_frame is not None:
-            write_frame()
-
-    dynamics.attach(record, interval=log_every)
-    start = time.perf_counter()
     try:
-        with _progress_bar(progress, steps) as advance:
-            dynamics.attach(lambda: advance(dynamics.nsteps, rows[-1][3] if rows else math.nan), interval=1)
-            dynamics.run(steps)
-        if steps % log_every:
-            record()
-    finally:
-        if close is not None:
-            close()
-    wall_time = time.perf_counter() - start
-    columns = np.array(rows, dtype=np.float64).T
-    return MDResult(
-        times_fs=columns[0], potential_energy=columns[1], kinetic_energy=columns[2],
-        total_energy=columns[1] + columns[2], temperature_K=columns[3], n_atoms=len(atoms),
-        timestep_fs=float(timestep_fs), steps=int(steps), wall_time_s=wall_time, trajectory=path,
-    )
-
-
-@contextmanager
-def _progress_bar(enabled: bool, steps: int) -> Iterator[Callable[[int, float], None]]:
-    """Transient rich progress bar over MD steps, yielding ``advance(step, temperature_K)``;
-    a no-op when disabled or when stdout is not a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console()
-    if not (enabled and console.is_terminal):
-        yield lambda step, temperature: None
-        return
-    columns = (
-        TextColumn("NVE"), BarColumn(), MofNCompleteColumn(), TextColumn("T = {task.fields[T]} K"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("md", total=steps, T="...")
-        yield lambda step, temperature: bar.update(task, completed=step, T=f"{temperature:.0f}")
+        return run_md(atoms, calculator, "nve", steps, timestep_fs, temperature_K, seed=seed, trajectory=trajectory,
+                      log_file=log_file, log_every=log_every, progress=progress)
+    except ValueError as error:  # name the function the caller called
+        message = str(error)
+        if message.startswith("run_md: "):
+            raise ValueError("run_nve: " + message.removeprefix("run_md: ")) from None
+        raise
