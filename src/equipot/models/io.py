@@ -7,13 +7,13 @@ with ``torch.load(weights_only=True)``: loading never executes code from the fil
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import __version__
+from ..atomic_files import atomic_write
 from ..config import ModelConfig
 from .potential import EquivariantPotential
 
@@ -44,23 +44,7 @@ def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: d
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "metadata": metadata or {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp files are private; a model file is not
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
