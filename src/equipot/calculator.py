@@ -26,6 +26,13 @@ class EquipotCalculator(Calculator):
 
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
     choose where and in which precision the model runs.
+
+    A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.
+    ``dipole`` (e·Å, ASE's name: ``atoms.get_dipole_moment()`` works) and
+    ``polarizability`` (3x3, Å³) with ``calc.get_property("polarizability", atoms)``;
+    ``implemented_properties`` lists them. Heads are computed with the energy, in the same
+    pass; a dipole head on a periodic structure is computed only when asked for (and then
+    raises, unless the head was declared with ``periodic: sum``).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -45,6 +52,8 @@ class EquipotCalculator(Calculator):
             model = model.converted(self.dtype)
         self.model = model.to(device=self.device).eval()
         self.neighbor_list = NeighborList(model.cutoff)
+        self.heads = self.model.output_specs()
+        self.implemented_properties = [*type(self).implemented_properties, *self.heads]
 
     @classmethod
     def from_file(
@@ -68,7 +77,7 @@ class EquipotCalculator(Calculator):
                 "stress needs a periodic structure with a 3D cell (atoms.pbc all True)"
             )
         graph = graph_from_atoms(self.atoms, self.model.cutoff, dtype=self.dtype, neighbor_list=self.neighbor_list)
-        outputs = {"energy", "forces"} | ({"stress"} if want_stress else set())
+        outputs = {"energy", "forces"} | ({"stress"} if want_stress else set()) | self._heads_for(properties)
         result = self.model(graph.to(device=self.device), outputs=outputs, create_graph=False)
         energy = float(result.energy.detach()[0])
         self.results["energy"] = energy
@@ -79,3 +88,15 @@ class EquipotCalculator(Calculator):
         if result.stress is not None:
             stress = result.stress.detach()[0].cpu().numpy().astype(np.float64)
             self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        for name, value in result.extra.items():
+            array = value.detach().cpu().numpy().astype(np.float64)
+            self.results[name] = array if self.heads[name].per_atom else array[0]
+
+    def _heads_for(self, properties: list[str]) -> set[str]:
+        """Heads to compute: those asked for, and every other one defined for this structure."""
+        assert self.atoms is not None
+        periodic = bool(self.atoms.pbc.any())
+        skipped = {
+            head.name for head in self.model.config.heads if periodic and head.kind == "dipole" and head.periodic == "error"
+        }
+        return {name for name in self.heads if name in properties or name not in skipped}

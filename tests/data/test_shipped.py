@@ -17,6 +17,7 @@ from equipot.data.shipped import SHIPPED_DATASETS, read_shipped_dataset, shipped
 EXPECTED = {  # name -> (n_frames, n_atoms, periodic, labels)
     "ethanol": (1500, 9, False, ("energy", "forces", "dipole")),
     "ethanol_1000K": (200, 9, False, ("energy", "forces", "dipole")),
+    "ethanol_polarizability": (1500, 9, False, ("energy", "forces", "dipole")),
     "cu": (700, 108, True, ("energy", "forces", "stress")),
 }
 LABEL_SHAPES = {"energy": (), "forces": ("n_atoms", 3), "dipole": (3,), "stress": (6,)}
@@ -107,6 +108,16 @@ def test_cu_matches_fresh_emt(index: int) -> None:
                                rtol=0, atol=1e-6)
     np.testing.assert_allclose(atoms.get_forces(), stored.get_forces(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(atoms.get_stress(), stored.get_stress(), rtol=0, atol=1e-8)
+
+
+def test_polarizabilities_are_symmetric_positive_and_on_the_ethanol_frames() -> None:
+    """Finite-field GFN2-xTB polarizabilities (Å³) of the first 1500 shipped ethanol frames."""
+    for labelled, plain in zip(frames("ethanol_polarizability")[::100], frames("ethanol")[::100]):
+        np.testing.assert_allclose(labelled.positions, plain.positions, atol=1e-8)
+        alpha = np.asarray(labelled.info["polarizability"], dtype=float).reshape(3, 3)
+        np.testing.assert_allclose(alpha, alpha.T, atol=1e-10)
+        eigenvalues = np.linalg.eigvalsh(alpha)
+        assert eigenvalues.min() > 0.5 and eigenvalues.max() < 10.0  # Å³; ethanol ~2.3 mean
 
 
 def test_unknown_name_lists_valid_names() -> None:

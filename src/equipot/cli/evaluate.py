@@ -24,13 +24,22 @@ def evaluate(
     energy_key: Annotated[str, typer.Option(help="label key of the energy (eV)")] = "energy",
     forces_key: Annotated[str, typer.Option(help="label key of the forces (eV/Å)")] = "forces",
     stress_key: Annotated[str, typer.Option(help="label key of the stress (eV/Å³)")] = "stress",
+    target: Annotated[
+        list[str] | None,
+        typer.Option(help="label key of a model head's target, NAME=KEY (repeatable); default: the head's name"),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="structures per batch")] = 16,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
 ) -> None:
-    """Energy per atom, forces (overall and per element) and stress MAE/RMSE; parity plots as PNG."""
+    """Energy per atom, forces (overall and per element), stress and head targets (dipole, ...)
+    MAE/RMSE; parity plots as PNG."""
     keys = LabelKeys(energy=energy_key, forces=forces_key, stress=stress_key)
-    result = evaluate_file(model, data, keys=keys, batch_size=batch_size, device=device)
-    console.print(format_metrics_table(result.metrics, title=f"{model.name} on {data.name}"))
+    target_keys = dict(item.split("=", 1) for item in target or [] if "=" in item)
+    if len(target_keys) != len(target or []):
+        raise typer.BadParameter("--target takes NAME=KEY, e.g. --target dipole=mu")
+    result = evaluate_file(model, data, keys=keys, batch_size=batch_size, device=device, target_keys=target_keys)
+    units = {name: values.unit for name, values in result.targets.items()}
+    console.print(format_metrics_table(result.metrics, title=f"{model.name} on {data.name}", units=units))
     plots = write_evaluation_plots(result, out_dir)
     console.print("plots: " + ", ".join(str(p) for p in plots))
     if json_path is not None:

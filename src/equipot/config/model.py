@@ -5,6 +5,7 @@ from __future__ import annotations
 from ase.data import atomic_numbers
 from pydantic import Field, field_validator, model_validator
 
+from .heads import HeadConfig
 from .strict import StrictModel
 
 __all__ = ["ModelConfig"]
@@ -20,7 +21,9 @@ class ModelConfig(StrictModel):
     and pseudo-scalar features). ``correlation`` is the body order of the product basis
     (1: two-body messages as in NequIP; 3: four-body features as in MACE). With
     ``parity=False`` the model is only SO(3)-equivariant: mirror images may get different
-    energies (needed when the target itself tells enantiomers apart).
+    energies (needed when the target itself tells enantiomers apart). ``heads`` declares
+    further outputs (`HeadConfig`: dipoles, polarizabilities, any irreps or Cartesian
+    tensor) computed from the final node features.
     """
 
     species: list[str] = Field(description="chemical symbols the model knows, e.g. [H, C, O]")
@@ -36,6 +39,10 @@ class ModelConfig(StrictModel):
     envelope_exponent: int = Field(6, ge=2, description="p of the polynomial cutoff envelope")
     readout_hidden: int = Field(16, ge=1, description="width of the last layer's scalar readout MLP")
     parity: bool = Field(True, description="O(3) (True) or SO(3)-only (False) equivariance")
+    heads: list[HeadConfig] = Field(
+        default_factory=list,
+        description="output heads beyond the energy (dipole, polarizability, irreps, cartesian); see docs/tensors.md",
+    )
 
     @field_validator("species")
     @classmethod
@@ -64,6 +71,9 @@ class ModelConfig(StrictModel):
                 raise ValueError("hidden_irreps must contain scalars (0e) for the energy readout")
             if len({mul for mul, _ in irreps}) != 1:
                 raise ValueError("all irreps in hidden_irreps must have the same multiplicity (channels)")
+        names = [head.name for head in self.heads]
+        if len(set(names)) != len(names):
+            raise ValueError(f"head names must be unique, got {names}")
         return self
 
     @property

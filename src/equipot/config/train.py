@@ -29,6 +29,7 @@ __all__ = [
     "LabelKeysSection",
     "LossSection",
     "LossSwitch",
+    "LossTarget",
     "ModelSection",
     "OptimizerSection",
     "SchedulerSection",
@@ -105,6 +106,14 @@ class ModelSection(ModelConfig):
         return ModelConfig.model_validate({**self.model_dump(), "species": species})
 
 
+class LossTarget(StrictModel):
+    """A further training target: the output of the model head of the same name (see
+    ``model.heads``), compared with the label stored under ``key`` in the data files."""
+
+    weight: float = Field(1.0, ge=0, description="weight of the term ((unit of the head)^2 per component for mse)")
+    key: str | None = Field(None, description="label key in the data files; null: the target's name")
+
+
 class LossSwitch(StrictModel):
     """New loss weights (and optionally a constant learning rate) late in training, as in
     MACE's "swa" stage: typically the energy weight goes up by 10-1000x."""
@@ -113,6 +122,9 @@ class LossSwitch(StrictModel):
     energy_weight: float = Field(1000.0, ge=0, description="energy weight after the switch")
     forces_weight: float = Field(10.0, ge=0, description="forces weight after the switch")
     stress_weight: float = Field(0.0, ge=0, description="stress weight after the switch")
+    target_weights: dict[str, float] | None = Field(
+        None, description="weights of loss.targets after the switch, by name; null: unchanged"
+    )
     lr: float | None = Field(
         None,
         gt=0,
@@ -135,13 +147,28 @@ class LossSection(StrictModel):
     stress_weight: float = Field(
         0.0, ge=0, description="weight of the stress term ((eV/Å³)^2 per component for mse); needs stress labels"
     )
+    targets: dict[str, LossTarget] = Field(
+        default_factory=dict,
+        description="further targets by head name (multi-task), e.g. {dipole: {weight: 1.0, key: dipole}}",
+    )
     switch: LossSwitch | None = Field(None, description="switch of the weights late in training; null: never")
 
     @model_validator(mode="after")
     def _some_weight(self) -> LossSection:
-        if self.energy_weight == self.forces_weight == self.stress_weight == 0:
-            raise ValueError("all loss weights are 0: set energy_weight, forces_weight or stress_weight > 0")
+        if self.energy_weight == self.forces_weight == self.stress_weight == 0 and not any(
+            target.weight > 0 for target in self.targets.values()
+        ):
+            raise ValueError(
+                "all loss weights are 0: set energy_weight, forces_weight, stress_weight or a target weight > 0"
+            )
+        unknown = sorted(set(self.switch.target_weights or {}) - set(self.targets)) if self.switch else []
+        if unknown:
+            raise ValueError(f"loss.switch.target_weights names {unknown}, which are not in loss.targets")
         return self
+
+    def target_keys(self) -> dict[str, str]:
+        """Label key of each target (its name unless ``key`` is given)."""
+        return {name: target.key or name for name, target in self.targets.items()}
 
 
 class OptimizerSection(StrictModel):

@@ -4,6 +4,7 @@
 | --------------- | ---------------------------------- | ------ | ------------------------ |
 | ``ethanol``       | ``ethanol_gfn2xtb.xyz.gz``       | 1500   | energy, forces, dipole   |
 | ``ethanol_1000K`` | ``ethanol_gfn2xtb_1000K.xyz.gz`` | 200    | energy, forces, dipole   |
+| ``ethanol_polarizability`` | ``ethanol_gfn2xtb_polarizability.xyz.gz`` | 1500 | + polarizability |
 | ``cu``            | ``cu_emt.xyz.gz``                | 700    | energy, forces, stress   |
 
 Units are ASE's: energy in eV, forces in eV/Å, stress in eV/Å³ (ASE sign, Voigt order
@@ -59,6 +60,11 @@ SHIPPED_DATASETS: dict[str, ShippedDataset] = {
         "ethanol_gfn2xtb_1000K.xyz.gz",
         "ethanol (9 atoms, non-periodic), 200 frames of GFN2-xTB (tblite) Langevin MD at "
         "1000 K, for extrapolation tests; energy [eV], forces [eV/Å], dipole [e·Å]",
+    ),
+    "ethanol_polarizability": ShippedDataset(
+        "ethanol_gfn2xtb_polarizability.xyz.gz",
+        "the first 1500 frames of 'ethanol' with GFN2-xTB finite-field polarizabilities "
+        "[Å³, 3x3 in atoms.info] besides energy [eV], forces [eV/Å], dipole [e·Å]",
     ),
     "cu": ShippedDataset(
         "cu_emt.xyz.gz",

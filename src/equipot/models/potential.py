@@ -24,7 +24,9 @@ from ..nn import (
 )
 from ..o3 import natural_irreps, so3_irreps
 from .derivatives import derive_outputs
-from .output import ModelOutput
+from .heads import HeadSet, OutputSpec
+from .irreps_flow import check_heads
+from .output import OUTPUT_NAMES, ModelOutput
 
 __all__ = ["EquivariantPotential", "UnknownElementError"]
 
@@ -100,8 +102,7 @@ class EquivariantPotential(nn.Module):
         if config is None:
             config = ModelConfig(**fields)  # type: ignore[arg-type]
         elif fields:
-            config = config.model_copy(update=fields)
-            config = ModelConfig.model_validate(config.model_dump())
+            config = ModelConfig.model_validate({**config.model_dump(), **fields})
         self.config = config
         # e3nn bakes Clebsch-Gordan coefficients into constants of the construction dtype:
         # build in float64 so they are exact, then cast (see `converted`)
@@ -144,6 +145,8 @@ class EquivariantPotential(nn.Module):
                 NonLinearReadout(self.layout_node, config.readout_hidden) if last else LinearReadout(self.layout_node)
             )
             layout_in = self.layout_node
+        # further outputs from the final node features (None without heads)
+        self.heads = HeadSet(config.heads, self.layout_node, config.parity, check_heads(config)) if config.heads else None
 
     def converted(self, dtype: torch.dtype) -> EquivariantPotential:
         """A copy in ``dtype`` with exactly computed constants.
@@ -197,6 +200,10 @@ class EquivariantPotential(nn.Module):
 
     def atomic_energies_of(self, graph: AtomicGraph, positions: Tensor, cell: Tensor) -> Tensor:
         """[n_atoms] energies (eV) from (possibly strained) ``positions`` and ``cell``."""
+        return self.energies_and_features(graph, positions, cell)[0]
+
+    def energies_and_features(self, graph: AtomicGraph, positions: Tensor, cell: Tensor) -> tuple[Tensor, Tensor]:
+        """Atomic energies [n_atoms] (eV) and final node features [n_atoms, C, layout_node.dim]."""
         species = self.species_of(graph)
         vectors = edge_vectors(graph, positions, cell)
         lengths = torch.linalg.norm(vectors, dim=-1)
@@ -217,7 +224,7 @@ class EquivariantPotential(nn.Module):
                 self.avg_num_neighbors,
             )
             readout = readout + head(features)
-        return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species)
+        return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species), features
 
     def forward(
         self,
@@ -226,10 +233,37 @@ class EquivariantPotential(nn.Module):
         create_graph: bool | None = None,
     ) -> ModelOutput:
         """Energy and the derivatives named in ``outputs`` (a subset of ``energy``,
-        ``atomic_energies``, ``forces``, ``stress``, ``virial``). ``create_graph`` defaults
-        to ``self.training`` (needed to train on forces)."""
+        ``atomic_energies``, ``forces``, ``stress``, ``virial``), plus the outputs of the
+        heads named there (in ``ModelOutput.extra``, see `output_specs`). ``create_graph``
+        defaults to ``self.training`` (needed to train on forces). Heads share one pass
+        through the network with the energy; to differentiate a head's output after
+        asking for forces, pass ``create_graph=True``."""
         create_graph = self.training if create_graph is None else create_graph
-        return derive_outputs(self.atomic_energies_of, graph, frozenset(outputs), create_graph)
+        outputs = frozenset(outputs)
+        head_names = outputs - OUTPUT_NAMES
+        if not head_names:
+            return derive_outputs(self.atomic_energies_of, graph, outputs, create_graph)
+        unknown = sorted(head_names - set(self.output_specs()))
+        if unknown:
+            raise ValueError(
+                f"unknown outputs {unknown}; this model computes {sorted(OUTPUT_NAMES)} and its heads "
+                f"{sorted(self.output_specs())} (declare heads in ModelConfig.heads)"
+            )
+        extra: dict[str, Tensor] = {}
+
+        def energies_and_heads(graph: AtomicGraph, positions: Tensor, cell: Tensor) -> Tensor:
+            energies, features = self.energies_and_features(graph, positions, cell)
+            assert self.heads is not None
+            extra.update(self.heads(features, graph, positions, head_names))
+            return energies
+
+        result = derive_outputs(energies_and_heads, graph, outputs - head_names, create_graph)
+        result.extra.update(extra)
+        return result
+
+    def output_specs(self) -> dict[str, OutputSpec]:
+        """How each head's output transforms (name -> `OutputSpec`); empty without heads."""
+        return self.heads.specs() if self.heads is not None else {}
 
     @property
     def cutoff(self) -> float:

@@ -9,6 +9,7 @@ from .interaction import Interaction, RadialMLP
 from .layout import IrrepsLayout
 from .linear import IrrepsLinear
 from .product import ProductBasis
+from .projection import IrrepsProjection, UnreachableIrrepsError
 from .radial import BesselBasis, PolynomialEnvelope
 from .readout import LinearReadout, NonLinearReadout
 from .scatter import scatter_sum
@@ -21,11 +22,13 @@ __all__ = [
     "Interaction",
     "IrrepsLayout",
     "IrrepsLinear",
+    "IrrepsProjection",
     "LinearReadout",
     "NonLinearReadout",
     "PolynomialEnvelope",
     "ProductBasis",
     "RadialMLP",
+    "UnreachableIrrepsError",
     "coupling_paths",
     "scatter_sum",
 ]

@@ -7,6 +7,7 @@ returns the file's path.
 
 from .curves import curve_groups, energy_trace_plot, learning_curve, read_metrics_csv
 from .parity import MAX_SCATTER_POINTS, error_histogram, parity_plot, write_evaluation_plots
+from .tensors import tensor_parity_plot
 
 __all__ = [
     "MAX_SCATTER_POINTS",
@@ -16,5 +17,6 @@ __all__ = [
     "learning_curve",
     "parity_plot",
     "read_metrics_csv",
+    "tensor_parity_plot",
     "write_evaluation_plots",
 ]

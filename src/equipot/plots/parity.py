@@ -12,6 +12,7 @@ from ase.data import chemical_symbols
 from matplotlib.axes import Axes
 
 from ._figure import mae_rmse, new_figure, save_figure
+from .tensors import tensor_parity_plot
 
 if TYPE_CHECKING:  # plots never import the training layer at run time
     from ..train.evaluation import EvaluationResult
@@ -125,8 +126,9 @@ def write_evaluation_plots(result: EvaluationResult, out_dir: str | os.PathLike)
 
     Files (each only when the data set has that label): ``parity_energy.png`` (energy per
     atom, eV/atom), ``parity_forces.png`` (force components, eV/Å), ``parity_stress.png``
-    (Voigt components, eV/Å³), and ``error_histogram.png`` (one panel per quantity, in meV
-    units; force errors split by element).
+    (Voigt components, eV/Å³), ``parity_<name>.png`` for each target of a model head (one
+    panel per component, in the head's unit), and ``error_histogram.png`` (one panel per
+    quantity, in meV units or the head's; force errors split by element).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,9 @@ def write_evaluation_plots(result: EvaluationResult, out_dir: str | os.PathLike)
             "stress component", "eV/Å³", error_scale=1000.0, error_unit="meV/Å³",
         ))
         panels.append(("stress component", "meV/Å³", 1000.0 * (result.stress_predicted - result.stress_reference)))
+    for name, values in result.targets.items():  # outputs of model heads (dipole, ...)
+        written.append(tensor_parity_plot(values.reference, values.predicted, out_dir / f"parity_{name}.png", name, values.unit))
+        panels.append((name, values.unit, values.predicted - values.reference))
     if panels:
         figure, axes = new_figure(1, len(panels), size=(5.0, 4.0))
         for ax, (quantity, unit, errors) in zip(axes, panels):

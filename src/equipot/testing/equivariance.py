@@ -9,6 +9,7 @@ import torch
 from ase import Atoms
 
 from ..data import batch_graphs, graph_from_atoms
+from .output_rules import expected_transform, is_per_atom
 from .transforms import permute_atoms, random_rotation, rotate_atoms, translate_atoms
 
 __all__ = ["assert_equivariant", "evaluate", "evaluate_many", "default_tolerance"]
@@ -21,13 +22,11 @@ def default_tolerance(dtype: torch.dtype) -> float:
     return 1e-10 if dtype == torch.float64 else 1e-5
 
 
-PER_ATOM_OUTPUTS = ("forces", "atomic_energies")
-
-
 def evaluate_many(model: torch.nn.Module, structures: list[Atoms], outputs: Iterable[str]) -> list[dict[str, np.ndarray]]:
     """Outputs of ``model`` for each structure (evaluated as one batch), in the model's
     dtype, as float64 numpy arrays: per-atom outputs [n_atoms, ...], per-structure outputs
-    without a batch dimension."""
+    without a batch dimension. Names other than the energy outputs are read from
+    ``ModelOutput.extra`` (heads; per atom where the model's `output_specs` say so)."""
     outputs = tuple(outputs)
     parameter = next(model.parameters())
     graphs = [graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype) for atoms in structures]
@@ -40,7 +39,7 @@ def evaluate_many(model: torch.nn.Module, structures: list[Atoms], outputs: Iter
             value = result.extra[name]
         value = value.detach().cpu().double().numpy()
         for index, arrays in enumerate(per_structure):
-            arrays[name] = value[starts[index] : starts[index + 1]] if name in PER_ATOM_OUTPUTS else value[index]
+            arrays[name] = value[starts[index] : starts[index + 1]] if is_per_atom(model, name) else value[index]
     return per_structure
 
 
@@ -72,23 +71,20 @@ def assert_equivariant(
     reflections (improper rotations), translations and permutations of atoms.
 
     Scalars (``energy``) must be invariant, ``forces`` rotate as ``R f``, ``stress`` and
-    ``virial`` as ``R S R^T``, ``atomic_energies`` permute with the atoms. Tolerances are
-    relative to the largest magnitude of each output (at least 1). Raises ``AssertionError``
-    naming the output and the operation that failed. The model runs in its own dtype; the
-    default ``rtol`` follows it (1e-10 in float64, 1e-5 in float32). ``reflections=False`` skips improper
-    rotations, for SO(3)-only models (``parity=False``).
+    ``virial`` as ``R S R^T``, ``atomic_energies`` permute with the atoms. Outputs of heads
+    transform as the model declares (`output_specs`): irreps ``x -> D(R) x`` with e3nn's
+    Wigner matrices (a pseudoscalar ``0o`` changes sign under a reflection), Cartesian
+    tensors ``T_ab.. -> R_ai R_bj .. T_ij..`` (times ``det R`` for axial ones); per-atom
+    outputs also permute with the atoms. Tolerances are relative to the largest magnitude
+    of each output (at least 1). Raises ``AssertionError`` naming the output and the
+    operation that failed. The model runs in its own dtype; the default ``rtol`` follows it
+    (1e-10 in float64, 1e-5 in float32). ``reflections=False`` skips improper rotations,
+    for SO(3)-only models (``parity=False``).
     """
     outputs = tuple(outputs)
     rtol = default_tolerance(next(model.parameters()).dtype) if rtol is None else rtol
     rng = np.random.default_rng(seed)
     reference = evaluate(model, atoms, outputs)
-
-    def rotated_expectation(name: str, value: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-        if name in ("forces",):
-            return value @ rotation.T
-        if name in ("stress", "virial"):
-            return rotation @ value @ rotation.T
-        return value
 
     for trial in range(trials):
         for improper in (False, True) if reflections else (False,):
@@ -96,7 +92,8 @@ def assert_equivariant(
             transformed = evaluate(model, rotate_atoms(atoms, rotation), outputs)
             what = "a reflection" if improper else "a rotation"
             for name in outputs:
-                _check(name, transformed[name], rotated_expectation(name, reference[name], rotation), rtol, what)
+                expected = expected_transform(model, name, reference[name], rotation)
+                _check(name, transformed[name], expected, rtol, what)
         shift = rng.normal(size=3) * 3.0
         transformed = evaluate(model, translate_atoms(atoms, shift), outputs)
         for name in outputs:
@@ -104,5 +101,5 @@ def assert_equivariant(
         permutation = rng.permutation(len(atoms))
         transformed = evaluate(model, permute_atoms(atoms, permutation), outputs)
         for name in outputs:
-            expected = reference[name][permutation] if name in PER_ATOM_OUTPUTS else reference[name]
+            expected = reference[name][permutation] if is_per_atom(model, name) else reference[name]
             _check(name, transformed[name], expected, rtol, "a permutation of atoms")

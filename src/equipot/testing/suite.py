@@ -70,6 +70,22 @@ class ModelTestSuite:
         assert_equivariant(model, self.crystal(model), outputs, reflections=self.reflections)
         assert_equivariant(model, self.small_cell(model), outputs, trials=1, reflections=self.reflections)
 
+    def test_heads_are_equivariant_float64(self) -> None:
+        """Every declared head (``model.output_specs()``) transforms as it says, on a
+        molecule (and, except dipoles, which are undefined there, on a crystal)."""
+        model = self._model()
+        specs = model.output_specs() if hasattr(model, "output_specs") else {}
+        if not specs:
+            return
+        assert_equivariant(model, self.molecule(model), ("energy", *specs), reflections=self.reflections)
+        periodic = [name for name in specs if name not in self._dipole_heads(model)]
+        assert_equivariant(model, self.crystal(model), ("energy", *periodic), trials=1, reflections=self.reflections)
+
+    @staticmethod
+    def _dipole_heads(model: torch.nn.Module) -> set[str]:
+        heads = getattr(getattr(model, "config", None), "heads", [])
+        return {head.name for head in heads if head.kind == "dipole" and head.periodic == "error"}
+
     def test_equivariance_float32(self) -> None:
         model = self._model(torch.float32)
         for atoms, outputs in [(self.molecule(model), ("energy", "forces")), (self.crystal(model), ("energy", "forces", "stress"))]:

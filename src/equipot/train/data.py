@@ -63,11 +63,22 @@ def resolve_data_path(name: str) -> Path:
     return Path(name)
 
 
-def load_training_data(config: TrainConfig, cutoff: float) -> TrainingData:
+def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: frozenset[str] = frozenset()) -> TrainingData:
     """Read the files of ``config.data``, build graphs with ``cutoff`` (Å), split, and check
-    that every label the loss needs is present (`check_labels`)."""
+    that every label the loss needs is present (`check_labels`).
+
+    The labels of ``config.loss.targets`` are read too (under their keys), per atom for the
+    names in ``per_atom_targets`` (heads with ``per_atom: true``), else per structure.
+    """
     data = config.data
-    keys = LabelKeys(energy=data.keys.energy, forces=data.keys.forces, stress=data.keys.stress)
+    targets = config.loss.target_keys()
+    keys = LabelKeys(
+        energy=data.keys.energy,
+        forces=data.keys.forces,
+        stress=data.keys.stress,
+        graph_extra={name: key for name, key in targets.items() if name not in per_atom_targets},
+        atom_extra={name: key for name, key in targets.items() if name in per_atom_targets},
+    )
     dtype = getattr(torch, config.dtype)
     seed = config.seed if data.split_seed is None else data.split_seed
 
@@ -131,6 +142,26 @@ def check_labels(dataset: GraphDataset, config: TrainConfig, role: str) -> None:
                     f"is {weight}. Set {section}.{term}_weight: 0, or provide {term} in the data "
                     f"(data.keys.{term} names the key in the file)"
                 )
+        for name, weight in _target_weights(config, section).items():
+            if weight <= 0:
+                continue
+            missing = [n for graph, n in zip(dataset.graphs, dataset.names, strict=False) if not _has(graph, name)]
+            if missing:
+                key = config.loss.target_keys()[name]
+                raise TrainingDataError(
+                    f"{role} data: {len(missing)} of {len(dataset)} structures have no {name} label "
+                    f"(looked up under key {key!r}), e.g. {missing[0]}, but {section} gives target {name!r} "
+                    f"weight {weight}. Set its weight to 0, or give the right key (loss.targets.{name}.key)"
+                )
+
+
+def _target_weights(config: TrainConfig, section: str) -> dict[str, float]:
+    """Weights of ``config.loss.targets`` before (``loss``) or after (``loss.switch``) the switch."""
+    weights = {name: target.weight for name, target in config.loss.targets.items()}
+    switch = config.loss.switch
+    if section == "loss.switch" and switch is not None and switch.target_weights:
+        weights.update(switch.target_weights)
+    return weights
 
 
 def _has(graph: AtomicGraph, term: str) -> bool:

@@ -10,6 +10,7 @@ arrays and the error metrics (MAE and RMSE):
 | ``forces_mae`` / ``forces_rmse``          | over all Cartesian force components        | meV/Å     |
 | ``forces_by_element[symbol]``             | the same over the atoms of one element     | meV/Å     |
 | ``stress_mae`` / ``stress_rmse``          | over the 6 Voigt components (xx yy zz yz xz xy) | meV/Å³ |
+| ``<head>_mae`` / ``<head>_rmse``          | outputs of model heads (``dipole``, ...), all components | the head's (e·Å, Å³) |
 
 Each quantity is compared only on the structures that carry its label, so a data set that
 mixes periodic structures with stress and molecules without it is fine.
@@ -37,6 +38,7 @@ from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
 from ..models.io import load_model
+from .target_values import TargetValues, collect_target_values, labelled_targets, target_metrics
 
 __all__ = [
     "METRIC_UNITS",
@@ -75,8 +77,11 @@ class EvaluationResult:
     - ``stress_reference``, ``stress_predicted`` [n_stress, 6], eV/Å³, Voigt order
       (xx yy zz yz xz xy), ASE's sign
 
+    ``targets`` holds the outputs of model heads that have labels (name -> `TargetValues`:
+    reference and predicted [n, ...] in the head's unit, e.g. a dipole [n, 3] in e·Å).
+
     ``metrics`` is the JSON-safe dict of `compute_metrics` (errors in meV units, see
-    `METRIC_UNITS`); ``names`` are the structure names of the data set
+    `METRIC_UNITS`; targets in their own units); ``names`` are the structure names of the data set
     (``"structure 12 of test.xyz"``) and ``source`` its file name.
     """
 
@@ -88,6 +93,7 @@ class EvaluationResult:
     forces_atomic_numbers: np.ndarray
     stress_reference: np.ndarray
     stress_predicted: np.ndarray
+    targets: dict[str, TargetValues] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
     source: str | None = None
@@ -109,6 +115,8 @@ class EvaluationResult:
         data: dict[str, Any] = {"metrics": self.metrics, "names": list(self.names), "source": self.source}
         if include_arrays:
             data["arrays"] = {name: getattr(self, name).tolist() for name in _ARRAYS}
+        if self.targets:
+            data["targets"] = {name: values.to_dict(include_arrays) for name, values in self.targets.items()}
         return data
 
     def to_json(self, path: str | os.PathLike | None = None, include_arrays: bool = True, indent: int = 2) -> str:
@@ -125,7 +133,8 @@ class EvaluationResult:
         if "arrays" not in data:
             raise ValueError("EvaluationResult.from_dict needs the arrays; write with include_arrays=True")
         arrays = {name: _as_array(name, data["arrays"][name]) for name in _ARRAYS}
-        return cls(**arrays, metrics=data["metrics"], names=list(data["names"]), source=data.get("source"))
+        targets = {name: TargetValues.from_dict(values) for name, values in data.get("targets", {}).items()}
+        return cls(**arrays, targets=targets, metrics=data["metrics"], names=list(data["names"]), source=data.get("source"))
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> EvaluationResult:
@@ -181,6 +190,7 @@ def compute_metrics(result: EvaluationResult) -> dict[str, Any]:
         errors = result.stress_predicted - result.stress_reference
         metrics["stress_mae"], metrics["stress_rmse"] = _mae_rmse(errors)
         metrics["n_stress_structures"] = int(result.stress_reference.shape[0])
+    metrics.update(target_metrics(result.targets))
     return metrics
 
 
@@ -197,16 +207,18 @@ def evaluate_model(
     The model runs in eval mode (restored afterwards) in its own dtype on ``device``;
     forces and stress come from one backward pass per batch without ``create_graph``, so
     no graph is kept between batches. Energies are compared per atom; structures without
-    an energy, forces or stress label are left out of that quantity only.
+    an energy, forces or stress label are left out of that quantity only. Outputs of the
+    model's heads are compared where the data have labels of the same name (``targets``).
 
     Raises:
-        ValueError: ``batch_size`` < 1, or the data set has no energy, force or stress labels.
+        ValueError: ``batch_size`` < 1, or the data set has no labels to compare with.
     """
     if batch_size < 1:
         raise ValueError(f"evaluate_model: batch_size must be at least 1, got {batch_size}")
     graphs = dataset.graphs
     labels = {name for g in graphs for name in (*g.graph_targets, *g.atom_targets)}
-    if not labels & {"energy", "forces", "stress"}:
+    heads = labelled_targets(model, graphs)
+    if not labels & {"energy", "forces", "stress"} and not heads:
         raise ValueError(
             f"evaluate_model: {dataset!r} has no energy, forces or stress labels to compare with; "
             "check the label keys (LabelKeys) for this file"
@@ -214,6 +226,8 @@ def evaluate_model(
     outputs = {"energy"} | ({"forces"} if "forces" in labels else set())
     if "stress" in labels:
         outputs.add("stress")
+    outputs |= set(heads)
+    target_columns: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     parameter = next(model.parameters())
     dtype = parameter.dtype
     was_training = model.training
@@ -225,10 +239,15 @@ def evaluate_model(
             batch = batch_graphs(chunk).to(device=device, dtype=dtype)
             prediction = model(batch, outputs=outputs, create_graph=False)
             _collect(columns, chunk, prediction, batch.batch.cpu().numpy())
+            collect_target_values(target_columns, heads, chunk, prediction.extra, batch.batch.cpu().numpy())
     finally:
         model.train(was_training)
     arrays = {name: _concatenate(name, values) for name, values in columns.items()}
-    result = EvaluationResult(**arrays, names=list(dataset.names), source=dataset.source)
+    targets = {
+        name: TargetValues(np.concatenate(ref), np.concatenate(pred), heads[name].unit, heads[name].per_atom)
+        for name, (ref, pred) in target_columns.items()
+    }
+    result = EvaluationResult(**arrays, targets=targets, names=list(dataset.names), source=dataset.source)
     result.metrics = {"n_structures": len(graphs), "n_atoms": int(sum(g.n_atoms for g in graphs)), **compute_metrics(result)}
     return result
 
@@ -266,21 +285,35 @@ def evaluate_file(
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
+    target_keys: dict[str, str] | None = None,
 ) -> EvaluationResult:
     """Load a model file and a data file (extxyz, ase.db, ...) and `evaluate_model`.
 
     Neighbor lists use the model's cutoff; labels are read where ``keys`` says (default
-    `LabelKeys()`); ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
+    `LabelKeys()`), those of the model's heads under their names or where ``target_keys``
+    (head name -> key) says; ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
     """
     model = load_model(model_path, device=device, dtype=dtype)
     model_dtype = next(model.parameters()).dtype
-    dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys or LabelKeys(), dtype=model_dtype)
+    keys = keys or LabelKeys()
+    specs = model.output_specs()
+    head_keys = {name: (target_keys or {}).get(name, name) for name in specs}
+    keys = LabelKeys(
+        energy=keys.energy,
+        forces=keys.forces,
+        stress=keys.stress,
+        graph_extra={**{n: k for n, k in head_keys.items() if not specs[n].per_atom}, **keys.graph_extra},
+        atom_extra={**{n: k for n, k in head_keys.items() if specs[n].per_atom}, **keys.atom_extra},
+    )
+    dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys, dtype=model_dtype)
     return evaluate_model(model, dataset, batch_size=batch_size, device=device)
 
 
-def format_metrics_table(metrics: dict[str, Any], title: str | None = None) -> Any:
+def format_metrics_table(metrics: dict[str, Any], title: str | None = None, units: dict[str, str] | None = None) -> Any:
     """A `rich.table.Table` of ``metrics`` (from `compute_metrics`): one row per quantity,
-    columns MAE, RMSE, unit and count; per-element force rows are indented under forces.
+    columns MAE, RMSE, unit and count; per-element force rows are indented under forces;
+    further targets get a row each when ``units`` names them (name -> unit, e.g.
+    ``{name: v.unit for name, v in result.targets.items()}``).
 
     Print with ``rich.print(table)``; ``str`` it through ``rich.console.Console`` for text.
     """
@@ -305,6 +338,9 @@ def format_metrics_table(metrics: dict[str, Any], title: str | None = None) -> A
     if "stress_mae" in metrics:
         row("stress", metrics["stress_mae"], metrics["stress_rmse"], METRIC_UNITS["stress"],
             metrics.get("n_stress_structures", ""))
+    for name, unit in (units or {}).items():
+        if f"{name}_mae" in metrics:
+            row(name, metrics[f"{name}_mae"], metrics[f"{name}_rmse"], unit, metrics.get(f"n_{name}", ""))
     return table
 
 

@@ -4,7 +4,9 @@ Columns of ``metrics.csv`` (one row per epoch, errors in meV units as in
 `equipot.train.metrics`): ``epoch`` (1-based), ``lr``, ``train_loss``, ``valid_loss``,
 ``valid_energy_per_atom_mae_meV_per_atom``, ``valid_energy_per_atom_rmse_meV_per_atom``,
 ``valid_forces_mae_meV_per_A``, ``valid_forces_rmse_meV_per_A``, stress columns when the
-data have stress, and ``wall_time_s`` (seconds since the run started, resumes included).
+data have stress, ``valid_<target>_mae_<unit>`` and ``valid_<target>_rmse_<unit>`` for
+further targets (``valid_dipole_mae_e_A``: in the head's unit), and ``wall_time_s``
+(seconds since the run started, resumes included).
 """
 
 from __future__ import annotations
@@ -70,14 +72,16 @@ class TrainingHistory(Callback):
             if trainer.strategy.reduce_boolean_decision(out_of_time, all=False):  # any process
                 trainer.should_stop = True
         if trainer.is_global_zero:
-            write_metrics_csv(self.rows, self.paths.metrics)
-            plot_learning_curve(self.rows, self.paths.learning_curve)
+            units = dict(getattr(pl_module, "target_units", {}))
+            write_metrics_csv(self.rows, self.paths.metrics, units)
+            plot_learning_curve(self.rows, self.paths.learning_curve, units)
             if self.verbose:
-                print(summary_line(record, self.max_epochs), flush=True)
+                print(summary_line(record, self.max_epochs, units), flush=True)
 
 
-def summary_line(record: dict[str, float], max_epochs: int) -> str:
-    """One line about an epoch: losses, energy and force MAE, learning rate, time."""
+def summary_line(record: dict[str, float], max_epochs: int, units: dict[str, str] | None = None) -> str:
+    """One line about an epoch: losses, energy and force MAE (and those of the further
+    targets named in ``units``, name -> unit), learning rate, time."""
     parts = [f"epoch {int(record['epoch'])}/{max_epochs}", f"train loss {record['train_loss']:.4g}"]
     parts.append(f"valid loss {record['valid_loss']:.4g}")
     for key, label, unit in (
@@ -87,14 +91,18 @@ def summary_line(record: dict[str, float], max_epochs: int) -> str:
     ):
         if key in record:
             parts.append(f"{label} {record[key]:.3g} {unit}")
+    for name, unit in (units or {}).items():
+        if f"valid_{name}_mae" in record:
+            parts.append(f"{name} MAE {record[f'valid_{name}_mae']:.3g} {unit}".rstrip())
     parts.append(f"lr {record['lr']:.3g}")
     if "wall_time_s" in record:
         parts.append(f"{record['wall_time_s']:.1f} s")
     return "  ".join(parts)
 
 
-def write_metrics_csv(rows: Sequence[dict[str, float]], path: str | Path) -> Path:
-    """Write ``rows`` as CSV (columns: union of the keys, units appended to metric names)."""
+def write_metrics_csv(rows: Sequence[dict[str, float]], path: str | Path, units: dict[str, str] | None = None) -> Path:
+    """Write ``rows`` as CSV (columns: union of the keys, units appended to metric names;
+    ``units`` gives those of further targets by name)."""
     keys: list[str] = []
     for row in rows:
         keys += [key for key in row if key not in keys]
@@ -103,22 +111,23 @@ def write_metrics_csv(rows: Sequence[dict[str, float]], path: str | Path) -> Pat
         keys.append("wall_time_s")
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([_column(key) for key in keys])
+    writer.writerow([_column(key, units) for key in keys])
     for row in rows:
         writer.writerow(["" if row.get(key) is None else _format(row[key]) for key in keys])
     return atomic_write(path, lambda stream: stream.write(text.getvalue().encode()))
 
 
-def _column(key: str) -> str:
-    return "valid_" + column_name(key.removeprefix("valid_")) if key.startswith("valid_") else key
+def _column(key: str, units: dict[str, str] | None = None) -> str:
+    return "valid_" + column_name(key.removeprefix("valid_"), units) if key.startswith("valid_") else key
 
 
 def _format(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
 
 
-def plot_learning_curve(rows: Sequence[dict[str, float]], path: str | Path) -> Path:
-    """Losses (left) and validation MAEs (right) against epoch, log scale, as a PNG."""
+def plot_learning_curve(rows: Sequence[dict[str, float]], path: str | Path, units: dict[str, str] | None = None) -> Path:
+    """Losses (left) and validation MAEs (right; with the further targets named in
+    ``units``) against epoch, log scale, as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -130,11 +139,12 @@ def plot_learning_curve(rows: Sequence[dict[str, float]], path: str | Path) -> P
     for key, label in (("train_loss", "train"), ("valid_loss", "validation")):
         _semilogy(losses, epochs, [row.get(key) for row in rows], label)
     losses.set(xlabel="epoch", ylabel="loss", title="loss")
-    for key, label in (
+    curves = [
         ("valid_energy_per_atom_mae", "energy (meV/atom)"),
         ("valid_forces_mae", "forces (meV/Å)"),
         ("valid_stress_mae", "stress (meV/Å³)"),
-    ):
+    ] + [(f"valid_{name}_mae", f"{name} ({unit})" if unit else name) for name, unit in (units or {}).items()]
+    for key, label in curves:
         if any(key in row for row in rows):
             _semilogy(errors, epochs, [row.get(key) for row in rows], label)
     errors.set(xlabel="epoch", ylabel="MAE", title="validation MAE (EMA weights)")

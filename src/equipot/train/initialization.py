@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from ase.data import atomic_numbers, chemical_symbols
 
-from ..config.train import TrainConfig
+from ..config import HeadConfig, ModelConfig
+from ..config.train import ConfigError, TrainConfig
 from ..data import DatasetStatistics, compute_statistics
 from ..models import EquivariantPotential
 from ..models.io import load_model
@@ -48,7 +49,9 @@ def prepare_run(config: TrainConfig) -> RunSetup:
     dtype = getattr(torch, config.dtype)
     base = load_model(_path(config.finetune_from), dtype=dtype) if config.finetune_from else None
     cutoff = base.config.cutoff if base is not None else config.model.cutoff
-    data = load_training_data(config, cutoff)
+    heads = base.config.heads if base is not None else config.model.heads
+    _check_targets(config, heads, config.finetune_from)
+    data = load_training_data(config, cutoff, frozenset(head.name for head in heads if head.per_atom))
     given = {atomic_numbers[symbol]: energy for symbol, energy in (config.atomic_energies or {}).items()}
     statistics = compute_statistics(data.train.graphs, atomic_energies=given or None)
     if base is not None:
@@ -75,7 +78,8 @@ def _new_model(
                 f"the data contain {missing}, which model.species {species} does not list; add "
                 "them, or remove model.species to use the elements of the data"
             )
-    model = EquivariantPotential(config.model.with_species(species or symbols), dtype=dtype)
+    model_config = config.model.with_species(species or symbols)
+    model = EquivariantPotential(_with_head_scales(model_config, data), dtype=dtype)
     model.set_normalization(
         atomic_energies=statistics.atomic_energies,
         scale=statistics.force_rms or 1.0,
@@ -83,6 +87,33 @@ def _new_model(
         avg_num_neighbors=statistics.avg_num_neighbors,
     )
     return model
+
+
+def _check_targets(config: TrainConfig, heads: list[HeadConfig], source: str | None) -> None:
+    """Every loss target must be the output of a head of the model."""
+    names = [head.name for head in heads]
+    unknown = [name for name in config.loss.targets if name not in names]
+    if unknown:
+        where = f"the model in {source}" if source else "model.heads"
+        raise ConfigError(
+            f"loss.targets names {unknown}, but {where} has no head of that name (heads: {names}); "
+            f"declare one, e.g. model.heads: [{{name: {unknown[0]}, kind: dipole}}] (kinds: irreps, dipole, "
+            "polarizability, cartesian)"
+        )
+
+
+def _with_head_scales(config: ModelConfig, data: TrainingData) -> ModelConfig:
+    """``config`` with each unset head ``scale`` set to the RMS of its training labels
+    (all components; 1 without labels), so that the heads start at the labels' magnitude."""
+    heads = []
+    for head in config.heads:
+        if head.scale is None:
+            labels = [g.graph_targets.get(head.name, g.atom_targets.get(head.name)) for g in data.train.graphs]
+            values = [label.double().reshape(-1) for label in labels if label is not None]
+            rms = float(torch.cat(values).square().mean().sqrt()) if values else 1.0
+            head = head.model_copy(update={"scale": rms if rms > 0 else 1.0})
+        heads.append(head.model_dump())
+    return ModelConfig.model_validate({**config.model_dump(), "heads": heads})
 
 
 def _finetuned(

@@ -3,15 +3,18 @@
 For a batch, with ``d`` the prediction minus the label,
 
     loss = w_E mean_graphs p(dE / n_atoms) + w_F mean_components p(dF) + w_S mean_components p(dS)
+           + sum_targets w_t mean_components p(d_t)
 
 where ``p(d) = d^2`` (mse) or the Huber function with threshold ``delta``; units: eV/atom,
-eV/Å and eV/Å³ before squaring. A term whose weight is 0 is left out, and its label may
-be absent; a term with a positive weight whose label is absent is an error.
+eV/Å and eV/Å³ before squaring, and for further targets (outputs of model heads such as
+``dipole``) the unit of the head (e·Å, Å³, ...). A term whose weight is 0 is left out, and
+its label may be absent; a term with a positive weight whose label is absent is an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -32,29 +35,40 @@ class MissingTargetError(ValueError):
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the energy-per-atom, force and stress terms (dimensionless)."""
+    """Weights of the energy-per-atom, force and stress terms and of further targets
+    (outputs of model heads, by name) (dimensionless)."""
 
     energy: float = 1.0
     forces: float = 10.0
     stress: float = 0.0
+    targets: Mapping[str, float] = field(default_factory=dict)
 
     def __getitem__(self, term: str) -> float:
-        return float(getattr(self, term))
+        if term in TERMS:
+            return float(getattr(self, term))
+        return float(self.targets.get(term, 0.0))
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Energy, forces, stress, then the further targets."""
+        return TERMS + tuple(self.targets)
 
     def required_targets(self) -> list[str]:
         """The labels this loss needs: those of terms with a positive weight."""
-        return [term for term in TERMS if self[term] > 0]
+        return [term for term in self.terms if self[term] > 0]
 
     def outputs(self) -> set[str]:
         """Model outputs needed to evaluate the loss (energy is always computed)."""
-        return {"energy"} | {term for term in ("forces", "stress") if self[term] > 0}
+        return {"energy"} | {term for term in self.terms if term != "energy" and self[term] > 0}
 
 
 def prediction_errors(output: ModelOutput, graph: AtomicGraph) -> dict[str, Tensor]:
     """Prediction minus label for every term that has both.
 
     Returns ``energy`` [n_graphs] in eV/atom (per-atom energy error), ``forces``
-    [n_atoms, 3] in eV/Å and ``stress`` [n_graphs, 3, 3] in eV/Å³, when present.
+    [n_atoms, 3] in eV/Å and ``stress`` [n_graphs, 3, 3] in eV/Å³, when present, and for
+    every head output in ``output.extra`` with a label of the same name (in
+    ``graph_targets`` or ``atom_targets``) its error in the head's shape and unit.
     """
     errors: dict[str, Tensor] = {}
     if "energy" in graph.graph_targets:
@@ -64,6 +78,16 @@ def prediction_errors(output: ModelOutput, graph: AtomicGraph) -> dict[str, Tens
         errors["forces"] = output.forces - graph.atom_targets["forces"]
     if "stress" in graph.graph_targets and output.stress is not None:
         errors["stress"] = output.stress - graph.graph_targets["stress"]
+    for name, predicted in output.extra.items():
+        label = graph.graph_targets.get(name, graph.atom_targets.get(name))
+        if label is None:
+            continue
+        if label.numel() != predicted.numel():
+            raise ValueError(
+                f"target {name!r}: the labels have shape {tuple(label.shape)} but the model predicts "
+                f"{tuple(predicted.shape)}; check the label key and the head (per_atom, kind)"
+            )
+        errors[name] = predicted - label.reshape(predicted.shape)
     return errors
 
 

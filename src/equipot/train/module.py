@@ -52,7 +52,8 @@ class PotentialModule(pl.LightningModule):
         self.run_info = run_info or {}
         self.epoch_record: dict[str, float] = {}
         self._train_sums = torch.zeros(2, dtype=torch.float64)  # (sum of loss x structures, structures)
-        self._valid_sums = ErrorSums()
+        self._terms = self.loss_weights(0).terms
+        self._valid_sums = ErrorSums(terms=self._terms)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -63,8 +64,18 @@ class PotentialModule(pl.LightningModule):
     def loss_weights(self, epoch: int) -> LossWeights:
         """Loss weights in (0-based) ``epoch``: after ``loss.switch.epoch`` epochs, the switched ones."""
         switch = self.config.loss.switch
-        section = switch if switch is not None and epoch >= switch.epoch else self.config.loss
-        return LossWeights(section.energy_weight, section.forces_weight, section.stress_weight)
+        switched = switch is not None and epoch >= switch.epoch
+        section = switch if switched else self.config.loss
+        targets = {name: target.weight for name, target in self.config.loss.targets.items()}
+        if switched and switch.target_weights:  # type: ignore[union-attr]
+            targets.update(switch.target_weights)  # type: ignore[union-attr]
+        return LossWeights(section.energy_weight, section.forces_weight, section.stress_weight, targets)  # type: ignore[union-attr]
+
+    @property
+    def target_units(self) -> dict[str, str]:
+        """Unit of each further target (from the model's heads), for metric columns."""
+        specs = self.model.output_specs()
+        return {name: specs[name].unit for name in self.config.loss.targets if name in specs}
 
     def _lr_switched(self, epoch: int) -> bool:
         switch = self.config.loss.switch
@@ -83,9 +94,7 @@ class PotentialModule(pl.LightningModule):
 
     def training_step(self, batch: GraphBatch, batch_idx: int) -> Tensor:
         weights = self.loss_weights(self.current_epoch)
-        # `derive_outputs` evaluates energy alone without autograd: ask for forces too then
-        outputs = weights.outputs() if weights.outputs() != {"energy"} else {"energy", "forces"}
-        output = self.model(batch.graph, outputs=outputs, create_graph=True)
+        output = self.model(batch.graph, outputs=weights.outputs(), create_graph=True)
         loss = self.loss_fn(prediction_errors(output, batch.graph), weights)
         self._check_finite(loss, batch, batch_idx)
         n_graphs = batch.graph.n_graphs
@@ -118,13 +127,14 @@ class PotentialModule(pl.LightningModule):
 
     # --------------------------------------------------------------- validation
     def on_validation_epoch_start(self) -> None:
-        self._valid_sums = ErrorSums()
+        self._valid_sums = ErrorSums(terms=self._terms)
 
     def validation_step(self, batch: GraphBatch, batch_idx: int) -> None:
         graph = batch.graph
         outputs = {"energy"}
         outputs |= {"forces"} if "forces" in graph.atom_targets else set()
         outputs |= {"stress"} if "stress" in graph.graph_targets else set()
+        outputs |= {name for name in self.config.loss.targets if name in graph.graph_targets or name in graph.atom_targets}
         output = self.averaged_model(graph, outputs=outputs, create_graph=False)
         self._valid_sums.add(prediction_errors(output, graph), self.loss_fn)
 

@@ -229,14 +229,16 @@ def evaluate_errors(
     loss: LossFunction | None = None,
     batch_size: int = 16,
 ) -> dict[str, float]:
-    """Loss and MAE/RMSE (meV units) of ``model`` on ``dataset``, as in validation."""
+    """Loss and MAE/RMSE (meV units; targets of ``weights`` in their units) of ``model`` on
+    ``dataset``, as in validation."""
     weights, loss = weights or LossWeights(), loss or LossFunction()
     device, dtype = model.z_to_species.device, next(model.parameters()).dtype
-    sums = ErrorSums()
+    sums = ErrorSums(terms=weights.terms)
     loader: DataLoader[Any] = DataLoader(dataset, batch_size=batch_size, collate_fn=batch_graphs)
     for graph in loader:
         graph = graph.to(device=device, dtype=dtype)
         outputs = {"energy"} | ({"forces"} & set(graph.atom_targets)) | ({"stress"} & set(graph.graph_targets))
+        outputs |= set(weights.targets) & (set(graph.graph_targets) | set(graph.atom_targets))
         with torch.no_grad():
             output = model(graph, outputs=outputs, create_graph=False)
         sums.add(prediction_errors(output, graph), loss)
