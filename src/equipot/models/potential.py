@@ -237,8 +237,12 @@ class EquivariantPotential(nn.Module):
         heads named there (in ``ModelOutput.extra``, see `output_specs`). ``create_graph``
         defaults to ``self.training`` (needed to train on forces). Heads share one pass
         through the network with the energy; to differentiate a head's output after
-        asking for forces, pass ``create_graph=True``."""
+        asking for forces, pass ``create_graph=True``. A graph in another floating-point
+        dtype than the model is cast to the model's (outputs come in the model's dtype)."""
         create_graph = self.training if create_graph is None else create_graph
+        dtype = self.atomic_energies.dtype
+        if graph.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
+            graph = graph.to(dtype=dtype)
         outputs = frozenset(outputs)
         head_names = outputs - OUTPUT_NAMES
         if not head_names:
