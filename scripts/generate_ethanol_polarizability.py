@@ -28,16 +28,11 @@ Output: extxyz (gzipped if the name ends in .gz) with ``energy``, ``forces``, ``
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
 import shlex
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
-import ase.io
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -46,6 +41,7 @@ from tblite import library
 from tblite.interface import Calculator
 
 from equipot.data.shipped import read_shipped_dataset
+from provenance import write_dataset  # scripts/provenance.py
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,11 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         labelled.append(copy)
         if index % 100 == 0:
             print(f"frame {index}: trace/3 = {np.trace(alpha) / 3:.4f} Å³, {time.time() - started:.0f} s", flush=True)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    ase.io.write(args.output, labelled, format="extxyz")
     alphas = np.array([a.info["polarizability"] for a in labelled]).reshape(-1, 3, 3)
     provenance = {
-        "dataset": args.output.name,
         "generator": "scripts/generate_ethanol_polarizability.py",
         "command": shlex.join([sys.executable.split("/")[-1], *sys.argv]),
         "source": f"first {len(labelled)} frames of equipot's shipped 'ethanol' set (GFN2-xTB MD at 500 K)",
@@ -105,14 +98,9 @@ def main(argv: list[str] | None = None) -> None:
         "accuracy": args.accuracy,
         "labels": {"polarizability": "Å³, 3x3 (symmetrized), atoms.info", "dipole": "e·Å", "energy": "eV", "forces": "eV/Å"},
         "mean_isotropic_A3": float(np.trace(alphas, axis1=1, axis2=2).mean() / 3),
-        "versions": {"tblite": version("tblite"), "ase": version("ase"), "numpy": np.__version__},
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(time.time() - started, 1),
     }
-    stem = args.output.name.removesuffix(".gz").removesuffix(".xyz")
-    (args.output.parent / f"{stem}.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.output} ({len(labelled)} frames, {provenance['wall_time_s']} s)")
+    write_dataset(labelled, args.output, provenance, packages=("ase", "tblite", "numpy"))
 
 
 if __name__ == "__main__":

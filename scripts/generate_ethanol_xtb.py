@@ -30,20 +30,11 @@ written next to it (``<name>.json``). Regenerate the shipped files with::
 from __future__ import annotations
 
 import argparse
-import datetime
-import gzip
-import json
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
-import ase
-import ase.io
 import numpy as np
 from ase import Atoms, units
 from ase.build import molecule
@@ -52,6 +43,7 @@ from ase.md.langevin import Langevin
 from ase.constraints import FixCom
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from tblite.ase import TBLite
+from provenance import write_dataset  # scripts/provenance.py
 
 METHOD = "GFN2-xTB"
 
@@ -124,23 +116,9 @@ def run_md(args: argparse.Namespace) -> list[Atoms]:
     return frames
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def write_outputs(frames: list[Atoms], args: argparse.Namespace, wall_s: float) -> None:
-    output: Path = args.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(output, "wt", encoding="ascii") as handle:
-        ase.io.write(handle, frames, format="extxyz")
     energies = np.array([f.get_potential_energy() for f in frames])
     provenance = {
-        "dataset": output.name,
         "generator": "scripts/generate_ethanol_xtb.py",
         "command": "OMP_NUM_THREADS=1 python "
         + shlex.join(["scripts/generate_ethanol_xtb.py", *sys.argv[1:]]),
@@ -156,25 +134,12 @@ def write_outputs(frames: list[Atoms], args: argparse.Namespace, wall_s: float) 
         "friction_per_fs": args.friction,
         "equilibration_fs": args.equilibration,
         "interval_steps": args.interval,
-        "n_frames": len(frames),
         "labels": {"energy": "eV (per frame)", "forces": "eV/Å [n_atoms, 3]",
                    "dipole": "e·Å [3]"},
         "energy_range_eV": [float(energies.min()), float(energies.max())],
-        "versions": {
-            "python": platform.python_version(),
-            "ase": ase.__version__,
-            "tblite": version("tblite"),
-            "numpy": np.__version__,
-        },
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "git_commit": git_commit(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(wall_s, 1),
     }
-    json_path = output.with_name(output.name.removesuffix(".xyz.gz") + ".json")
-    text = json.dumps(provenance, indent=2, ensure_ascii=False) + "\n"
-    json_path.write_text(text, encoding="utf-8")
-    print(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB) and {json_path}", flush=True)
+    write_dataset(frames, args.output, provenance, packages=("ase", "tblite", "numpy"))
 
 
 def main(argv: list[str] | None = None) -> None:
