@@ -15,7 +15,15 @@ error_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: errors whose message already says what is wrong and what to do: shown without a traceback
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, TypeError)
+#: (FileExistsError: a run folder already in use; FloatingPointError: a NaN training loss)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    FloatingPointError,
+    KeyError,
+    TypeError,
+)
 
 
 def user_errors(function: F) -> F:
