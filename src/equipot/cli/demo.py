@@ -14,32 +14,14 @@ import torch
 import typer
 
 from ..calculator import EquipotCalculator
-from ..config import TrainConfig
 from ..data import atoms_from_graph
 from ..models.io import load_model
 from ..plots import energy_trace_plot, write_evaluation_plots
 from ..simulate import run_nve
 from ..train import fit, load_training_data
+from ..train.presets import demo_config
 from ..train.evaluation import evaluate_model, format_metrics_table
 from ._console import console, user_errors
-
-
-def demo_config(output_dir: Path, minutes: float) -> TrainConfig:
-    """The demo's training config: 1100 ethanol frames for training, 100 for validation,
-    300 held out for testing; a 32-channel model trained for ``minutes``."""
-    return TrainConfig.model_validate(
-        {
-            "data": {"train_file": "shipped:ethanol", "n_valid": 100, "n_test": 300},
-            "model": {"num_channels": 32, "lmax": 2, "num_layers": 2, "correlation": 3, "cutoff": 5.0},
-            "loss": {"energy_weight": 1.0, "forces_weight": 10.0},
-            "optimizer": {"name": "amsgrad", "lr": 0.01},
-            "scheduler": {"name": "plateau", "factor": 0.5, "patience": 3},
-            "batch_size": 10,
-            "max_epochs": 1000,
-            "max_time_minutes": minutes,
-            "output_dir": str(output_dir / "run"),
-        }
-    )
 
 
 @user_errors
