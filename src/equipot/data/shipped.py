@@ -31,14 +31,13 @@ Example::
 
 from __future__ import annotations
 
-import gzip
 import importlib.resources
-import io
 import pathlib
 from typing import NamedTuple
 
-import ase.io
 from ase import Atoms
+
+from .readers import read_structures
 
 __all__ = ["SHIPPED_DATASETS", "ShippedDataset", "read_shipped_dataset", "shipped_dataset_path"]
 
@@ -108,6 +107,6 @@ def read_shipped_dataset(name: str, index: str | int = ":") -> list[Atoms] | Ato
         ``ase.Atoms`` with a ``SinglePointCalculator`` holding the labels (energy [eV],
         forces [eV/Å], and dipole [e·Å] or stress [eV/Å³, Voigt]), a list for a slice.
     """
-    with gzip.open(shipped_dataset_path(name), "rt", encoding="ascii") as handle:
-        text = handle.read()
-    return ase.io.read(io.StringIO(text), index=index, format="extxyz")
+    # read_structures decompresses in memory first (see its module for why)
+    frames = read_structures(shipped_dataset_path(name), index=index)
+    return frames[0] if isinstance(index, int) else frames
