@@ -35,16 +35,6 @@ MODEL_DEVIATION_BOUND = 1.5e-6  # eV/atom
 MODEL_RELATIVE_BOUND = 5e-3  # max |E_total - E_total(0)| / range of E_potential
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread; two threads on a loaded 2-core machine
-    spin against each other (measured 30x slower per step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _cu32() -> Atoms:
     return bulk("Cu", cubic=True, a=3.61).repeat(2)
 

@@ -28,16 +28,6 @@ from equipot.train.evaluation import (
 CUTOFF = 3.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread; two threads on a loaded 2-core machine
-    spin against each other (measured 30x slower per step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _label_with_emt(atoms: Atoms) -> Atoms:
     atoms.calc = EMT()
     results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
