@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .chunked_messages import chunked_edge_sum
 from .coupling import EdgeCoupling
 from .layout import IrrepsLayout
 from .linear import IrrepsLinear
@@ -33,7 +34,10 @@ class Interaction(nn.Module):
 
     Inputs: ``features`` [n_atoms, C, layout_in.dim], ``harmonics`` [n_edges,
     layout_sh.dim], ``radial`` [n_edges, num_basis], ``envelope`` [n_edges]. Output
-    [n_atoms, C, layout_out.dim].
+    [n_atoms, C, layout_out.dim]. With ``first_order_only=True`` the edge sum runs in
+    cache-sized chunks (`chunked_edge_sum`): same result, memory linear in atoms with a
+    small constant, but differentiable only once (energy and forces, not training on
+    forces).
     """
 
     def __init__(
@@ -66,13 +70,24 @@ class Interaction(nn.Module):
         senders: Tensor,
         receivers: Tensor,
         avg_num_neighbors: Tensor,
+        first_order_only: bool = False,
     ) -> Tensor:
-        n_atoms, channels = features.shape[0], features.shape[1]
         features = self.linear_up(features)
-        hidden = self.radial(radial) * envelope.unsqueeze(-1)
-        weights = hidden @ self.path_weights.weight.index_select(0, self.component_rows).T
-        weights = weights.view(radial.shape[0], channels, self.coupling.dim_out)
-        messages = self.coupling(features.index_select(0, senders), harmonics, weights)
-        aggregated = scatter_sum(messages.reshape(messages.shape[0], channels * self.coupling.dim_out), receivers, n_atoms)
-        aggregated = aggregated.view(n_atoms, channels, self.coupling.dim_out) / avg_num_neighbors
-        return self.linear_down(aggregated)
+        radial_names = [name for name, _ in self.radial.named_parameters()]
+        # parameters as views: the chunked backward can then skip their gradients for forces
+        parameters = [p.view_as(p) for p in self.radial.parameters()]
+        parameters.append(self.path_weights.weight.index_select(0, self.component_rows).T)  # [hidden, C * dim_out]
+
+        def edge_messages(sent: Tensor, harmonics: Tensor, radial: Tensor, envelope: Tensor, *weights: Tensor) -> Tensor:
+            radial_parameters, weight_matrix = dict(zip(radial_names, weights[:-1])), weights[-1]
+            hidden = torch.func.functional_call(self.radial, radial_parameters, (radial,)) * envelope.unsqueeze(-1)
+            path_weights = (hidden @ weight_matrix).view(sent.shape[0], sent.shape[1], self.coupling.dim_out)
+            return self.coupling(sent, harmonics, path_weights)
+
+        edge_inputs = (harmonics, radial, envelope)
+        if first_order_only:
+            aggregated = chunked_edge_sum(edge_messages, features, senders, receivers, edge_inputs, parameters)
+        else:
+            messages = edge_messages(features.index_select(0, senders), *edge_inputs, *parameters)
+            aggregated = scatter_sum(messages, receivers, features.shape[0])
+        return self.linear_down(aggregated / avg_num_neighbors)
