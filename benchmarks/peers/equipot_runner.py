@@ -11,7 +11,7 @@ Runs in equipot's own environment. Subcommands (each writes ``--json``):
 
 ``train`` uses `equipot.train.fit` (the same code as ``equipot train``) with the
 ``matched`` preset (64 channels, node l <= 1, edge l <= 2, 2 layers, correlation 3: MACE's
-``64x0e+64x1o`` model); test errors come from equipot's ASE calculator through the shared
+``64x0e+64x1o`` model) or ``small`` (the same with 32 channels); test errors come from equipot's ASE calculator through the shared
 `metrics.errors`. ``infer`` times energy + forces of the model on a graph built once
 (neighbour list excluded, as for the peers); ``train-step`` times forward, forces
 (+ stress) with ``create_graph``, loss, backward and an optimizer step.
@@ -28,6 +28,7 @@ from pathlib import Path
 
 PRESETS = {
     "matched": {"num_channels": 64, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
+    "small": {"num_channels": 32, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
 }
 
 
@@ -84,13 +85,19 @@ def train(args: argparse.Namespace) -> None:
         {
             "data": {"train_file": args.train, "valid_file": args.valid},
             "model": {**PRESETS[args.preset], "cutoff": args.cutoff},
-            "loss": {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 100.0 if args.stress else 0.0},
+            # the weights of examples/ethanol_long.yaml and, with stress, examples/cu_emt.yaml
+            "loss": (
+                {"energy_weight": 10.0, "forces_weight": 10.0, "stress_weight": 1000.0}
+                if args.stress
+                else {"energy_weight": 1.0, "forces_weight": 10.0}
+            ),
             "optimizer": {"name": "amsgrad", "lr": 0.01},
             "scheduler": {"name": "plateau", "factor": 0.5, "patience": 5},
             "batch_size": args.batch_size,
             "max_epochs": 100000,
             "max_time_minutes": args.minutes,
             "seed": args.seed,
+            "threads": args.threads,
             "output_dir": str(out / "run"),
         }
     )

@@ -15,6 +15,7 @@ from equipot.data import batch_graphs
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 7 edges, so even a small cell is split (with a ragged last chunk)."""
     monkeypatch.setattr(chunked, "DEFAULT_EDGE_CHUNK", 7)
+    monkeypatch.setattr(chunked, "CHUNK_ABOVE_EDGES", 0)
 
 
 def _model(**fields: object) -> EquivariantPotential:

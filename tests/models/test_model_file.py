@@ -52,3 +52,25 @@ def test_missing_and_foreign_files(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"\x00\x01 not a zip")
     with pytest.raises(ModelFileError, match="not a readable equipot model file"):
         load_model(tmp_path / "garbage.pt")
+
+
+def test_files_store_learned_state_only_and_ignore_stored_constants(tmp_path):
+    """Constants (Clebsch-Gordan tensors, index maps) are rebuilt from the config, so a
+    file written before a constant changed layout still loads; a missing weight does not."""
+    torch.manual_seed(0)
+    model = EquivariantPotential(species=["Cu"], num_channels=4, cutoff=3.0)
+    path = save_model(model, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    assert not any("coefficients" in key for key in payload["state_dict"])
+    assert set(payload["state_dict"]) == set(model.learned_state())
+
+    payload["state_dict"]["blocks.0.interaction.component_rows_of_an_old_version"] = torch.arange(3)
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = load_model(tmp_path / "old.pt")
+    for name, value in model.learned_state().items():
+        torch.testing.assert_close(loaded.learned_state()[name], value)
+
+    del payload["state_dict"]["blocks.0.interaction.path_weights.weight"]
+    torch.save(payload, tmp_path / "broken.pt")
+    with pytest.raises(ModelFileError, match=r"missing learned weights \['blocks.0.interaction.path_weights.weight'\]"):
+        load_model(tmp_path / "broken.pt")

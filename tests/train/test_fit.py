@@ -208,3 +208,23 @@ def test_separate_files_and_shipped_data(tmp_path: Path) -> None:
     assert result.statistics.n_structures == 8 and result.test_metrics is not None
     assert load_model(result.best_model_path).species == ["H", "C", "O"]  # elements of all three sets
     assert load_model(result.best_model_path).metadata["config"]["data"]["train_file"] == "shipped:ethanol"
+
+
+def test_several_training_files_are_joined(tmp_path: Path) -> None:
+    first = write_copper(tmp_path / "first.xyz", n=5, seed=1)
+    second = write_copper(tmp_path / "second.xyz", n=4, seed=2)
+    config = tiny_config(first, tmp_path / "run", max_epochs=1, data={"train_file": [str(first), str(second)], "n_valid": 2})
+    result = fit(config)
+    assert result.statistics.n_structures == 7  # 9 structures, 2 held out for validation
+    stored = load_model(result.best_model_path).metadata["config"]["data"]["train_file"]
+    assert stored == [str(first.resolve()), str(second.resolve())]
+    with pytest.raises(ValueError, match="train_file lists no files"):
+        tiny_config(first, tmp_path / "other", data={"train_file": []})
+
+
+def test_threads_setting(molecules_file: Path, tmp_path: Path) -> None:
+    try:
+        fit(tiny_config(molecules_file, tmp_path / "run", max_epochs=1, threads=2))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)

@@ -56,12 +56,25 @@ class LabelKeysSection(StrictModel):
 class DataSection(StrictModel):
     """Data files and how they are split into training, validation and test sets."""
 
-    train_file: str = Field(
+    train_file: str | list[str] = Field(
         description="extxyz (.xyz, .extxyz, optionally .gz) or ASE .db file of training "
-        "structures; 'shipped:ethanol' names a dataset shipped with equipot",
-        examples=["train.xyz"],
+        "structures, or a list of such files (read in order and joined); 'shipped:ethanol' "
+        "names a dataset shipped with equipot",
+        examples=["train.xyz", ["md_300K.xyz", "strained.xyz"]],
     )
-    index: str = Field(":", description="frames of train_file to read, as in ase.io.read (e.g. ':1000')")
+
+    @field_validator("train_file")
+    @classmethod
+    def _at_least_one_file(cls, files: str | list[str]) -> str | list[str]:
+        if isinstance(files, list) and not files:
+            raise ValueError("train_file lists no files; give at least one")
+        return files
+
+    def train_files(self) -> list[str]:
+        """``train_file`` as a list."""
+        return [self.train_file] if isinstance(self.train_file, str) else list(self.train_file)
+
+    index: str = Field(":", description="frames of each train_file to read, as in ase.io.read (e.g. ':1000')")
     valid_file: str | None = Field(None, description="validation file; null: split valid_fraction off train_file")
     test_file: str | None = Field(
         None, description="test file; null: split test_fraction/n_test off train_file, or no test set"
@@ -236,6 +249,9 @@ class TrainConfig(StrictModel):
     seed: int = Field(0, description="seed of the weights, the data split and the shuffling")
     output_dir: str = Field("runs/train", description="folder for checkpoints, model.pt, metrics.csv and plots")
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point precision of model and data")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch (per process); null: torch's default (all cores)"
+    )
     accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
     devices: int | str | list[int] = Field(1, description="devices per node (Lightning: 1, 4, 'auto', [0, 2])")
     num_nodes: int = Field(1, ge=1, description="number of nodes (machines)")

@@ -84,6 +84,20 @@ class GraphDataset(Dataset[AtomicGraph]):
         return cls(structures, cutoff, keys=keys, require=require, dtype=dtype, source=Path(path).name)
 
     @classmethod
+    def concatenate(cls, datasets: Sequence[GraphDataset]) -> GraphDataset:
+        """One dataset holding the structures of ``datasets`` in order (equal cutoffs);
+        names keep their file (``"structure 3 of b.xyz"``)."""
+        if not datasets:
+            raise ValueError("concatenate: no datasets given")
+        cutoffs = {dataset.cutoff for dataset in datasets}
+        if len(cutoffs) > 1:
+            raise ValueError(f"concatenate: datasets built with different cutoffs {sorted(cutoffs)} Å")
+        graphs = [graph for dataset in datasets for graph in dataset.graphs]
+        names = [name for dataset in datasets for name in dataset.names]
+        sources = [dataset.source for dataset in datasets if dataset.source]
+        return cls._from_graphs(graphs, names, cutoffs.pop(), "+".join(sources) or None)
+
+    @classmethod
     def _from_graphs(
         cls, graphs: list[AtomicGraph], names: list[str], cutoff: float, source: str | None
     ) -> GraphDataset:

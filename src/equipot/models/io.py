@@ -40,7 +40,7 @@ def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: d
         "equipot_version": __version__,
         "model": "EquivariantPotential",
         "config": model.config.model_dump(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in model.learned_state().items()},
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "metadata": metadata or {},
     }
@@ -75,7 +75,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtyp
     stored_dtype = getattr(torch, payload.get("dtype", "float32"))
     model = EquivariantPotential(config, dtype=stored_dtype)
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_learned_state(payload["state_dict"])
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not match the stored config: {error}") from error
     model.metadata = payload.get("metadata", {})  # type: ignore[assignment]

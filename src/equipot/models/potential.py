@@ -159,11 +159,26 @@ class EquivariantPotential(nn.Module):
         keeps constants rounded to float32, which limits symmetry to ~1e-8.
         """
         copy = EquivariantPotential(self.config, dtype=dtype)
-        learned = {name for name, _ in self.named_parameters()} | set(_STATE_BUFFERS)
-        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in self.state_dict().items() if k in learned}
-        copy.load_state_dict(state, strict=False)
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in self.learned_state().items()}
+        copy.load_learned_state(state)
         copy.metadata = getattr(self, "metadata", {})
         return copy.to(device=self.z_to_species.device).train(self.training)
+
+    def learned_state(self) -> dict[str, Tensor]:
+        """Parameters and fitted buffers (normalization, species map): what a model file
+        stores. Constants (Clebsch-Gordan tensors, index maps) are rebuilt from the config."""
+        learned = {name for name, _ in self.named_parameters()} | set(_STATE_BUFFERS)
+        return {name: value for name, value in self.state_dict().items() if name in learned}
+
+    def load_learned_state(self, state: dict[str, Tensor]) -> None:
+        """Load `learned_state` output; other entries (constants stored by older versions)
+        are ignored. Raises ``RuntimeError`` naming learned entries that are missing or of
+        the wrong shape."""
+        wanted = self.learned_state()
+        missing = sorted(set(wanted) - set(state))
+        if missing:
+            raise RuntimeError(f"missing learned weights {missing}")
+        self.load_state_dict({name: state[name] for name in wanted}, strict=False)
 
     # ----------------------------------------------------------- normalization
     def set_normalization(

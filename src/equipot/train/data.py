@@ -87,7 +87,8 @@ def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: fro
         _check_not_empty(dataset)
         return dataset
 
-    full = read(data.train_file, data.index)
+    parts = [read(name, data.index) for name in data.train_files()]
+    full = parts[0] if len(parts) == 1 else GraphDataset.concatenate(parts)
     test = None
     if data.test_file is not None:
         test = read(data.test_file)

@@ -149,10 +149,15 @@ def resolve_config(config: TrainConfig, model: EquivariantPotential) -> TrainCon
     ``finetune_from``, the file's architecture) and file paths made absolute (for resuming
     from another directory)."""
     data = config.model_dump()
+    def absolute(name: str) -> str:
+        return name if name.startswith("shipped:") else str(_path(name).resolve())
+
     for key in ("train_file", "valid_file", "test_file"):
         name = data["data"][key]
-        if name is not None and not name.startswith("shipped:"):
-            data["data"][key] = str(_path(name).resolve())
+        if isinstance(name, list):
+            data["data"][key] = [absolute(item) for item in name]
+        elif name is not None:
+            data["data"][key] = absolute(name)
     data["output_dir"] = str(_path(config.output_dir).resolve())
     if config.finetune_from is not None:
         data["finetune_from"] = str(_path(config.finetune_from).resolve())

@@ -99,6 +99,8 @@ def fit(config: TrainConfig | str | os.PathLike, resume: bool = False) -> TrainR
         )
     checkpoint = paths.last_checkpoint if paths.last_checkpoint.is_file() else None
     _remove_partial_files(paths)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     setup = prepare_run(config)
     module = PotentialModule(setup.model, setup.config, setup.data.train.names, setup.run_info())

@@ -1,0 +1,281 @@
+"""equipot against MACE and NequIP, side by side, in one run.
+
+Needs the peer environments (``bash benchmarks/peers/setup_peers.sh``). Each library runs
+in its own process (its own environment), one after the other or ``--parallel`` at a time,
+all with the same thread count, the same data splits (``write_splits.py``) and the same
+error code (``metrics.py``):
+
+    python benchmarks/peers/compare.py accuracy --minutes 10 --threads 1 --parallel 2
+    python benchmarks/peers/compare.py inference --threads 2
+    python benchmarks/peers/compare.py train-step --threads 2
+    python benchmarks/peers/compare.py report          # tables from the JSON files
+
+Results go to ``benchmarks/results/`` (JSON per run, ``summary.md`` with the tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DATA = RESULTS / "data"
+#: run name -> (library, preset of its runner)
+RUNS = {
+    "equipot": ("equipot", "matched"),
+    "equipot-small": ("equipot", "small"),
+    "mace": ("mace", "matched"),
+    "nequip": ("nequip", "matched"),
+}
+LIBRARIES = tuple(RUNS)
+PEERS = ("mace", "nequip")
+PYTHON = {
+    "equipot": sys.executable,
+    "mace": str(ROOT / "benchmarks" / ".venv-mace" / "bin" / "python"),
+    "nequip": str(ROOT / "benchmarks" / ".venv-nequip" / "bin" / "python"),
+}
+#: Cu cells for the inference table: conventional cells per side -> 4 k^3 atoms
+CU_CELLS = {"cu_108": 3, "cu_864": 6, "cu_10976": 14, "cu_97556": 29}
+INFERENCE_TIMEOUT_S = 900
+
+
+def runner(run_name: str) -> list[str]:
+    library = RUNS[run_name][0]
+    return [PYTHON[library], str(HERE / f"{library}_runner.py")]
+
+
+def preset(run_name: str) -> list[str]:
+    return ["--preset", RUNS[run_name][1]]
+
+
+def run(command: list[str], log: Path, timeout: float | None = None) -> int:
+    """Run ``command`` with its output in ``log``; return its exit status (124: timeout)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as stream:
+        stream.write(" ".join(command) + "\n")
+        stream.flush()
+        try:
+            return subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT).returncode
+        except subprocess.TimeoutExpired:
+            stream.write(f"\ntimed out after {timeout} s\n")
+            return 124
+
+
+def ensure_data() -> None:
+    if not (DATA / "cu_test.xyz").is_file():
+        subprocess.run([sys.executable, str(HERE / "write_splits.py"), "--out", str(DATA)], check=True)
+    write_structures()
+
+
+def write_structures() -> None:
+    """The inference structures: rattled fcc Cu cells and a 576-atom box of 64 ethanols."""
+    import numpy as np
+    from ase import Atoms
+    from ase.build import bulk
+    from ase.io import read, write
+
+    for name, cells in CU_CELLS.items():
+        path = DATA / f"{name}.xyz"
+        if not path.is_file():
+            atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (cells, cells, cells)
+            atoms.rattle(0.02, seed=0)
+            write(path, atoms, format="extxyz")
+    path = DATA / "ethanol_box.xyz"
+    if path.is_file():
+        return
+    molecule = read(DATA / "ethanol_test.xyz", 0)
+    rng = np.random.default_rng(0)
+    spacing, per_side = 5.0, 4  # Å; 64 molecules, 0.62 g/cm³ (liquid ethanol: 0.79)
+    box = Atoms(cell=np.eye(3) * spacing * per_side, pbc=True)
+    for index in np.ndindex(per_side, per_side, per_side):
+        while True:
+            copy = molecule.copy()
+            copy.positions -= copy.get_center_of_mass()
+            copy.rotate(rng.uniform(0, 360), rng.normal(size=3))
+            copy.positions += (np.array(index) + 0.5) * spacing
+            trial = box + copy
+            distances = trial.get_all_distances(mic=True)[len(box) :, : len(box)]
+            if len(box) == 0 or distances.min() > 2.0:
+                box = trial
+                break
+    box.calc = None
+    write(path, box, format="extxyz")
+
+
+def accuracy(args: argparse.Namespace) -> None:
+    ensure_data()
+    jobs = []
+    for dataset in args.datasets:
+        for library in args.libraries:
+            out = RESULTS / "accuracy" / dataset / library
+            command = runner(library) + [
+                "train",
+                "--train", str(DATA / f"{dataset}_train.xyz"),
+                "--valid", str(DATA / f"{dataset}_valid.xyz"),
+                "--test", str(DATA / f"{dataset}_test.xyz"),
+                "--minutes", str(args.minutes),
+                "--threads", str(args.threads),
+                "--out", str(out),
+                "--json", str(out / "result.json"),
+                "--cutoff", "5.0",
+                "--batch-size", "5" if dataset == "ethanol" else "4",
+                *preset(library),
+            ]
+            if dataset == "ethanol":
+                command += ["--extra-test", f"hot={DATA / 'ethanol_hot.xyz'}"]
+            if dataset == "cu":
+                command += ["--stress"]
+            jobs.append((command, out / "log.txt"))
+
+    def start(job: tuple[list[str], Path]) -> None:
+        command, log = job
+        began = time.perf_counter()
+        status = run(command, log)
+        print(f"[{time.strftime('%H:%M:%S')}] {log.parent.relative_to(RESULTS)}: exit {status} "
+              f"after {time.perf_counter() - began:.0f} s", flush=True)
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        list(pool.map(start, jobs))
+
+
+def trained_model(library: str, dataset: str) -> str | None:
+    result = RESULTS / "accuracy" / dataset / library / "result.json"
+    if not result.is_file():
+        return None
+    payload = json.loads(result.read_text())
+    return payload.get("model") or payload.get("model_path")
+
+
+def inference(args: argparse.Namespace) -> None:
+    ensure_data()
+    cases = [("ethanol", "ethanol_1", DATA / "ethanol_test.xyz"), ("ethanol", "ethanol_box", DATA / "ethanol_box.xyz")]
+    cases += [("cu", name, DATA / f"{name}.xyz") for name in CU_CELLS]
+    for library in args.libraries:
+        failed_sizes: set[str] = set()
+        for dataset, name, path in cases:
+            if dataset in failed_sizes:
+                print(f"{library} {name}: skipped (a smaller {dataset} case failed)")
+                continue
+            model = trained_model(library, dataset)
+            source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
+            out = RESULTS / "inference" / f"{library}_{name}.json"
+            repeats = args.repeats if "97556" not in name and "10976" not in name else 3
+            command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
+                                         "--repeats", str(repeats), "--warmup", "1" if repeats == 3 else "3",
+                                         "--json", str(out)]
+            status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S)
+            if status != 0:
+                failed_sizes.add(dataset)
+                print(f"{library} {name}: failed (exit {status}, see {out.with_suffix('.log')})", flush=True)
+                continue
+            row = json.loads(out.read_text())
+            print(f"{library:>8s} {name:>12s}: {row['median_ms']:10.1f} ms  {row['atom_steps_per_s']:9.0f} atom-steps/s",
+                  flush=True)
+
+
+def train_step(args: argparse.Namespace) -> None:
+    ensure_data()
+    for library in args.libraries:
+        for dataset, batch_size in (("ethanol", 5), ("cu", 4)):
+            model = trained_model(library, dataset)
+            source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
+            out = RESULTS / "train_step" / f"{library}_{dataset}.json"
+            command = runner(library) + ["train-step", *source, "--structures", str(DATA / f"{dataset}_train.xyz"),
+                                         "--batch-size", str(batch_size), "--threads", str(args.threads),
+                                         "--repeats", str(args.repeats), "--json", str(out)]
+            if dataset == "cu":
+                command.append("--stress")
+            status = run(command, out.with_suffix(".log"))
+            if status == 0:
+                row = json.loads(out.read_text())
+                print(f"{library:>8s} {dataset:>8s}: {row['structures_per_s']:.2f} structures/s", flush=True)
+            else:
+                print(f"{library} {dataset}: failed (exit {status}, see {out.with_suffix('.log')})", flush=True)
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _ratio(mine: float | None, theirs: float | None) -> str:
+    return f"{mine / theirs:.2f}" if mine and theirs else "–"
+
+
+def report(args: argparse.Namespace) -> None:
+    lines = ["## Accuracy at equal training budget", ""]
+    lines.append("| data | library | params | epochs | energy MAE (meV/atom) | force MAE (meV/Å) | stress MAE (meV/Å³) | hot force MAE (meV/Å) |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for dataset in ("ethanol", "cu"):
+        for library in LIBRARIES:
+            result = _load(RESULTS / "accuracy" / dataset / library / "result.json")
+            if result is None or "test" not in result:
+                lines.append(f"| {dataset} | {library} | – | – | – | – | – | – |")
+                continue
+            test = result["test"]
+            stress = test.get("stress_mev_per_a3", {}).get("mae")
+            hot = (result.get("extra") or result.get("extra_test") or {}).get("hot", {}).get("forces_mev_per_a", {}).get("mae")
+            lines.append(
+                f"| {dataset} | {library} | {result.get('n_params', '–')} | {result.get('epochs', '–')} | "
+                f"{test['energy_mev_per_atom']['mae']:.2f} | {test['forces_mev_per_a']['mae']:.1f} | "
+                f"{f'{stress:.2f}' if stress is not None else '–'} | {f'{hot:.1f}' if hot is not None else '–'} |"
+            )
+    lines += ["", "## Inference: energy + forces", ""]
+    lines.append("| structure | atoms | equipot atom-steps/s | MACE | NequIP | equipot/MACE | equipot/NequIP | equipot kB/atom | MACE kB/atom | NequIP kB/atom |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in ("ethanol_1", "ethanol_box", *CU_CELLS):
+        rows = {library: _load(RESULTS / "inference" / f"{library}_{name}.json") for library in LIBRARIES}
+        speed = {k: (v["atom_steps_per_s"] if v else None) for k, v in rows.items()}
+        memory = {
+            k: (1024 * (v["peak_rss_mb"] - v["baseline_rss_mb"]) / v["n_atoms"] if v else None) for k, v in rows.items()
+        }
+        atoms = next((v["n_atoms"] for v in rows.values() if v), "–")
+
+        def fmt(value: float | None, digits: int = 0) -> str:
+            return f"{value:,.{digits}f}" if value is not None else "–"
+
+        lines.append(
+            f"| {name} | {atoms} | {fmt(speed['equipot'])} | {fmt(speed['mace'])} | {fmt(speed['nequip'])} | "
+            f"{_ratio(speed['equipot'], speed['mace'])} | {_ratio(speed['equipot'], speed['nequip'])} | "
+            f"{fmt(memory['equipot'], 1)} | {fmt(memory['mace'], 1)} | {fmt(memory['nequip'], 1)} |"
+        )
+    lines += ["", "## Training throughput (forward, forces, backward, optimizer step)", ""]
+    lines.append("| data | batch | equipot structures/s | MACE | NequIP | equipot/MACE | equipot/NequIP |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for dataset, batch in (("ethanol", 5), ("cu", 4)):
+        rows = {library: _load(RESULTS / "train_step" / f"{library}_{dataset}.json") for library in LIBRARIES}
+        speed = {k: (v["structures_per_s"] if v else None) for k, v in rows.items()}
+        cells = " | ".join(f"{speed[k]:.2f}" if speed[k] else "–" for k in LIBRARIES)
+        lines.append(f"| {dataset} | {batch} | {cells} | {_ratio(speed['equipot'], speed['mace'])} | "
+                     f"{_ratio(speed['equipot'], speed['nequip'])} |")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "summary.md").write_text(text)
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="stage", required=True)
+    for name in ("accuracy", "inference", "train-step", "report"):
+        stage = sub.add_parser(name)
+        stage.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+        stage.add_argument("--threads", type=int, default=1)
+        stage.add_argument("--untrained", action="store_true", help="time untrained models of the same presets")
+        stage.add_argument("--repeats", type=int, default=20)
+    sub.choices["accuracy"].add_argument("--minutes", type=float, default=10.0)
+    sub.choices["accuracy"].add_argument("--parallel", type=int, default=1)
+    sub.choices["accuracy"].add_argument("--datasets", nargs="+", default=["ethanol", "cu"])
+    args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    {"accuracy": accuracy, "inference": inference, "train-step": train_step, "report": report}[args.stage](args)
+
+
+if __name__ == "__main__":
+    main()
