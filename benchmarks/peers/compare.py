@@ -32,6 +32,7 @@ DATA = RESULTS / "data"
 RUNS = {
     "equipot": ("equipot", "matched"),
     "equipot-small": ("equipot", "small"),
+    "equipot-tiny": ("equipot", "tiny"),
     "mace": ("mace", "matched"),
     "nequip": ("nequip", "matched"),
 }
@@ -45,6 +46,9 @@ PYTHON = {
 #: Cu cells for the inference table: conventional cells per side -> 4 k^3 atoms
 CU_CELLS = {"cu_108": 3, "cu_864": 6, "cu_10976": 14, "cu_97556": 29}
 INFERENCE_TIMEOUT_S = 900
+#: address-space limit of each inference process: a library that needs more fails with a
+#: memory error instead of pushing the machine (24 GB) into swap
+INFERENCE_MEMORY_LIMIT_GB = 14
 
 
 def runner(run_name: str) -> list[str]:
@@ -56,14 +60,27 @@ def preset(run_name: str) -> list[str]:
     return ["--preset", RUNS[run_name][1]]
 
 
-def run(command: list[str], log: Path, timeout: float | None = None) -> int:
+def _limit_memory(gigabytes: float):
+    def apply() -> None:
+        import resource
+
+        limit = int(gigabytes * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def run(command: list[str], log: Path, timeout: float | None = None, memory_gb: float | None = None) -> int:
     """Run ``command`` with its output in ``log``; return its exit status (124: timeout)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    limit = _limit_memory(memory_gb) if memory_gb else None
     with open(log, "w") as stream:
         stream.write(" ".join(command) + "\n")
         stream.flush()
         try:
-            return subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT).returncode
+            return subprocess.run(
+                command, stdout=stream, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT, preexec_fn=limit
+            ).returncode
         except subprocess.TimeoutExpired:
             stream.write(f"\ntimed out after {timeout} s\n")
             return 124
@@ -167,11 +184,11 @@ def inference(args: argparse.Namespace) -> None:
             model = trained_model(library, dataset)
             source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
             out = RESULTS / "inference" / f"{library}_{name}.json"
-            repeats = args.repeats if "97556" not in name and "10976" not in name else 3
+            n_atoms = int(name.rsplit("_", 1)[1]) if name.startswith("cu_") else 0
+            repeats, warmup = (args.repeats, 3) if n_atoms < 10000 else ((3, 1) if n_atoms < 50000 else (1, 1))
             command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
-                                         "--repeats", str(repeats), "--warmup", "1" if repeats == 3 else "3",
-                                         "--json", str(out)]
-            status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S)
+                                         "--repeats", str(repeats), "--warmup", str(warmup), "--json", str(out)]
+            status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S, memory_gb=INFERENCE_MEMORY_LIMIT_GB)
             if status != 0:
                 failed_sizes.add(dataset)
                 print(f"{library} {name}: failed (exit {status}, see {out.with_suffix('.log')})", flush=True)
@@ -205,6 +222,20 @@ def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _ok(row: dict | None) -> dict | None:
+    """A result row, or None when the run failed (its JSON then holds an error)."""
+    return row if row and "error" not in row and row.get("status", "ok") == "ok" else None
+
+
+def _epochs(result: dict) -> str:
+    """Epochs of the evaluated model (MACE: the epoch of its last checkpoint)."""
+    for key in ("checkpoint_epoch", "epochs", "epochs_completed"):
+        if result.get(key) is not None:
+            value = result[key]
+            return f"{value:.1f}" if isinstance(value, float) else str(value)
+    return "–"
+
+
 def _ratio(mine: float | None, theirs: float | None) -> str:
     return f"{mine / theirs:.2f}" if mine and theirs else "–"
 
@@ -221,40 +252,47 @@ def report(args: argparse.Namespace) -> None:
                 continue
             test = result["test"]
             stress = test.get("stress_mev_per_a3", {}).get("mae")
-            hot = (result.get("extra") or result.get("extra_test") or {}).get("hot", {}).get("forces_mev_per_a", {}).get("mae")
+            extra = result.get("extra") or result.get("extra_test") or result.get("extra_tests") or {}
+            hot = extra.get("hot", {}).get("forces_mev_per_a", {}).get("mae")
             lines.append(
-                f"| {dataset} | {library} | {result.get('n_params', '–')} | {result.get('epochs', '–')} | "
+                f"| {dataset} | {library} | {result.get('n_params', '–')} | {_epochs(result)} | "
                 f"{test['energy_mev_per_atom']['mae']:.2f} | {test['forces_mev_per_a']['mae']:.1f} | "
                 f"{f'{stress:.2f}' if stress is not None else '–'} | {f'{hot:.1f}' if hot is not None else '–'} |"
             )
-    lines += ["", "## Inference: energy + forces", ""]
-    lines.append("| structure | atoms | equipot atom-steps/s | MACE | NequIP | equipot/MACE | equipot/NequIP | equipot kB/atom | MACE kB/atom | NequIP kB/atom |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines += ["", "## Inference: energy + forces (atom-steps per second)", ""]
+    lines.append(
+        "| structure | atoms | " + " | ".join(LIBRARIES) + " | equipot / faster peer | equipot-small / faster peer | equipot-tiny / faster peer |"
+        " peak memory, equipot (GB) |"
+    )
+    lines.append("| --- " * (len(LIBRARIES) + 6) + "|")
     for name in ("ethanol_1", "ethanol_box", *CU_CELLS):
-        rows = {library: _load(RESULTS / "inference" / f"{library}_{name}.json") for library in LIBRARIES}
+        rows = {library: _ok(_load(RESULTS / "inference" / f"{library}_{name}.json")) for library in LIBRARIES}
         speed = {k: (v["atom_steps_per_s"] if v else None) for k, v in rows.items()}
-        memory = {
-            k: (1024 * (v["peak_rss_mb"] - v["baseline_rss_mb"]) / v["n_atoms"] if v else None) for k, v in rows.items()
-        }
+        peers = [speed[p] for p in PEERS if speed[p]]
+        fastest = max(peers) if peers else None
         atoms = next((v["n_atoms"] for v in rows.values() if v), "–")
-
-        def fmt(value: float | None, digits: int = 0) -> str:
-            return f"{value:,.{digits}f}" if value is not None else "–"
-
+        cells = " | ".join(f"{speed[k]:,.0f}" if speed[k] else "failed" for k in LIBRARIES)
+        memory = f"{rows['equipot']['peak_rss_mb'] / 1024:.1f}" if rows["equipot"] else "–"
         lines.append(
-            f"| {name} | {atoms} | {fmt(speed['equipot'])} | {fmt(speed['mace'])} | {fmt(speed['nequip'])} | "
-            f"{_ratio(speed['equipot'], speed['mace'])} | {_ratio(speed['equipot'], speed['nequip'])} | "
-            f"{fmt(memory['equipot'], 1)} | {fmt(memory['mace'], 1)} | {fmt(memory['nequip'], 1)} |"
+            f"| {name} | {atoms} | {cells} | {_ratio(speed['equipot'], fastest)} | "
+            f"{_ratio(speed['equipot-small'], fastest)} | {_ratio(speed['equipot-tiny'], fastest)} | {memory} |"
         )
-    lines += ["", "## Training throughput (forward, forces, backward, optimizer step)", ""]
-    lines.append("| data | batch | equipot structures/s | MACE | NequIP | equipot/MACE | equipot/NequIP |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    lines += ["", "## Training throughput (forward, forces, backward, optimizer step; structures per second)", ""]
+    lines.append(
+        "| data | batch | " + " | ".join(LIBRARIES)
+        + " | equipot / faster peer | equipot-small / faster peer | equipot-tiny / faster peer |"
+    )
+    lines.append("| --- " * (len(LIBRARIES) + 5) + "|")
     for dataset, batch in (("ethanol", 5), ("cu", 4)):
-        rows = {library: _load(RESULTS / "train_step" / f"{library}_{dataset}.json") for library in LIBRARIES}
+        rows = {library: _ok(_load(RESULTS / "train_step" / f"{library}_{dataset}.json")) for library in LIBRARIES}
         speed = {k: (v["structures_per_s"] if v else None) for k, v in rows.items()}
+        peers = [speed[p] for p in PEERS if speed[p]]
+        fastest = max(peers) if peers else None
         cells = " | ".join(f"{speed[k]:.2f}" if speed[k] else "–" for k in LIBRARIES)
-        lines.append(f"| {dataset} | {batch} | {cells} | {_ratio(speed['equipot'], speed['mace'])} | "
-                     f"{_ratio(speed['equipot'], speed['nequip'])} |")
+        lines.append(
+            f"| {dataset} | {batch} | {cells} | {_ratio(speed['equipot'], fastest)} | "
+            f"{_ratio(speed['equipot-small'], fastest)} | {_ratio(speed['equipot-tiny'], fastest)} |"
+        )
     text = "\n".join(lines) + "\n"
     (RESULTS / "summary.md").write_text(text)
     print(text)
@@ -265,7 +303,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="stage", required=True)
     for name in ("accuracy", "inference", "train-step", "report"):
         stage = sub.add_parser(name)
-        stage.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+        stage.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES, metavar="RUN")
         stage.add_argument("--threads", type=int, default=1)
         stage.add_argument("--untrained", action="store_true", help="time untrained models of the same presets")
         stage.add_argument("--repeats", type=int, default=20)

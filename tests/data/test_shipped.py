@@ -19,6 +19,7 @@ EXPECTED = {  # name -> (n_frames, n_atoms, periodic, labels)
     "ethanol_1000K": (200, 9, False, ("energy", "forces", "dipole")),
     "ethanol_polarizability": (1500, 9, False, ("energy", "forces", "dipole")),
     "cu": (700, 108, True, ("energy", "forces", "stress")),
+    "cu_cold": (200, 108, True, ("energy", "forces", "stress")),
 }
 LABEL_SHAPES = {"energy": (), "forces": ("n_atoms", 3), "dipole": (3,), "stress": (6,)}
 

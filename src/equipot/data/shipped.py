@@ -6,6 +6,7 @@
 | ``ethanol_1000K`` | ``ethanol_gfn2xtb_1000K.xyz.gz`` | 200    | energy, forces, dipole   |
 | ``ethanol_polarizability`` | ``ethanol_gfn2xtb_polarizability.xyz.gz`` | 1500 | + polarizability |
 | ``cu``            | ``cu_emt.xyz.gz``                | 700    | energy, forces, stress   |
+| ``cu_cold``       | ``cu_emt_cold.xyz.gz``           | 200    | energy, forces, stress   |
 
 Units are ASE's: energy in eV, forces in eV/Å, stress in eV/Å³ (ASE sign, Voigt order
 xx, yy, zz, yz, xz, xy), dipole in e·Å, positions and cell in Å.
@@ -70,6 +71,12 @@ SHIPPED_DATASETS: dict[str, ShippedDataset] = {
         "fcc Cu (108 atoms, periodic), 700 frames of EMT Langevin MD at 300-1200 K, each "
         "with a random symmetric strain up to ±3%; energy [eV], forces [eV/Å], "
         "stress [eV/Å³, Voigt]",
+    ),
+    "cu_cold": ShippedDataset(
+        "cu_emt_cold.xyz.gz",
+        "fcc Cu (108 atoms, periodic), 200 frames of EMT Langevin MD at 20-200 K, each "
+        "with a random symmetric strain up to ±2% (near-perfect lattices, for elastic "
+        "constants and phonons); energy [eV], forces [eV/Å], stress [eV/Å³, Voigt]",
     ),
 }
 
