@@ -32,6 +32,7 @@ DATA = RESULTS / "data"
 RUNS = {
     "equipot": ("equipot", "matched"),
     "equipot-small": ("equipot", "small"),
+    "equipot-compact": ("equipot", "compact"),
     "equipot-tiny": ("equipot", "tiny"),
     "mace": ("mace", "matched"),
     "nequip": ("nequip", "matched"),
@@ -260,39 +261,34 @@ def report(args: argparse.Namespace) -> None:
                 f"{f'{stress:.2f}' if stress is not None else '–'} | {f'{hot:.1f}' if hot is not None else '–'} |"
             )
     lines += ["", "## Inference: energy + forces (atom-steps per second)", ""]
-    lines.append(
-        "| structure | atoms | " + " | ".join(LIBRARIES) + " | equipot / faster peer | equipot-small / faster peer | equipot-tiny / faster peer |"
-        " peak memory, equipot (GB) |"
-    )
-    lines.append("| --- " * (len(LIBRARIES) + 6) + "|")
+    ours = [run for run in LIBRARIES if run not in PEERS]
+    ratio_headers = " | ".join(f"{run} / faster peer" for run in ours)
+    lines.append("| structure | atoms | " + " | ".join(LIBRARIES) + f" | {ratio_headers} | peak memory, equipot (GB) |")
+    lines.append("| --- " * (len(LIBRARIES) + len(ours) + 3) + "|")
     for name in ("ethanol_1", "ethanol_box", *CU_CELLS):
-        rows = {library: _ok(_load(RESULTS / "inference" / f"{library}_{name}.json")) for library in LIBRARIES}
+        raw = {library: _load(RESULTS / "inference" / f"{library}_{name}.json") for library in LIBRARIES}
+        rows = {library: _ok(row) for library, row in raw.items()}
         speed = {k: (v["atom_steps_per_s"] if v else None) for k, v in rows.items()}
         peers = [speed[p] for p in PEERS if speed[p]]
         fastest = max(peers) if peers else None
         atoms = next((v["n_atoms"] for v in rows.values() if v), "–")
-        cells = " | ".join(f"{speed[k]:,.0f}" if speed[k] else "failed" for k in LIBRARIES)
-        memory = f"{rows['equipot']['peak_rss_mb'] / 1024:.1f}" if rows["equipot"] else "–"
-        lines.append(
-            f"| {name} | {atoms} | {cells} | {_ratio(speed['equipot'], fastest)} | "
-            f"{_ratio(speed['equipot-small'], fastest)} | {_ratio(speed['equipot-tiny'], fastest)} | {memory} |"
+        cells = " | ".join(
+            f"{speed[k]:,.0f}" if speed[k] else ("failed" if raw[k] is not None else "–") for k in LIBRARIES
         )
+        memory = f"{rows['equipot']['peak_rss_mb'] / 1024:.1f}" if rows["equipot"] else "–"
+        ratios = " | ".join(_ratio(speed[run], fastest) for run in ours)
+        lines.append(f"| {name} | {atoms} | {cells} | {ratios} | {memory} |")
     lines += ["", "## Training throughput (forward, forces, backward, optimizer step; structures per second)", ""]
-    lines.append(
-        "| data | batch | " + " | ".join(LIBRARIES)
-        + " | equipot / faster peer | equipot-small / faster peer | equipot-tiny / faster peer |"
-    )
-    lines.append("| --- " * (len(LIBRARIES) + 5) + "|")
+    lines.append("| data | batch | " + " | ".join(LIBRARIES) + f" | {ratio_headers} |")
+    lines.append("| --- " * (len(LIBRARIES) + len(ours) + 2) + "|")
     for dataset, batch in (("ethanol", 5), ("cu", 4)):
         rows = {library: _ok(_load(RESULTS / "train_step" / f"{library}_{dataset}.json")) for library in LIBRARIES}
         speed = {k: (v["structures_per_s"] if v else None) for k, v in rows.items()}
         peers = [speed[p] for p in PEERS if speed[p]]
         fastest = max(peers) if peers else None
         cells = " | ".join(f"{speed[k]:.2f}" if speed[k] else "–" for k in LIBRARIES)
-        lines.append(
-            f"| {dataset} | {batch} | {cells} | {_ratio(speed['equipot'], fastest)} | "
-            f"{_ratio(speed['equipot-small'], fastest)} | {_ratio(speed['equipot-tiny'], fastest)} |"
-        )
+        ratios = " | ".join(_ratio(speed[run], fastest) for run in ours)
+        lines.append(f"| {dataset} | {batch} | {cells} | {ratios} |")
     text = "\n".join(lines) + "\n"
     (RESULTS / "summary.md").write_text(text)
     print(text)

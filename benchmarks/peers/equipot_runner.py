@@ -11,7 +11,8 @@ Runs in equipot's own environment. Subcommands (each writes ``--json``):
 
 ``train`` uses `equipot.train.fit` (the same code as ``equipot train``) with the
 ``matched`` preset (64 channels, node l <= 1, edge l <= 2, 2 layers, correlation 3: MACE's
-``64x0e+64x1o`` model), ``small`` or ``tiny`` (the same with 32 or 16 channels); test errors come from equipot's ASE calculator through the shared
+``64x0e+64x1o`` model), ``small``, ``compact`` or ``tiny`` (the same with 32, 24 or 16
+channels); test errors come from equipot's ASE calculator through the shared
 `metrics.errors`. ``infer`` times energy + forces of the model on a graph built once
 (neighbour list excluded, as for the peers); ``train-step`` times forward, forces
 (+ stress) with ``create_graph``, loss, backward and an optimizer step.
@@ -29,6 +30,7 @@ from pathlib import Path
 PRESETS = {
     "matched": {"num_channels": 64, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "small": {"num_channels": 32, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
+    "compact": {"num_channels": 24, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "tiny": {"num_channels": 16, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
 }
 

@@ -228,8 +228,9 @@ class EquivariantPotential(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Atomic energies [n_atoms] (eV) and final node features [n_atoms, C, layout_node.dim].
 
-        ``first_order_only=True`` takes the chunked message path (`nn.chunked_messages`):
-        faster and lean on memory, but the result can be differentiated only once."""
+        ``first_order_only=True`` lets large graphs take the chunked message path
+        (`nn.chunked_messages`): memory linear in atoms, but the result can be
+        differentiated only once."""
         species = self.species_of(graph)
         vectors = edge_vectors(graph, positions, cell)
         lengths = torch.linalg.norm(vectors, dim=-1)
@@ -267,8 +268,8 @@ class EquivariantPotential(nn.Module):
         asking for forces, pass ``create_graph=True``. A graph in another floating-point
         dtype than the model is cast to the model's (outputs come in the model's dtype).
 
-        Without ``create_graph`` the messages are summed in cache-sized edge chunks
-        (`equipot.nn.chunked_messages`): the same numbers, faster on a CPU and with memory
+        Without ``create_graph``, graphs above 32 768 edges have their messages summed in
+        chunks of edges (`equipot.nn.chunked_messages`): the same numbers, with memory
         linear in the number of atoms, differentiable once."""
         create_graph = self.training if create_graph is None else create_graph
         dtype = self.atomic_energies.dtype

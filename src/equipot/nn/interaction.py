@@ -34,10 +34,10 @@ class Interaction(nn.Module):
 
     Inputs: ``features`` [n_atoms, C, layout_in.dim], ``harmonics`` [n_edges,
     layout_sh.dim], ``radial`` [n_edges, num_basis], ``envelope`` [n_edges]. Output
-    [n_atoms, C, layout_out.dim]. With ``first_order_only=True`` the edge sum runs in
-    cache-sized chunks (`chunked_edge_sum`): same result, memory linear in atoms with a
-    small constant, but differentiable only once (energy and forces, not training on
-    forces).
+    [n_atoms, C, layout_out.dim]. With ``first_order_only=True`` the edge sum of a large
+    graph runs in chunks of edges (`chunked_edge_sum`): same result, memory linear in
+    atoms with a small constant, but differentiable only once (energy and forces, not
+    training on forces).
     """
 
     def __init__(
