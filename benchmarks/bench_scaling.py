@@ -24,10 +24,10 @@ import sys
 def measure(n_atoms: int, threads: int, repeats: int, plain: bool, channels: int) -> dict:
     import resource
     import statistics
-    import time
 
     import torch
     from ase.build import bulk
+    from bench_inference import time_calls  # benchmarks/ is on the path when run as a script
 
     from equipot import EquivariantPotential, graph_from_atoms
     from equipot.models.derivatives import derive_outputs
@@ -49,12 +49,7 @@ def measure(n_atoms: int, threads: int, repeats: int, plain: bool, channels: int
             model(graph, outputs={"energy", "forces"}, create_graph=False)
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    call()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        durations.append(time.perf_counter() - start)
+    durations = time_calls(call, repeats, warmup=1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     median = statistics.median(durations)
     return {

@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from ase.build import bulk
 from torch.profiler import ProfilerActivity, profile
 
+from bench_inference import time_calls  # benchmarks/ is on the path when run as a script
 from equipot import EquivariantPotential, graph_from_atoms
 
 
 def median_seconds(function, repeats: int = 5) -> float:
-    function()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - start)
-    return statistics.median(durations)
+    return statistics.median(time_calls(function, repeats, warmup=1))
 
 
 def matmul_peak(size: int = 2048) -> float:

@@ -52,6 +52,7 @@ class Interaction(nn.Module):
         self.linear_up = IrrepsLinear(layout_in, layout_in)
         self.coupling = EdgeCoupling(layout_in, layout_sh, layout_out.irreps)
         self.radial = RadialMLP(num_basis, radial_hidden)
+        self._radial_names = [name for name, _ in self.radial.named_parameters()]
         channels, num_paths = layout_in.channels, self.coupling.num_paths
         # one weight per (channel, path); no bias, so the envelope can scale the hidden layer
         self.path_weights = nn.Linear(radial_hidden, channels * num_paths, bias=False)
@@ -73,13 +74,12 @@ class Interaction(nn.Module):
         first_order_only: bool = False,
     ) -> Tensor:
         features = self.linear_up(features)
-        radial_names = [name for name, _ in self.radial.named_parameters()]
         # parameters as views: the chunked backward can then skip their gradients for forces
         parameters = [p.view_as(p) for p in self.radial.parameters()]
         parameters.append(self.path_weights.weight.index_select(0, self.component_rows).T)  # [hidden, C * dim_out]
 
         def edge_messages(sent: Tensor, harmonics: Tensor, radial: Tensor, envelope: Tensor, *weights: Tensor) -> Tensor:
-            radial_parameters, weight_matrix = dict(zip(radial_names, weights[:-1])), weights[-1]
+            radial_parameters, weight_matrix = dict(zip(self._radial_names, weights[:-1])), weights[-1]
             hidden = torch.func.functional_call(self.radial, radial_parameters, (radial,)) * envelope.unsqueeze(-1)
             path_weights = (hidden @ weight_matrix).view(sent.shape[0], sent.shape[1], self.coupling.dim_out)
             return self.coupling(sent, harmonics, path_weights)
