@@ -97,6 +97,8 @@ def test_unknown_keys_suggest_the_closest(tmp_path: Path, text: str, expected: s
         ),
         ("data: {train_file: a.xyz, valid_file: b.xyz, n_valid: 3}\n", "data.valid_file is set: remove data.n_valid"),
         ("data: {train_file: a.xyz}\nloss: {energy_weight: 0, forces_weight: 0}\n", "all loss weights are 0"),
+        ("data: {train_file: a.xyz}\nthreads: 0\n", "threads: Input should be greater than or equal to 1 (got 0)"),
+        ("data: {train_file: []}\n", "train_file lists no files; give at least one"),
     ],
 )
 def test_wrong_values_name_the_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -89,3 +89,21 @@ def test_chunked_path_keeps_little_per_edge(small_chunks: None) -> None:
     graph = graph_from_atoms(atoms, 4.0)
     plain, chunked_bytes = _saved_bytes(model, graph, False), _saved_bytes(model, graph, True)
     assert chunked_bytes < plain / 3, (chunked_bytes, plain)
+
+
+def test_chunked_path_is_equivariant_and_matches_finite_differences(small_chunks: None) -> None:
+    """Forces and stress without create_graph (the chunked path here) obey the symmetries
+    and are derivatives of the energy."""
+    from equipot.testing import (
+        assert_equivariant,
+        assert_forces_match_finite_differences,
+        assert_stress_match_finite_differences,
+    )
+
+    model = _model()
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    atoms.rattle(0.05, seed=4)
+    assert graph_from_atoms(atoms, 4.0).n_edges > 7
+    assert_equivariant(model, atoms, outputs=("energy", "forces", "stress"))
+    assert_forces_match_finite_differences(model, atoms)
+    assert_stress_match_finite_differences(model, atoms)
