@@ -6,7 +6,7 @@ all with the same thread count, the same data splits (``write_splits.py``) and t
 error code (``metrics.py``):
 
     python benchmarks/peers/compare.py accuracy --minutes 10 --threads 1 --parallel 2
-    python benchmarks/peers/compare.py inference --threads 2
+    python benchmarks/peers/compare.py inference --threads 2   # also times model.compiled()
     python benchmarks/peers/compare.py train-step --threads 2
     python benchmarks/peers/compare.py report          # tables from the JSON files
 
@@ -38,6 +38,10 @@ RUNS = {
     "nequip": ("nequip", "matched"),
 }
 LIBRARIES = tuple(RUNS)
+#: inference-only runs: a trained equipot model timed through ``model.compiled()``
+COMPILED_RUNS = {"equipot-compiled": "equipot", "equipot-small-compiled": "equipot-small",
+                 "equipot-compact-compiled": "equipot-compact"}
+INFERENCE_RUNS = (*LIBRARIES, *COMPILED_RUNS)
 PEERS = ("mace", "nequip")
 PYTHON = {
     "equipot": sys.executable,
@@ -53,12 +57,12 @@ INFERENCE_MEMORY_LIMIT_GB = 14
 
 
 def runner(run_name: str) -> list[str]:
-    library = RUNS[run_name][0]
+    library = RUNS[COMPILED_RUNS.get(run_name, run_name)][0]
     return [PYTHON[library], str(HERE / f"{library}_runner.py")]
 
 
 def preset(run_name: str) -> list[str]:
-    return ["--preset", RUNS[run_name][1]]
+    return ["--preset", RUNS[COMPILED_RUNS.get(run_name, run_name)][1]]
 
 
 def _limit_memory(gigabytes: float):
@@ -165,7 +169,7 @@ def accuracy(args: argparse.Namespace) -> None:
 
 
 def trained_model(library: str, dataset: str) -> str | None:
-    result = RESULTS / "accuracy" / dataset / library / "result.json"
+    result = RESULTS / "accuracy" / dataset / COMPILED_RUNS.get(library, library) / "result.json"
     if not result.is_file():
         return None
     payload = json.loads(result.read_text())
@@ -189,6 +193,8 @@ def inference(args: argparse.Namespace) -> None:
             repeats, warmup = (args.repeats, 3) if n_atoms < 10000 else ((3, 1) if n_atoms < 50000 else (1, 1))
             command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
                                          "--repeats", str(repeats), "--warmup", str(warmup), "--json", str(out)]
+            if library in COMPILED_RUNS:
+                command.append("--compile")
             status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S, memory_gb=INFERENCE_MEMORY_LIMIT_GB)
             if status != 0:
                 failed_sizes.add(dataset)
@@ -261,23 +267,28 @@ def report(args: argparse.Namespace) -> None:
                 f"{f'{stress:.2f}' if stress is not None else '–'} | {f'{hot:.1f}' if hot is not None else '–'} |"
             )
     lines += ["", "## Inference: energy + forces (atom-steps per second)", ""]
-    ours = [run for run in LIBRARIES if run not in PEERS]
-    ratio_headers = " | ".join(f"{run} / faster peer" for run in ours)
-    lines.append("| structure | atoms | " + " | ".join(LIBRARIES) + f" | {ratio_headers} | peak memory, equipot (GB) |")
-    lines.append("| --- " * (len(LIBRARIES) + len(ours) + 3) + "|")
+    lines.append("| structure | atoms | " + " | ".join(INFERENCE_RUNS) + " | peak memory, equipot (GB) |")
+    lines.append("| --- " * (len(INFERENCE_RUNS) + 3) + "|")
+    ours = [run for run in INFERENCE_RUNS if run not in PEERS]
+    ratio_lines = ["", "Ratio to the faster of MACE and NequIP, same run:", ""]
+    ratio_lines.append("| structure | " + " | ".join(ours) + " |")
+    ratio_lines.append("| --- " * (len(ours) + 1) + "|")
     for name in ("ethanol_1", "ethanol_box", *CU_CELLS):
-        raw = {library: _load(RESULTS / "inference" / f"{library}_{name}.json") for library in LIBRARIES}
-        rows = {library: _ok(row) for library, row in raw.items()}
+        raw = {run: _load(RESULTS / "inference" / f"{run}_{name}.json") for run in INFERENCE_RUNS}
+        rows = {run: _ok(row) for run, row in raw.items()}
         speed = {k: (v["atom_steps_per_s"] if v else None) for k, v in rows.items()}
         peers = [speed[p] for p in PEERS if speed[p]]
         fastest = max(peers) if peers else None
         atoms = next((v["n_atoms"] for v in rows.values() if v), "–")
         cells = " | ".join(
-            f"{speed[k]:,.0f}" if speed[k] else ("failed" if raw[k] is not None else "–") for k in LIBRARIES
+            f"{speed[k]:,.0f}" if speed[k] else ("failed" if raw[k] is not None else "–") for k in INFERENCE_RUNS
         )
         memory = f"{rows['equipot']['peak_rss_mb'] / 1024:.1f}" if rows["equipot"] else "–"
-        ratios = " | ".join(_ratio(speed[run], fastest) for run in ours)
-        lines.append(f"| {name} | {atoms} | {cells} | {ratios} | {memory} |")
+        lines.append(f"| {name} | {atoms} | {cells} | {memory} |")
+        ratio_lines.append(f"| {name} | " + " | ".join(_ratio(speed[run], fastest) for run in ours) + " |")
+    lines += ratio_lines
+    ours = [run for run in LIBRARIES if run not in PEERS]
+    ratio_headers = " | ".join(f"{run} / faster peer" for run in ours)
     lines += ["", "## Training throughput (forward, forces, backward, optimizer step; structures per second)", ""]
     lines.append("| data | batch | " + " | ".join(LIBRARIES) + f" | {ratio_headers} |")
     lines.append("| --- " * (len(LIBRARIES) + len(ours) + 2) + "|")
@@ -299,7 +310,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="stage", required=True)
     for name in ("accuracy", "inference", "train-step", "report"):
         stage = sub.add_parser(name)
-        stage.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES, metavar="RUN")
+        runs = INFERENCE_RUNS if name == "inference" else LIBRARIES
+        stage.add_argument("--libraries", nargs="+", default=list(runs), choices=runs, metavar="RUN")
         stage.add_argument("--threads", type=int, default=1)
         stage.add_argument("--untrained", action="store_true", help="time untrained models of the same presets")
         stage.add_argument("--repeats", type=int, default=20)

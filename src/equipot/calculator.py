@@ -25,7 +25,10 @@ class EquipotCalculator(Calculator):
     xz xy, ASE's sign). Works unchanged with ASE's optimizers, MD and filters.
 
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
-    choose where and in which precision the model runs.
+    choose where and in which precision the model runs. ``compile=True`` runs energy,
+    forces and stress through `EquivariantPotential.compiled` (`torch.compile`): about a
+    minute of compilation on the first call, then 1.5-2.5x faster on CPU; worth it for MD
+    and long relaxations, not for a few single points.
 
     A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.
     ``dipole`` (e·Å, ASE's name: ``atoms.get_dipole_moment()`` works) and
@@ -42,14 +45,17 @@ class EquipotCalculator(Calculator):
         model: EquivariantPotential,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
+        compile: bool = False,
         **kwargs: object,
     ):
         super().__init__(**kwargs)
         self.device = torch.device(device)
-        model_dtype = next(model.parameters()).dtype
+        model_dtype = model.atomic_energies.dtype
         self.dtype = dtype or model_dtype
         if self.dtype != model_dtype:
             model = model.converted(self.dtype)
+        if compile and not model.is_compiled:
+            model = model.compiled()
         self.model = model.to(device=self.device).eval()
         self.neighbor_list = NeighborList(model.cutoff)
         self.heads = self.model.output_specs()
@@ -57,10 +63,14 @@ class EquipotCalculator(Calculator):
 
     @classmethod
     def from_file(
-        cls, path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+        cls,
+        path: str | os.PathLike,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        compile: bool = False,
     ) -> EquipotCalculator:
         """Load a model file safely (no code executed) and wrap it."""
-        return cls(load_model(path, device=device, dtype=dtype), device=device, dtype=dtype)
+        return cls(load_model(path, device=device, dtype=dtype), device=device, dtype=dtype, compile=compile)
 
     def calculate(
         self,

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
-from ._console import console, user_errors
+from ._console import CompileOption, console, user_errors
 
 
 def _summary_table(result: MDResult, title: str) -> Table:
@@ -54,13 +54,14 @@ def md(
     traj_format: Annotated[str, typer.Option(help="trajectory format: extxyz or traj")] = "extxyz",
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+    compile: CompileOption = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
     if traj_format not in ("extxyz", "traj"):
         raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
     atoms = read_structure(structure)
-    calculator = load_calculator(model, device=device, dtype=dtype)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = run_md(
         atoms, calculator, ensemble=ensemble, steps=steps, timestep_fs=timestep, temperature_K=temperature,
         friction_per_fs=friction, thermostat=thermostat, pressure_GPa=pressure, barostat=barostat,

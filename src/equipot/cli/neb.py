@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
-from ._console import console, error_console, user_errors
+from ._console import CompileOption, console, error_console, user_errors
 
 
 def _profile_table(result: NEBResult, title: str) -> Table:
@@ -41,10 +41,11 @@ def neb(
     out_dir: Annotated[Path, typer.Option(help="folder for mep.png, neb_images.extxyz, neb.json")] = Path("neb"),
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+    compile: CompileOption = False,
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
-    calculator = load_calculator(model, device=device, dtype=dtype)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
                      interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
                      max_steps=max_steps)

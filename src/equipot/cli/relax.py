@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..simulate import RelaxResult, load_calculator, read_structure
 from ..simulate import relax as relax_structure
-from ._console import console, error_console, user_errors
+from ._console import CompileOption, console, error_console, user_errors
 
 
 def _summary_table(result: RelaxResult, title: str) -> Table:
@@ -49,10 +49,11 @@ def relax(
     trajectory: Annotated[Path | None, typer.Option(help="every step as .xyz/.extxyz or .traj")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+    compile: CompileOption = False,
 ) -> None:
     """Relax STRUCTURE to --fmax (and --stress-tol with --cell); write the relaxed structure."""
     atoms = read_structure(structure)
-    calculator = load_calculator(model, device=device, dtype=dtype)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = relax_structure(
         atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,
         hydrostatic_strain=hydrostatic, optimizer=optimizer, max_steps=max_steps, trajectory=trajectory,

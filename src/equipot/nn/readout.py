@@ -25,7 +25,9 @@ class LinearReadout(nn.Module):
         self.linear = nn.Linear(layout.channels, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.linear(features[:, :, self.offset]).squeeze(-1)
+        # a matrix-vector product, not an [n, C] x [C, 1] mm: torch.compile specializes the
+        # number of atoms for the latter's small backward mm (a recompile per molecule size)
+        return features[:, :, self.offset] @ self.linear.weight[0]
 
 
 class NonLinearReadout(nn.Module):
@@ -38,4 +40,4 @@ class NonLinearReadout(nn.Module):
         self.out = nn.Linear(hidden, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.out(torch.nn.functional.silu(self.hidden(features[:, :, self.offset]))).squeeze(-1)
+        return torch.nn.functional.silu(self.hidden(features[:, :, self.offset])) @ self.out.weight[0]  # see LinearReadout

@@ -36,12 +36,17 @@ def read_structure(path: str | os.PathLike, index: int = -1) -> Atoms:
     return atoms
 
 
-def load_calculator(path: str | os.PathLike, device: str = "cpu", dtype: str | None = None) -> EquipotCalculator:
+def load_calculator(
+    path: str | os.PathLike, device: str = "cpu", dtype: str | None = None, compile: bool = False
+) -> EquipotCalculator:
     """An `EquipotCalculator` for the model file ``path`` on ``device``, in ``dtype``
-    ("float32", "float64", or None for the precision the model was saved in).
+    ("float32", "float64", or None for the precision the model was saved in), through
+    `torch.compile` if ``compile`` (see `EquivariantPotential.compiled`).
 
     Raises ValueError (`equipot.models.io.ModelFileError`) for a missing or invalid file.
     """
     if dtype is not None and dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)} (or None for the model's own), got {dtype!r}")
-    return EquipotCalculator.from_file(path, device=device, dtype=DTYPES[dtype] if dtype is not None else None)
+    return EquipotCalculator.from_file(
+        path, device=device, dtype=DTYPES[dtype] if dtype is not None else None, compile=compile
+    )

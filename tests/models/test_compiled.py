@@ -1,0 +1,108 @@
+"""`EquivariantPotential.compiled`: energy, forces and stress through torch.compile.
+
+One compiled model (float64, small) serves the whole module: compiling takes ~20-40 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch._dynamo
+from ase.build import bulk, molecule
+
+from equipot import EquipotCalculator, EquivariantPotential, graph_from_atoms
+from equipot.testing import (
+    assert_equivariant,
+    assert_forces_match_finite_differences,
+    assert_stress_match_finite_differences,
+)
+
+OUTPUTS = ("energy", "forces", "stress")
+
+
+def _model() -> EquivariantPotential:
+    torch.manual_seed(0)
+    model = EquivariantPotential(
+        species=["H", "C", "O", "Cu"], cutoff=4.0, num_channels=8, correlation=2, dtype=torch.float64
+    )
+    model.set_normalization(avg_num_neighbors=10.0, scale=0.5, shift=-1.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[EquivariantPotential, EquivariantPotential]:
+    eager = _model()
+    return eager, eager.compiled()
+
+
+def _structures() -> list:
+    ethanol = molecule("CH3CH2OH")
+    ethanol.rattle(0.02, seed=1)
+    copper = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    copper.rattle(0.05, seed=2)
+    water = molecule("H2O")
+    return [ethanol, copper, water]
+
+
+def test_compiled_equals_eager_on_any_size_without_recompiling(models) -> None:
+    """A 9-atom molecule, a 32-atom crystal (with stress) and a 3-atom molecule: the first
+    call compiles, the others reuse that graph (a recompile would raise here)."""
+    eager, compiled = models
+    assert compiled.is_compiled and not eager.is_compiled
+    assert not any(p.requires_grad for p in compiled.parameters())
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for atoms in _structures():
+            graph = graph_from_atoms(atoms, eager.cutoff)
+            outputs = OUTPUTS if atoms.pbc.all() else ("energy", "forces")
+            fast, reference = compiled(graph, outputs=outputs), eager(graph, outputs=outputs)
+            for name in outputs:
+                torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_is_equivariant_and_conservative(models) -> None:
+    _, compiled = models
+    ethanol, copper, _ = _structures()
+    assert_equivariant(compiled, ethanol, ("energy", "forces"))
+    assert_equivariant(compiled, copper, OUTPUTS)
+    assert_forces_match_finite_differences(compiled, copper)
+    assert_stress_match_finite_differences(compiled, copper)
+
+
+def test_compiled_copy_leaves_second_derivatives_to_the_eager_path(models) -> None:
+    """create_graph (Hessians) runs eagerly and still differentiates twice."""
+    eager, compiled = models
+    graph = graph_from_atoms(_structures()[0], eager.cutoff)
+    out = compiled(graph, outputs={"forces"}, create_graph=True)
+    assert out.forces.requires_grad
+    torch.testing.assert_close(out.forces.detach(), eager(graph, outputs={"forces"}).forces, rtol=1e-10, atol=1e-12)
+
+
+def test_calculator_compile_option(models) -> None:
+    eager, _ = models
+    atoms = _structures()[1]
+    reference = atoms.copy()
+    reference.calc = EquipotCalculator(eager)
+    atoms.calc = EquipotCalculator(eager, compile=True)
+    assert atoms.calc.model.is_compiled
+    np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(atoms.get_stress(), reference.get_stress(), rtol=1e-9, atol=1e-12)
+
+
+def test_failed_compilation_warns_and_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a working C++ compiler inductor cannot build its kernels: the copy says so
+    once and gives the eager results."""
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
+    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)
+    torch._dynamo.reset()
+    eager = _model()
+    eager.set_normalization(scale=0.7)  # another model than the fixture's
+    compiled = eager.compiled()
+    graph = graph_from_atoms(_structures()[2], eager.cutoff)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        out = compiled(graph, outputs={"energy", "forces"})
+    assert not compiled.is_compiled
+    torch.testing.assert_close(out.forces, eager(graph, outputs={"forces"}).forces, rtol=1e-12, atol=1e-12)
+    torch._dynamo.reset()
