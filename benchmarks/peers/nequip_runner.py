@@ -28,6 +28,30 @@ region, then only the model call timed, as ``NequIPCalculator`` makes it::
         --structure benchmarks/results/data/cu_test.xyz@0 --supercell 2 \\
         --repeats 20 --warmup 3 --threads 1 --json /tmp/nequip_infer.json
 
+``infer --compile`` times NequIP's recommended inference path instead of the eager model:
+the ``--model`` checkpoint or package is compiled by ``nequip-compile --mode aotinductor
+--device cpu --target ase`` (a subprocess with the same thread count; node and edge counts
+left dynamic, so one artifact serves every structure size) and loaded with
+``NequIPCalculator.from_compiled_model``; the same ``call_model`` is timed on the same
+input. The artifact is cached next to the model as ``<model>_compiled_ase_cpu.nequip.pt2``
+and reused while it is newer than the model (``compile_s`` is then 0). The example input
+for tracing and for nequip-compile's own eager-vs-compiled check is ``--structure``, written
+as a ``--data-path`` file; a non-periodic structure gets a finite dummy cell there, because
+its zero-volume cell makes the stress NaN and that check fail. If AOTInductor fails, the
+runner falls back to ``--mode torchscript`` (``.nequip.pth``), keeps nequip-compile's log as
+``<model>_compiled_ase_cpu.aotinductor.log`` (no retry while it is newer than the model)
+and reports the reason in ``aotinductor_error`` (nequip 0.19.1 refuses TorchScript with
+torch >= 2.10, so with a recent torch the fallback ends in an error naming both causes).
+The JSON adds ``compiled``,
+``compile_mode``, ``compile_s``, ``compiled_model`` and the largest energy and force
+differences from the eager model on the same input. ``--compile`` needs ``--model``: with
+``--untrained`` it stops with an error (nequip-compile only reads checkpoints and packages)::
+
+    benchmarks/.venv-nequip/bin/python benchmarks/peers/nequip_runner.py infer \\
+        --model benchmarks/results/accuracy/cu/nequip/best.ckpt --compile \\
+        --structure benchmarks/results/data/cu_108.xyz@0 \\
+        --repeats 10 --warmup 3 --threads 1 --json /tmp/nequip_infer_compiled.json
+
 ``train-step``: median time of one training step (forward with ``create_graph``, MSE loss
 on per-atom energy, forces and optionally stress through NequIP's loss object, backward,
 Adam step) on batches made by NequIP's own data utilities::
@@ -361,6 +385,131 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- infer --------------------------------------------------------------------------------
 
+COMPILE_SUFFIX = {"aotinductor": ".nequip.pt2", "torchscript": ".nequip.pth"}
+
+
+def _fresh(path: Path, model: Path) -> bool:
+    """Whether ``path`` exists and was written after ``model``."""
+    return path.exists() and path.stat().st_mtime > model.stat().st_mtime
+
+
+def _compile_data(model_path: Path, atoms: Atoms, out: Path) -> None:
+    """Write ``atoms`` as nequip-compile's ``--data-path`` input: a TorchScript module whose
+    buffers are the ASE target's input fields, built as ``NequIPCalculator`` builds them.
+
+    A non-periodic structure is put in a periodic box with at least ``2 r_max`` of vacuum, so
+    the neighbour list (no images within the cutoff), energy and forces are unchanged but the
+    stress is finite: with the zero cell it is NaN and nequip-compile's check fails on it.
+    """
+    import torch
+    from nequip.scripts._compile_utils import AOTI_ASE_TARGET, COMPILE_TARGET_DICT
+
+    calculator = _calculator_from_file(str(model_path))
+    atoms = atoms.copy()
+    if atoms.cell.volume < 1e-6:
+        r_max = float(calculator.model.metadata["r_max"])
+        positions = atoms.get_positions()
+        atoms.set_cell(positions.max(axis=0) - positions.min(axis=0) + 2 * r_max + 1.0)
+        atoms.center()
+        atoms.pbc = True
+    data = calculator.atoms_to_data(atoms)
+
+    class Data(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            for key in COMPILE_TARGET_DICT[AOTI_ASE_TARGET]["input"]:
+                self.register_buffer(key, data[key].contiguous())
+
+    torch.jit.save(torch.jit.script(Data()), str(out))
+
+
+def _nequip_compile(model_path: Path, data_path: Path, out: Path, mode: str, threads: int) -> tuple[int, str]:
+    """Run nequip-compile for the ASE target on CPU: (return code, combined output)."""
+    env = dict(os.environ)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCHINDUCTOR_COMPILE_THREADS"):
+        env[variable] = str(threads)
+    command = [
+        str(Path(sys.executable).parent / "nequip-compile"),
+        str(model_path), str(out), "--mode", mode, "--device", "cpu",
+    ]
+    if mode == "aotinductor":
+        command += ["--target", "ase", "--data-path", str(data_path)]
+    process = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process.returncode, process.stdout
+
+
+def _failure_reason(log: str) -> str:
+    """The last error line of a nequip-compile log (the exception message), shortened."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line.split(":")[0] or line.startswith("AssertionError")]
+    reason = (errors or lines or ["no output"])[-1]
+    return reason if len(reason) <= 600 else reason[:600] + " ..."
+
+
+def _compiled_model(model: str, atoms: Atoms, threads: int) -> tuple[Path, dict[str, Any]]:
+    """Path of the compiled artifact of ``model`` (compiled now or reused) and JSON fields.
+
+    AOTInductor first; if it fails, TorchScript, with the AOTInductor log kept beside the
+    model so that the (slow, failing) AOTInductor compilation is not retried every run.
+    """
+    import tempfile
+
+    model_path = Path(model).resolve()
+    if not model_path.exists():
+        raise BenchmarkFailure(f"model file {model} does not exist")
+    base = model_path.parent / f"{model_path.name.split('.')[0]}_compiled_ase_cpu"
+    failure_log = base.with_name(base.name + ".aotinductor.log")
+    fields: dict[str, Any] = {"compiled": True, "compile_s": 0.0, "compile_threads": threads}
+    for mode in ("aotinductor", "torchscript"):
+        artifact = base.with_name(base.name + COMPILE_SUFFIX[mode])
+        fields["compile_mode"] = mode
+        if mode == "aotinductor" and _fresh(failure_log, model_path) and not _fresh(artifact, model_path):
+            fields["aotinductor_error"] = (
+                f"failed before (delete {failure_log} to retry): " + _failure_reason(failure_log.read_text())
+            )
+            continue
+        if _fresh(artifact, model_path):
+            fields["compile_cached"] = True
+            return artifact, fields
+        with tempfile.TemporaryDirectory(dir=model_path.parent, prefix=".nequip_compile_") as tmp:
+            data_path = Path(tmp) / "data.pt"
+            if mode == "aotinductor":
+                _compile_data(model_path, atoms, data_path)
+            partial = Path(tmp) / artifact.name  # nequip-compile writes it even when its check fails
+            start = time.perf_counter()
+            returncode, log = _nequip_compile(model_path, data_path, partial, mode, threads)
+            fields["compile_s"] += time.perf_counter() - start
+            if returncode == 0 and partial.exists():
+                partial.replace(artifact)
+                fields["compile_cached"] = False
+                if mode == "aotinductor" and failure_log.exists():
+                    failure_log.unlink()
+                return artifact, fields
+        if mode == "aotinductor":
+            failure_log.write_text(log)
+            fields["aotinductor_error"] = _failure_reason(log) + f" (full log: {failure_log})"
+            print(f"nequip-compile --mode aotinductor failed, trying torchscript: {fields['aotinductor_error']}",
+                  file=sys.stderr)
+        else:
+            raise BenchmarkFailure(
+                f"nequip-compile failed. aotinductor: {fields['aotinductor_error']}. "
+                f"torchscript (fallback): {_failure_reason(log)}"
+            )
+    raise AssertionError("unreachable")
+
+
+def _differences(eager: NequIPCalculator, compiled_out: dict[str, Any], data: dict[str, Any]) -> dict[str, float]:
+    """Largest absolute energy and force differences, compiled minus eager, on the same input."""
+    from nequip.data import AtomicDataDict
+
+    reference = eager.call_model(dict(data))
+    return {
+        f"max_{name}_diff_vs_eager": float(
+            (compiled_out[key].detach().double() - reference[key].detach().double()).abs().max()
+        )
+        for name, key in (("energy", AtomicDataDict.TOTAL_ENERGY_KEY), ("force", AtomicDataDict.FORCE_KEY))
+    }
+
 
 def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
     from nequip.data import AtomicDataDict
@@ -370,8 +519,24 @@ def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
         if not atoms.pbc.all():
             raise BenchmarkFailure("--supercell needs a periodic structure")
         atoms = atoms.repeat((args.supercell,) * 3)
-    model, description = _load_model(args, [atoms])
-    calculator = _calculator_from_model(model)
+    compiled: dict[str, Any] = {"compiled": False}
+    if args.compile:
+        from nequip.integrations.ase import NequIPCalculator
+
+        if args.untrained:
+            raise BenchmarkFailure(
+                "--compile needs --model (a checkpoint or package): nequip-compile cannot read an "
+                "--untrained in-memory model"
+            )
+        artifact, compiled = _compiled_model(args.model, atoms, args.threads)
+        calculator = NequIPCalculator.from_compiled_model(
+            str(artifact), device="cpu", chemical_species_to_atom_type_map=True
+        )
+        compiled["compiled_model"] = str(artifact)
+        model, description = None, {"model": str(Path(args.model).resolve()), "preset": None}
+    else:
+        model, description = _load_model(args, [atoms])
+        calculator = _calculator_from_model(model)
     data = calculator.atoms_to_data(atoms)
     n_atoms, n_edges = len(atoms), AtomicDataDict.num_edges(data)
 
@@ -381,10 +546,16 @@ def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
     baseline = _rss_mb()
     times = _timed_calls(call, args.warmup, args.repeats, args.time_limit)
     median = statistics.median(times)
+    peak = _rss_mb()
+    if args.compile:  # the eager model only after the timing, so that it does not count in peak_rss_mb
+        eager = _calculator_from_file(args.model)
+        model = eager.model
+        compiled.update(_differences(eager, calculator.call_model(data), data))
     return {
         "library": "nequip",
         "version": _nequip_version(),
         **description,
+        **compiled,
         "n_params": _count_parameters(model),
         "structure": args.structure,
         "supercell": args.supercell,
@@ -398,7 +569,7 @@ def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
         "atom_steps_per_s": n_atoms / median,
         "us_per_atom": median * 1e6 / n_atoms,
         "baseline_rss_mb": baseline,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": peak,
     }
 
 
@@ -513,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--supercell", type=int, default=1, help="repeat the cell K x K x K")
     infer.add_argument("--repeats", type=int, default=20)
     infer.add_argument("--warmup", type=int, default=3)
+    infer.add_argument("--compile", action="store_true",
+                       help="time the nequip-compile'd model (AOTInductor, else TorchScript), cached next to --model")
     _add_model(infer)
     _add_common(infer)
 

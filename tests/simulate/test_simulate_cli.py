@@ -130,3 +130,13 @@ def test_bad_input_gives_a_one_line_message(command, message, tiny_model_file, c
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert message in lines[0]
+
+
+def test_compile_option_reaches_the_calculator(tiny_model_file) -> None:
+    """``--compile`` goes through `load_calculator` (compilation itself: tests/models/test_compiled.py)."""
+    from equipot.simulate import load_calculator
+
+    assert load_calculator(tiny_model_file, compile=True).model.is_compiled
+    assert not load_calculator(tiny_model_file).model.is_compiled
+    result = _invoke("md", "--help")
+    assert "--compile" in result.output
