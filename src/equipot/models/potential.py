@@ -38,6 +38,9 @@ __all__ = ["COMPILED_MAX_EDGE_CHANNELS", "EquivariantPotential", "UnknownElement
 #: channels than this (~3.5 GB) take the eager chunked path, whose memory stays small
 COMPILED_MAX_EDGE_CHANNELS = 1 << 24
 
+#: inductor options of `EquivariantPotential.compiled`
+COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True}
+
 #: buffers that carry learned or fitted state (the rest are constants recomputed on build)
 _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
 
@@ -332,7 +335,7 @@ class EquivariantPotential(nn.Module):
         trainable parameters: train the original.
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        copy._compiled_energies = torch.compile(copy._one_piece_energies, dynamic=True)
+        copy._compiled_energies = torch.compile(copy._one_piece_energies, dynamic=True, options=COMPILE_OPTIONS)
         return copy
 
     @property
