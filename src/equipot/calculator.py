@@ -27,7 +27,7 @@ class EquipotCalculator(Calculator):
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
     choose where and in which precision the model runs. ``compile=True`` runs energy,
     forces and stress through `EquivariantPotential.compiled` (`torch.compile`): about a
-    minute of compilation on the first call, then 1.5-2.5x faster on CPU; worth it for MD
+    minute of compilation on the first call, then 1.1-2x faster on CPU; worth it for MD
     and long relaxations, not for a few single points.
 
     A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.

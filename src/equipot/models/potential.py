@@ -30,7 +30,7 @@ from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "EquivariantPotential", "UnknownElementError"]
+__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "COMPILE_OPTIONS", "EquivariantPotential", "UnknownElementError"]
 
 
 #: a `compiled` model keeps per-edge tensors for the backward pass, ~0.2 kB per edge and
@@ -326,7 +326,7 @@ class EquivariantPotential(nn.Module):
         Compilation happens on the first call (about a minute on two cores; inductor's
         on-disk cache shortens later starts) and serves every later graph size, so it pays
         off for MD, relaxations and screening, not for a handful of calls. The results
-        equal the eager model's to float rounding; on CPU it is 1.5-2.5x faster
+        equal the eager model's to float rounding; on CPU it is 1.1-2x faster
         (docs/performance.md). Calls that need the graph of the derivatives
         (``create_graph``: Hessians, training), energies alone, heads, and graphs whose
         edges x channels exceed `COMPILED_MAX_EDGE_CHANNELS` (~700 000 edges at 24
@@ -347,8 +347,8 @@ class EquivariantPotential(nn.Module):
         return self.energies_and_features(graph, positions, cell, False, species)[0]
 
     def _energy_function(self, graph: AtomicGraph, first_order_only: bool, differentiate: bool) -> AtomicEnergyFunction:
-        """The atomic-energy function ``forward`` differentiates: compiled where it applies
-        (first derivatives of a graph that is not too large: one compiled graph serves them all)."""
+        """The atomic-energy function ``forward`` differentiates: the compiled one for first
+        derivatives of a graph that is not too large (one compiled graph serves them all)."""
         species = self.species_of(graph)
         too_large = graph.n_edges * self.layout_node.channels > COMPILED_MAX_EDGE_CHANNELS
         if not (self.is_compiled and differentiate and first_order_only and not self.training) or too_large:

@@ -40,4 +40,5 @@ class NonLinearReadout(nn.Module):
         self.out = nn.Linear(hidden, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        return torch.nn.functional.silu(self.hidden(features[:, :, self.offset])) @ self.out.weight[0]  # see LinearReadout
+        hidden = torch.nn.functional.silu(self.hidden(features[:, :, self.offset]))
+        return hidden @ self.out.weight[0]  # a matrix-vector product: see LinearReadout
