@@ -63,6 +63,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -431,6 +432,18 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def timed(call: Callable[[int], None], warmup: int, repeats: int) -> list[float]:
+    """Seconds taken by ``call(i)`` for i in ``warmup .. warmup + repeats - 1`` (the first
+    ``warmup`` calls run untimed)."""
+    times = []
+    for index in range(warmup + repeats):
+        started = time.perf_counter()
+        call(index)
+        if index >= warmup:
+            times.append(time.perf_counter() - started)
+    return times
+
+
 def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from mace.tools import torch_geometric
@@ -447,16 +460,12 @@ def cmd_infer(args: argparse.Namespace) -> dict[str, Any]:
         parameter.requires_grad_(False)  # as MACECalculator: gradients only w.r.t. positions
     batch = torch_geometric.batch.Batch.from_data_list(atomic_data(model, [atoms])).to_dict()
 
-    baseline = rss_mb()
-    times = []
-    for call in range(args.warmup + args.repeats):
-        started = time.perf_counter()
-        output = model(batch, training=False, compute_force=True)
-        elapsed = time.perf_counter() - started
-        if output["forces"] is None:
+    def call(_: int) -> None:
+        if model(batch, training=False, compute_force=True)["forces"] is None:
             raise RuntimeError("model returned no forces")
-        if call >= args.warmup:
-            times.append(elapsed)
+
+    baseline = rss_mb()
+    times = timed(call, args.warmup, args.repeats)
     median = statistics.median(times)
     n_atoms = len(atoms)
     return {
@@ -505,14 +514,11 @@ def cmd_train_step(args: argparse.Namespace) -> dict[str, Any]:
     output_args = {"energy": True, "forces": True, "virials": False, "stress": args.stress}
     device = torch.device("cpu")
 
+    def step(index: int) -> None:
+        take_step(model, loss_fn, batches[index % len(batches)], optimizer, None, output_args, MAX_GRAD_NORM, device)
+
     baseline = rss_mb()
-    times = []
-    for step in range(n_steps):
-        started = time.perf_counter()
-        take_step(model, loss_fn, batches[step % len(batches)], optimizer, None, output_args, MAX_GRAD_NORM, device)
-        elapsed = time.perf_counter() - started
-        if step >= args.warmup:
-            times.append(elapsed)
+    times = timed(step, args.warmup, args.repeats)
     median = statistics.median(times)
     return {
         "library": "mace",
