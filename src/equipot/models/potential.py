@@ -335,16 +335,13 @@ class EquivariantPotential(nn.Module):
         trainable parameters: train the original.
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        copy._compiled_energies = torch.compile(copy._one_piece_energies, dynamic=True, options=COMPILE_OPTIONS)
+        copy._compiled_energies = torch.compile(copy.atomic_energies_of, dynamic=True, options=COMPILE_OPTIONS)
         return copy
 
     @property
     def is_compiled(self) -> bool:
         """Whether this is a `compiled` copy (and compilation has not failed)."""
         return getattr(self, "_compiled_energies", None) is not None
-
-    def _one_piece_energies(self, graph: AtomicGraph, positions: Tensor, cell: Tensor, species: Tensor) -> Tensor:
-        return self.energies_and_features(graph, positions, cell, False, species)[0]
 
     def _energy_function(self, graph: AtomicGraph, first_order_only: bool, differentiate: bool) -> AtomicEnergyFunction:
         """The atomic-energy function ``forward`` differentiates: the compiled one for first
@@ -358,8 +355,8 @@ class EquivariantPotential(nn.Module):
             # forces alone and forces + stress share one compiled graph: the cell always
             # requires grad (torch.compile would otherwise recompile on the first stress call)
             cell = cell if cell.requires_grad else cell.detach().requires_grad_(True)
-            try:
-                return self._compiled_energies(graph, positions, cell, species)
+            try:  # one piece (first_order_only=False): the chunked path's Python loop does not compile
+                return self._compiled_energies(graph, positions, cell, False, species)
             except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
                 first_line = (str(error).strip().splitlines() or [""])[0][:300]
                 warnings.warn(
@@ -368,7 +365,7 @@ class EquivariantPotential(nn.Module):
                     stacklevel=4,
                 )
                 self._compiled_energies = None
-                return self._one_piece_energies(graph, positions, cell, species)
+                return self.atomic_energies_of(graph, positions, cell, False, species)
 
         return compiled_energies
 
