@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 import torch._dynamo
+from ase import Atoms
 from ase.build import bulk, molecule
 
-from equipot import EquipotCalculator, EquivariantPotential, graph_from_atoms
+from equipot import AtomicGraph, EquipotCalculator, EquivariantPotential, graph_from_atoms
+from equipot.data import batch_graphs
+from equipot.models.compiled import CompiledGradients, SpecializedTraceError
 from equipot.testing import (
     assert_equivariant,
     assert_forces_match_finite_differences,
@@ -45,6 +48,7 @@ def _structures() -> list:
     return [ethanol, copper, water]
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a failed compilation would fall back
 def test_compiled_equals_eager_on_any_size_without_recompiling(models) -> None:
     """A 9-atom molecule, a 32-atom crystal (with stress) and a 3-atom molecule: the first
     call compiles, the others reuse that graph (a recompile would raise here)."""
@@ -58,6 +62,33 @@ def test_compiled_equals_eager_on_any_size_without_recompiling(models) -> None:
             fast, reference = compiled(graph, outputs=outputs), eager(graph, outputs=outputs)
             for name in outputs:
                 torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a failed compilation would fall back
+def test_compiled_batches_and_tiny_graphs_equal_eager(models) -> None:
+    """A batch of two structures gets its own trace; a lone atom (no edges) runs eagerly."""
+    eager, compiled = models
+    ethanol, copper, _ = _structures()
+    batch = batch_graphs([graph_from_atoms(ethanol, eager.cutoff), graph_from_atoms(copper, eager.cutoff)])
+    single_atom = graph_from_atoms(Atoms("Cu", positions=[[0.0, 0.0, 0.0]]), eager.cutoff)
+    assert not CompiledGradients.supports(single_atom)
+    for graph in (batch, single_atom):
+        fast, reference = compiled(graph, outputs=OUTPUTS), eager(graph, outputs=OUTPUTS)
+        for name in OUTPUTS:
+            torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+
+
+def test_a_trace_that_fixes_a_size_is_refused() -> None:
+    """An energy function that branches on the number of atoms would give a graph for that
+    size only: tracing says so instead of compiling it."""
+
+    def branching_energies(graph: AtomicGraph, positions: torch.Tensor, cell: torch.Tensor, species) -> torch.Tensor:
+        scale = 2.0 if positions.shape[0] == 9 else 1.0
+        return scale * (positions**2).sum(-1)
+
+    graph = graph_from_atoms(_structures()[0], 4.0)
+    with pytest.raises(SpecializedTraceError, match="number of atoms to 9"):
+        CompiledGradients(branching_energies)(graph, torch.zeros(graph.n_atoms, dtype=torch.long))
 
 
 def test_compiled_is_equivariant_and_conservative(models) -> None:

@@ -31,7 +31,7 @@ def edge_vectors(graph: AtomicGraph, positions: Tensor | None = None, cell: Tens
     positions = graph.positions if positions is None else positions
     cell = graph.cell if cell is None else cell
     vectors = positions.index_select(0, graph.senders) - positions.index_select(0, graph.receivers)
-    if graph.n_graphs == 1:
+    if cell.shape[0] == 1:  # not graph.n_graphs: int() would fix the size in a symbolic trace
         return vectors + graph.cell_shifts @ cell[0]
     edge_cells = cell.index_select(0, graph.batch.index_select(0, graph.receivers))
     return vectors + torch.einsum("ei,eij->ej", graph.cell_shifts, edge_cells)

@@ -11,7 +11,7 @@ from torch import Tensor
 from ..data import AtomicGraph, apply_strain
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["AtomicEnergyFunction", "derive_outputs"]
+__all__ = ["AtomicEnergyFunction", "derive_outputs", "outputs_from_gradients"]
 
 #: ``(graph, positions [n_atoms, 3], cell [n_graphs, 3, 3]) -> atomic energies [n_atoms]``
 AtomicEnergyFunction = Callable[[AtomicGraph, Tensor, Tensor], Tensor]
@@ -52,19 +52,32 @@ def derive_outputs(
             strain = torch.zeros_like(cell, requires_grad=True)
             strained_positions, strained_cell = apply_strain(positions, cell, graph.batch, strain)
         atomic_energies = atomic_energy_fn(graph, strained_positions, strained_cell)
-        energy = torch.zeros(graph.n_graphs, dtype=atomic_energies.dtype, device=atomic_energies.device)
-        energy = energy.index_add(0, graph.batch, atomic_energies)
-        result = ModelOutput(energy=energy, atomic_energies=atomic_energies)
         if not differentiate:
-            return result
+            return outputs_from_gradients(graph, outputs, atomic_energies)
         inputs = [positions] + ([strain] if strain is not None else [])
-        gradients = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
-    gradients = [torch.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
-    if want_forces:
-        result.forces = -gradients[0]
-    if want_virial:
-        virial = gradients[1]
-        virial = 0.5 * (virial + virial.transpose(1, 2))
+        gradients = torch.autograd.grad(atomic_energies.sum(), inputs, create_graph=create_graph, allow_unused=True)
+        gradients = [torch.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
+        return outputs_from_gradients(graph, outputs, atomic_energies, *gradients)
+
+
+def outputs_from_gradients(
+    graph: AtomicGraph,
+    outputs: set[str] | frozenset[str],
+    atomic_energies: Tensor,
+    position_gradient: Tensor | None = None,
+    strain_gradient: Tensor | None = None,
+) -> ModelOutput:
+    """The energies and the forces, virial and stress named in ``outputs``, from atomic
+    energies [n_atoms] (eV), ``dE/dpositions`` [n_atoms, 3] (eV/Å; for forces) and
+    ``dE/dstrain`` [n_graphs, 3, 3] (eV; for stress or virial)."""
+    energy = torch.zeros(graph.n_graphs, dtype=atomic_energies.dtype, device=atomic_energies.device)
+    result = ModelOutput(energy=energy.index_add(0, graph.batch, atomic_energies), atomic_energies=atomic_energies)
+    if "forces" in outputs:
+        assert position_gradient is not None, "forces need dE/dpositions"
+        result.forces = -position_gradient
+    if "stress" in outputs or "virial" in outputs:
+        assert strain_gradient is not None, "stress needs dE/dstrain"
+        virial = 0.5 * (strain_gradient + strain_gradient.transpose(1, 2))
         volume = torch.linalg.det(graph.cell).abs()
         has_cell = volume > _MIN_VOLUME
         safe_volume = torch.where(has_cell, volume, torch.ones_like(volume))

@@ -25,21 +25,19 @@ from ..nn import (
     ProductBasis,
 )
 from ..o3 import natural_irreps, so3_irreps
-from .derivatives import AtomicEnergyFunction, derive_outputs
+from .compiled import CompiledGradients
+from .derivatives import derive_outputs, outputs_from_gradients
 from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "COMPILE_OPTIONS", "EquivariantPotential", "UnknownElementError"]
+__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "EquivariantPotential", "UnknownElementError"]
 
 
 #: a `compiled` model keeps per-edge tensors for the backward pass, ~0.2 kB per edge and
 #: channel (measured: 2.6 GB for 460 000 edges at 24 channels); graphs with more edges x
 #: channels than this (~3.5 GB) take the eager chunked path, whose memory stays small
 COMPILED_MAX_EDGE_CHANNELS = 1 << 24
-
-#: inductor options of `EquivariantPotential.compiled`
-COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True}
 
 #: buffers that carry learned or fitted state (the rest are constants recomputed on build)
 _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
@@ -299,7 +297,12 @@ class EquivariantPotential(nn.Module):
         head_names = outputs - OUTPUT_NAMES
         first_order_only = not create_graph
         if not head_names:
-            energy_function = self._energy_function(graph, first_order_only, differentiate=bool(outputs - {"energy"}))
+            species = self.species_of(graph)
+            if self._runs_compiled(graph, outputs, create_graph):
+                compiled_outputs = self._compiled_outputs(graph, outputs, species)
+                if compiled_outputs is not None:
+                    return compiled_outputs
+            energy_function = functools.partial(self.atomic_energies_of, first_order_only=first_order_only, species=species)
             return derive_outputs(energy_function, graph, outputs, create_graph)
         unknown = sorted(head_names - set(self.output_specs()))
         if unknown:
@@ -321,53 +324,58 @@ class EquivariantPotential(nn.Module):
 
     # ------------------------------------------------------- compiled inference
     def compiled(self) -> EquivariantPotential:
-        """A copy for inference whose energy, forces and stress run through `torch.compile`.
+        """A copy for inference whose energy, forces and stress run as one compiled graph.
 
+        The network and its backward pass are traced together into one graph of tensor
+        operations and compiled by `torch.compile` (`models.compiled.CompiledGradients`):
+        a call runs inductor's fused C++ kernels with no autograd engine in between.
         Compilation happens on the first call (about a minute on two cores; inductor's
-        on-disk cache shortens later starts) and serves every later graph size, so it pays
-        off for MD, relaxations and screening, not for a handful of calls. The results
-        equal the eager model's to float rounding; on CPU it is 1.1-2x faster
-        (docs/performance.md). Calls that need the graph of the derivatives
-        (``create_graph``: Hessians, training), energies alone, heads, and graphs whose
-        edges x channels exceed `COMPILED_MAX_EDGE_CHANNELS` (~700 000 edges at 24
-        channels: they take the memory-saving chunked path) run eagerly. If compilation
-        fails (no C++ compiler, say) the copy warns once and runs eagerly. The copy has no
-        trainable parameters: train the original.
+        on-disk cache shortens later starts) and serves every later size, so it pays off
+        for MD, relaxations and screening, not for a handful of calls. The results equal
+        the eager model's to float rounding; on CPU it is 1.2-4x faster
+        (docs/performance.md). These run eagerly: calls that need the graph of the
+        derivatives (``create_graph``: Hessians, training), energies alone, heads, graphs
+        with fewer than two atoms or edges, and graphs whose edges x channels exceed
+        `COMPILED_MAX_EDGE_CHANNELS` (~700 000 edges at 24 channels: they take the
+        memory-saving chunked path). If compilation fails (no C++ compiler, say) the copy
+        warns once and runs eagerly. The copy has no trainable parameters: train the
+        original.
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        copy._compiled_energies = torch.compile(copy.atomic_energies_of, dynamic=True, options=COMPILE_OPTIONS)
+        copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of)
         return copy
 
     @property
     def is_compiled(self) -> bool:
         """Whether this is a `compiled` copy (and compilation has not failed)."""
-        return getattr(self, "_compiled_energies", None) is not None
+        return getattr(self, "_compiled_gradients", None) is not None
 
-    def _energy_function(self, graph: AtomicGraph, first_order_only: bool, differentiate: bool) -> AtomicEnergyFunction:
-        """The atomic-energy function ``forward`` differentiates: the compiled one for first
-        derivatives of a graph that is not too large (one compiled graph serves them all)."""
-        species = self.species_of(graph)
-        too_large = graph.n_edges * self.layout_node.channels > COMPILED_MAX_EDGE_CHANNELS
-        if not (self.is_compiled and differentiate and first_order_only and not self.training) or too_large:
-            return functools.partial(self.atomic_energies_of, first_order_only=first_order_only, species=species)
+    def _runs_compiled(self, graph: AtomicGraph, outputs: frozenset[str], create_graph: bool) -> bool:
+        return (
+            self.is_compiled
+            and not create_graph
+            and not self.training
+            and not graph.positions.requires_grad  # the caller differentiates further
+            and bool(outputs - {"energy", "atomic_energies"})
+            and CompiledGradients.supports(graph)
+            and graph.n_edges * self.layout_node.channels <= COMPILED_MAX_EDGE_CHANNELS
+        )
 
-        def compiled_energies(graph: AtomicGraph, positions: Tensor, cell: Tensor) -> Tensor:
-            # forces alone and forces + stress share one compiled graph: the cell always
-            # requires grad (torch.compile would otherwise recompile on the first stress call)
-            cell = cell if cell.requires_grad else cell.detach().requires_grad_(True)
-            try:  # one piece (first_order_only=False): the chunked path's Python loop does not compile
-                return self._compiled_energies(graph, positions, cell, False, species)
-            except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
-                first_line = (str(error).strip().splitlines() or [""])[0][:300]
-                warnings.warn(
-                    f"torch.compile failed ({type(error).__name__}: {first_line}); running eagerly instead",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-                self._compiled_energies = None
-                return self.atomic_energies_of(graph, positions, cell, False, species)
-
-        return compiled_energies
+    def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str], species: Tensor) -> ModelOutput | None:
+        """The outputs through the compiled graph, or None (after a warning, for good)
+        if compilation fails."""
+        try:
+            energies, position_gradient, strain_gradient = self._compiled_gradients(graph, species)
+        except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
+            first_line = (str(error).strip().splitlines() or [""])[0][:300]
+            warnings.warn(
+                f"torch.compile failed ({type(error).__name__}: {first_line}); running eagerly instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._compiled_gradients = None
+            return None
+        return outputs_from_gradients(graph, outputs, energies, position_gradient, strain_gradient)
 
     def output_specs(self) -> dict[str, OutputSpec]:
         """How each head's output transforms (name -> `OutputSpec`); empty without heads."""

@@ -1,0 +1,112 @@
+"""Compiled inference: atomic energies and their first derivatives as one compiled graph.
+
+`CompiledGradients` traces an atomic-energy function together with its autograd backward
+pass (``make_fx``) into one graph of aten operations, then hands that graph to
+`torch.compile`. At run time there is no autograd engine and no Python between the
+kernels: one call of inductor's C++ code gives the energies, ``dE/dpositions`` and
+``dE/dstrain``. Sizes (atoms, edges, structures) stay symbolic, so one trace and one
+compilation serve every system; a trace that fixed any of them is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import sympy
+import torch
+import torch.fx.experimental._config as fx_config
+from torch import Tensor
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from ..data import AtomicGraph, apply_strain
+
+__all__ = ["COMPILE_OPTIONS", "CompiledGradients", "SpecializedTraceError"]
+
+#: inductor options of `CompiledGradients` (the C++ wrapper removes inductor's Python
+#: launcher code between kernels)
+COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True}
+
+#: ``(graph, positions, cell, *, species) -> atomic energies [n_atoms]``, in one piece
+#: (like `EquivariantPotential.atomic_energies_of`)
+SpeciesEnergyFunction = Callable[..., Tensor]
+
+_GRAPH_FIELDS = ("positions", "cell", "senders", "receivers", "cell_shifts", "batch")
+
+
+class SpecializedTraceError(RuntimeError):
+    """The traced graph fixed a size (atoms, edges or structures) it should keep symbolic."""
+
+
+def _graph_like(template: AtomicGraph, tensors: tuple[Tensor, ...]) -> AtomicGraph:
+    # a shallow copy with traced fields: AtomicGraph's checks read values, which a trace has not
+    graph = copy.copy(template)
+    for name, tensor in zip(_GRAPH_FIELDS, tensors):
+        setattr(graph, name, tensor)
+    return graph
+
+
+class CompiledGradients:
+    """``(graph, species) -> (atomic energies [n_atoms] eV, dE/dpositions [n_atoms, 3] eV/Å,
+    dE/dstrain [n_graphs, 3, 3] eV)`` of ``energy_function``, traced and compiled on first use.
+
+    ``energy_function`` must treat its parameters as constants (an inference copy whose
+    parameters do not require grad): they are baked into the trace. Single structures and
+    batches get one trace each (edge vectors take another route for a batch); graphs with
+    fewer than two atoms, edges or structures where a batch is expected are not traced,
+    because tracing fixes sizes 0 and 1 (`supports` says which graphs are served).
+    """
+
+    def __init__(self, energy_function: SpeciesEnergyFunction):
+        self.energy_function = energy_function
+        self._compiled: dict[bool, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
+
+    @staticmethod
+    def supports(graph: AtomicGraph) -> bool:
+        """Whether ``graph`` has the sizes a symbolic trace keeps symbolic (at least two
+        atoms and two edges)."""
+        return graph.n_atoms >= 2 and graph.n_edges >= 2
+
+    def __call__(self, graph: AtomicGraph, species: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        single = graph.n_graphs == 1
+        inputs = tuple(getattr(graph, name) for name in _GRAPH_FIELDS) + (species,)
+        if single not in self._compiled:
+            traced = self._trace(graph, inputs)
+            self._compiled[single] = torch.compile(traced, dynamic=True, options=COMPILE_OPTIONS)
+        return self._compiled[single](*inputs)
+
+    def _trace(self, template: AtomicGraph, inputs: tuple[Tensor, ...]) -> torch.fx.GraphModule:
+        def energies_and_gradients(*tensors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            graph = _graph_like(template, tensors[:-1])
+            species = tensors[-1]
+            with torch.enable_grad():
+                positions = graph.positions.detach().requires_grad_(True)
+                strain = torch.zeros_like(graph.cell, requires_grad=True)
+                strained_positions, strained_cell = apply_strain(positions, graph.cell, graph.batch, strain)
+                energies = self.energy_function(graph, strained_positions, strained_cell, species=species)
+                position_gradient, strain_gradient = torch.autograd.grad(energies.sum(), (positions, strain))
+            return energies, position_gradient, strain_gradient
+
+        # without duck shaping, equal sizes (3 structures and xyz, say) keep separate symbols
+        with fx_config.patch(use_duck_shape=False):
+            traced = make_fx(energies_and_gradients, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
+        _check_sizes_stay_symbolic(traced, template.n_graphs == 1)
+        return traced
+
+
+def _check_sizes_stay_symbolic(traced: torch.fx.GraphModule, single: bool) -> None:
+    """Raise `SpecializedTraceError` if the trace turned the number of atoms, edges or
+    (in a batch) structures into a constant: the graph would be wrong for other sizes."""
+    shape_env = traced.shape_env
+    placeholders = [node for node in traced.graph.nodes if node.op == "placeholder"]
+    positions, cell, senders = (placeholders[_GRAPH_FIELDS.index(name)] for name in ("positions", "cell", "senders"))
+    sizes = {"atoms": positions.meta["val"].shape[0], "edges": senders.meta["val"].shape[0]}
+    if not single:
+        sizes["structures"] = cell.meta["val"].shape[0]
+    for name, size in sizes.items():
+        expression = shape_env.simplify(size.node.expr) if isinstance(size, torch.SymInt) else sympy.Integer(size)
+        if expression.is_number:
+            raise SpecializedTraceError(
+                f"tracing fixed the number of {name} to {expression}; the compiled graph would "
+                "only fit that size (a model operation branches on it)"
+            )
