@@ -26,9 +26,10 @@ class EquipotCalculator(Calculator):
 
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
     choose where and in which precision the model runs. ``compile=True`` runs energy,
-    forces and stress through `EquivariantPotential.compiled` (`torch.compile`): about a
-    minute of compilation on the first call, then 1.1-2x faster on CPU; worth it for MD
-    and long relaxations, not for a few single points.
+    forces and stress as one compiled graph (`EquivariantPotential.compiled`): 20-90 s
+    of compilation on the first call, then 1.2-1.5x faster on CPU for hundreds of atoms
+    and more, about 5x for a small molecule; worth it for MD and long relaxations, not
+    for a few single points.
 
     A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.
     ``dipole`` (e·Å, ASE's name: ``atoms.get_dipole_moment()`` works) and

@@ -17,7 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: ``--compile`` of the commands that evaluate a model many times (md, relax, neb)
 CompileOption = Annotated[
     bool,
-    typer.Option(help="run the model through torch.compile: ~1 min to compile, then up to 2x faster on CPU"),
+    typer.Option(help="compile the model and its forces into one graph: 20-90 s first, then 1.2-5x faster on CPU"),
 ]
 
 #: errors whose message already says what is wrong and what to do: shown without a traceback

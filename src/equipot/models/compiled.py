@@ -52,9 +52,9 @@ class CompiledGradients:
 
     ``energy_function`` must treat its parameters as constants (an inference copy whose
     parameters do not require grad): they are baked into the trace. Single structures and
-    batches get one trace each (edge vectors take another route for a batch); graphs with
-    fewer than two atoms, edges or structures where a batch is expected are not traced,
-    because tracing fixes sizes 0 and 1 (`supports` says which graphs are served).
+    batches get one trace each (edge vectors take another route for a batch). Tracing
+    fixes sizes 0 and 1, so graphs with fewer than two atoms or edges are for the caller
+    to run another way (`supports`).
     """
 
     def __init__(self, energy_function: SpeciesEnergyFunction):

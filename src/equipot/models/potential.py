@@ -329,10 +329,11 @@ class EquivariantPotential(nn.Module):
         The network and its backward pass are traced together into one graph of tensor
         operations and compiled by `torch.compile` (`models.compiled.CompiledGradients`):
         a call runs inductor's fused C++ kernels with no autograd engine in between.
-        Compilation happens on the first call (about a minute on two cores; inductor's
-        on-disk cache shortens later starts) and serves every later size, so it pays off
-        for MD, relaxations and screening, not for a handful of calls. The results equal
-        the eager model's to float rounding; on CPU it is 1.2-4x faster
+        Compilation happens on the first call (20-90 s on two cores; inductor's on-disk
+        cache shortens later starts) and serves every later size, so it pays off for MD,
+        relaxations and screening, not for a handful of calls. The results equal the
+        eager model's to float rounding; on CPU it is 1.2-1.5x faster from hundreds of
+        atoms up and about 5x on a small molecule
         (docs/performance.md). These run eagerly: calls that need the graph of the
         derivatives (``create_graph``: Hessians, training), energies alone, heads, graphs
         with fewer than two atoms or edges, and graphs whose edges x channels exceed

@@ -85,10 +85,6 @@ class EdgeCoupling(nn.Module):
         edge_matrices = (harmonics @ self.coefficients).view(n_edges, self.dim_in, self.dim_out)
         if self.dim_in == 1:  # scalar inputs (first layer): an outer product, not a matmul
             coupled = x * edge_matrices
-        elif torch.compiler.is_compiling():
-            # inductor fuses this sum over dim_in with its neighbours into one loop; a bmm of
-            # n_edges tiny matrices is a slow library call (eager would materialize the product)
-            coupled = (x.unsqueeze(-1) * edge_matrices.unsqueeze(1)).sum(2)
         else:
             coupled = torch.bmm(x, edge_matrices)  # [n_edges, channels, dim_out]
         # weights come expanded over components: one same-shape multiply, about twice as

@@ -40,8 +40,8 @@ def load_calculator(
     path: str | os.PathLike, device: str = "cpu", dtype: str | None = None, compile: bool = False
 ) -> EquipotCalculator:
     """An `EquipotCalculator` for the model file ``path`` on ``device``, in ``dtype``
-    ("float32", "float64", or None for the precision the model was saved in), through
-    `torch.compile` if ``compile`` (see `EquivariantPotential.compiled`).
+    ("float32", "float64", or None for the precision the model was saved in), compiled
+    if ``compile`` (see `EquivariantPotential.compiled`).
 
     Raises ValueError (`equipot.models.io.ModelFileError`) for a missing or invalid file.
     """
