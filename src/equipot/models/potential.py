@@ -370,7 +370,7 @@ class EquivariantPotential(nn.Module):
         except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
             first_line = (str(error).strip().splitlines() or [""])[0][:300]
             warnings.warn(
-                f"torch.compile failed ({type(error).__name__}: {first_line}); running eagerly instead",
+                f"compiling the model failed ({type(error).__name__}: {first_line}); running eagerly instead",
                 RuntimeWarning,
                 stacklevel=3,
             )
