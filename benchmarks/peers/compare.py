@@ -53,6 +53,7 @@ PYTHON = {
 }
 #: Cu cells for the inference table: conventional cells per side -> 4 k^3 atoms
 CU_CELLS = {"cu_108": 3, "cu_864": 6, "cu_10976": 14, "cu_97556": 29}
+STRUCTURES = ("ethanol_1", "ethanol_box", *CU_CELLS)
 INFERENCE_TIMEOUT_S = 900
 #: address-space limit of each inference process: a library that needs more fails with a
 #: memory error instead of pushing the machine (24 GB) into swap
@@ -180,32 +181,54 @@ def trained_model(library: str, dataset: str) -> str | None:
 
 
 def inference(args: argparse.Namespace) -> None:
+    """Time every run on every structure. With ``--rounds N`` the runs alternate N times per
+    structure (round-robin, so slow spells of a shared machine hit all of them) and each
+    JSON keeps the round with the median speed, plus every round's figure."""
     ensure_data()
     cases = [("ethanol", "ethanol_1", DATA / "ethanol_test.xyz"), ("ethanol", "ethanol_box", DATA / "ethanol_box.xyz")]
     cases += [("cu", name, DATA / f"{name}.xyz") for name in CU_CELLS]
-    for library in args.libraries:
-        failed_sizes: set[str] = set()
-        for dataset, name, path in cases:
-            if dataset in failed_sizes:
-                print(f"{library} {name}: skipped (a smaller {dataset} case failed)")
+    cases = [case for case in cases if not args.structures or case[1] in args.structures]
+    failed: set[tuple[str, str]] = set()  # (library, dataset): larger cells are skipped
+    for dataset, name, path in cases:
+        rounds: dict[str, list[dict]] = {library: [] for library in args.libraries}
+        for _ in range(args.rounds):
+            for library in args.libraries:
+                if (library, dataset) in failed:
+                    continue
+                row = _time_inference(args, library, dataset, name, path)
+                if row is None:
+                    failed.add((library, dataset))
+                else:
+                    rounds[library].append(row)
+        for library, rows in rounds.items():
+            if (library, dataset) in failed:
+                print(f"{library} {name}: skipped or failed (a smaller {dataset} case failed, see its .log)", flush=True)
                 continue
-            model = trained_model(library, dataset)
-            source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
+            speeds = [row["atom_steps_per_s"] for row in rows]
+            median_row = sorted(rows, key=lambda row: row["atom_steps_per_s"])[len(rows) // 2]
             out = RESULTS / "inference" / f"{library}_{name}.json"
-            n_atoms = int(name.rsplit("_", 1)[1]) if name.startswith("cu_") else 0
-            repeats, warmup = (args.repeats, 3) if n_atoms < 10000 else ((3, 1) if n_atoms < 50000 else (1, 1))
-            command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
-                                         "--repeats", str(repeats), "--warmup", str(warmup), "--json", str(out)]
-            if library in COMPILED_RUNS:
-                command.append("--compile")
-            status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S, memory_gb=INFERENCE_MEMORY_LIMIT_GB)
-            if status != 0:
-                failed_sizes.add(dataset)
-                print(f"{library} {name}: failed (exit {status}, see {out.with_suffix('.log')})", flush=True)
-                continue
-            row = json.loads(out.read_text())
-            print(f"{library:>8s} {name:>12s}: {row['median_ms']:10.1f} ms  {row['atom_steps_per_s']:9.0f} atom-steps/s",
+            out.write_text(json.dumps({**median_row, "rounds_atom_steps_per_s": speeds}, indent=2))
+            print(f"{library:>8s} {name:>12s}: {median_row['median_ms']:10.1f} ms  "
+                  f"{median_row['atom_steps_per_s']:9.0f} atom-steps/s  (rounds: {', '.join(f'{v:.0f}' for v in speeds)})",
                   flush=True)
+
+
+def _time_inference(args: argparse.Namespace, library: str, dataset: str, name: str, path: Path) -> dict | None:
+    """One runner process timing ``library`` on structure ``name``; None if it failed."""
+    model = trained_model(library, dataset)
+    source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
+    out = RESULTS / "inference" / f"{library}_{name}.json"
+    n_atoms = int(name.rsplit("_", 1)[1]) if name.startswith("cu_") else 0
+    repeats, warmup = (args.repeats, 3) if n_atoms < 10000 else ((3, 1) if n_atoms < 50000 else (1, 1))
+    command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
+                                 "--repeats", str(repeats), "--warmup", str(warmup), "--json", str(out)]
+    if library in COMPILED_RUNS:
+        command.append("--compile")
+    status = run(command, out.with_suffix(".log"), timeout=INFERENCE_TIMEOUT_S, memory_gb=INFERENCE_MEMORY_LIMIT_GB)
+    if status != 0:
+        print(f"{library} {name}: failed (exit {status}, see {out.with_suffix('.log')})", flush=True)
+        return None
+    return json.loads(out.read_text())
 
 
 def train_step(args: argparse.Namespace) -> None:
@@ -322,6 +345,8 @@ def main() -> None:
         stage.add_argument("--threads", type=int, default=1)
         stage.add_argument("--untrained", action="store_true", help="time untrained models of the same presets")
         stage.add_argument("--repeats", type=int, default=20)
+    sub.choices["inference"].add_argument("--rounds", type=int, default=1, help="alternate the runs this many times")
+    sub.choices["inference"].add_argument("--structures", nargs="+", choices=STRUCTURES, help="default: all")
     sub.choices["accuracy"].add_argument("--minutes", type=float, default=10.0)
     sub.choices["accuracy"].add_argument("--parallel", type=int, default=1)
     sub.choices["accuracy"].add_argument("--datasets", nargs="+", default=["ethanol", "cu"])

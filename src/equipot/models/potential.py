@@ -327,7 +327,7 @@ class EquivariantPotential(nn.Module):
         """A copy for inference whose energy, forces and stress run as one compiled graph.
 
         The network and its backward pass are traced together into one graph of tensor
-        operations and compiled by `torch.compile` (`models.compiled.CompiledGradients`):
+        operations and compiled by inductor (`models.compiled.CompiledGradients`):
         a call runs inductor's fused C++ kernels with no autograd engine in between.
         Compilation happens on the first call (20-90 s on two cores; inductor's on-disk
         cache shortens later starts) and serves every later size, so it pays off for MD,

@@ -25,7 +25,7 @@ class LinearReadout(nn.Module):
         self.linear = nn.Linear(layout.channels, 1, bias=False)
 
     def forward(self, features: Tensor) -> Tensor:
-        # a matrix-vector product, not an [n, C] x [C, 1] mm: torch.compile specializes the
+        # a matrix-vector product, not an [n, C] x [C, 1] mm: a compiler specializes the
         # number of atoms for the latter's small backward mm (a recompile per molecule size)
         return features[:, :, self.offset] @ self.linear.weight[0]
 
