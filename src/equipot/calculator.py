@@ -28,7 +28,7 @@ class EquipotCalculator(Calculator):
     choose where and in which precision the model runs. ``compile=True`` runs energy,
     forces and stress as one compiled graph (`EquivariantPotential.compiled`): 20-90 s
     of compilation on the first call, then 1.2-1.5x faster on CPU for hundreds of atoms
-    and more, about 5x for a small molecule; worth it for MD and long relaxations, not
+    and more, 3-5x for a small molecule; worth it for MD and long relaxations, not
     for a few single points.
 
     A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.

@@ -17,7 +17,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: ``--compile`` of the commands that evaluate a model many times (md, relax, neb)
 CompileOption = Annotated[
     bool,
-    typer.Option(help="compile the model and its forces into one graph: 20-90 s first, then 1.2-5x faster on CPU"),
+    typer.Option(
+        help="compile model and forces into one graph: 20-90 s first, then 1.2-5x faster on CPU (most on small systems)"
+    ),
 ]
 
 #: errors whose message already says what is wrong and what to do: shown without a traceback

@@ -333,7 +333,7 @@ class EquivariantPotential(nn.Module):
         cache shortens later starts) and serves every later size, so it pays off for MD,
         relaxations and screening, not for a handful of calls. The results equal the
         eager model's to float rounding; on CPU it is 1.2-1.5x faster from hundreds of
-        atoms up and about 5x on a small molecule
+        atoms up and 3-5x on a small molecule
         (docs/performance.md). These run eagerly: calls that need the graph of the
         derivatives (``create_graph``: Hessians, training), energies alone, heads, graphs
         with fewer than two atoms or edges, and graphs whose edges x channels exceed
