@@ -1,6 +1,6 @@
 """`EquivariantPotential.compiled`: energy, forces and stress as one compiled graph.
 
-One compiled model (float64, small) serves the whole module: compiling takes ~20-40 s.
+One compiled model (float64, small) serves the whole module: compiling takes ~20-60 s.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
+import equipot.models.compiled as compiled_module
 from equipot import AtomicGraph, EquipotCalculator, EquivariantPotential, graph_from_atoms
 from equipot.data import batch_graphs
-import equipot.models.compiled as compiled_module
 from equipot.models.compiled import CompiledGradients, SpecializedTraceError
 from equipot.models.compiled import _compile as compile_traced
 from equipot.testing import (
