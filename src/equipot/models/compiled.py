@@ -12,6 +12,7 @@ compilation serve every system; a trace that fixed any of them is refused.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 
 import sympy
@@ -20,7 +21,8 @@ import torch.fx.experimental._config as fx_config
 from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from ..data import AtomicGraph, apply_strain
+from ..data import AtomicGraph
+from .derivatives import energies_and_gradients
 
 __all__ = ["COMPILE_OPTIONS", "CompiledGradients", "SpecializedTraceError"]
 
@@ -76,20 +78,15 @@ class CompiledGradients:
         return self._compiled[single](*inputs)
 
     def _trace(self, template: AtomicGraph, inputs: tuple[Tensor, ...]) -> torch.fx.GraphModule:
-        def energies_and_gradients(*tensors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            graph = _graph_like(template, tensors[:-1])
-            species = tensors[-1]
+        def traced_energies_and_gradients(*tensors: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+            graph, species = _graph_like(template, tensors[:-1]), tensors[-1]
+            energy_function = functools.partial(self.energy_function, species=species)
             with torch.enable_grad():
-                positions = graph.positions.detach().requires_grad_(True)
-                strain = torch.zeros_like(graph.cell, requires_grad=True)
-                strained_positions, strained_cell = apply_strain(positions, graph.cell, graph.batch, strain)
-                energies = self.energy_function(graph, strained_positions, strained_cell, species=species)
-                position_gradient, strain_gradient = torch.autograd.grad(energies.sum(), (positions, strain))
-            return energies, position_gradient, strain_gradient
+                return energies_and_gradients(energy_function, graph, want_virial=True, create_graph=False)
 
         # without duck shaping, equal sizes (3 structures and xyz, say) keep separate symbols
         with fx_config.patch(use_duck_shape=False):
-            traced = make_fx(energies_and_gradients, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
+            traced = make_fx(traced_energies_and_gradients, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
         _check_sizes_stay_symbolic(traced, template.n_graphs == 1)
         return traced
 

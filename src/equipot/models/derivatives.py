@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
@@ -11,7 +10,7 @@ from torch import Tensor
 from ..data import AtomicGraph, apply_strain
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["AtomicEnergyFunction", "derive_outputs", "outputs_from_gradients"]
+__all__ = ["AtomicEnergyFunction", "derive_outputs", "energies_and_gradients", "outputs_from_gradients"]
 
 #: ``(graph, positions [n_atoms, 3], cell [n_graphs, 3, 3]) -> atomic energies [n_atoms]``
 AtomicEnergyFunction = Callable[[AtomicGraph, Tensor, Tensor], Tensor]
@@ -41,23 +40,31 @@ def derive_outputs(
     want_virial = "stress" in outputs or "virial" in outputs
     differentiate = want_forces or want_virial
 
-    # energy alone runs in the caller's grad mode (so a model can be trained on energies)
-    with torch.enable_grad() if differentiate else contextlib.nullcontext():
-        positions, cell = graph.positions, graph.cell
-        if differentiate and not positions.requires_grad:
-            positions = positions.detach().requires_grad_(True)
-        strained_positions, strained_cell = positions, cell
-        strain = None
-        if want_virial:
-            strain = torch.zeros_like(cell, requires_grad=True)
-            strained_positions, strained_cell = apply_strain(positions, cell, graph.batch, strain)
-        atomic_energies = atomic_energy_fn(graph, strained_positions, strained_cell)
-        if not differentiate:
-            return outputs_from_gradients(graph, outputs, atomic_energies)
-        inputs = [positions] + ([strain] if strain is not None else [])
-        gradients = torch.autograd.grad(atomic_energies.sum(), inputs, create_graph=create_graph, allow_unused=True)
-        gradients = [torch.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
-        return outputs_from_gradients(graph, outputs, atomic_energies, *gradients)
+    if not differentiate:  # energy alone runs in the caller's grad mode (training on energies)
+        return outputs_from_gradients(graph, outputs, atomic_energy_fn(graph, graph.positions, graph.cell))
+    with torch.enable_grad():
+        return outputs_from_gradients(graph, outputs, *energies_and_gradients(atomic_energy_fn, graph, want_virial, create_graph))
+
+
+def energies_and_gradients(
+    atomic_energy_fn: AtomicEnergyFunction, graph: AtomicGraph, want_virial: bool, create_graph: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Atomic energies [n_atoms] (eV), ``dE/dpositions`` [n_atoms, 3] (eV/Å) and, if
+    ``want_virial``, ``dE/dstrain`` [n_graphs, 3, 3] (eV; else None), by one backward pass
+    through the strain trick of `derive_outputs`. Call with grad enabled."""
+    positions, cell = graph.positions, graph.cell
+    if not positions.requires_grad:
+        positions = positions.detach().requires_grad_(True)
+    strained_positions, strained_cell = positions, cell
+    inputs = [positions]
+    if want_virial:
+        strain = torch.zeros_like(cell, requires_grad=True)
+        strained_positions, strained_cell = apply_strain(positions, cell, graph.batch, strain)
+        inputs.append(strain)
+    atomic_energies = atomic_energy_fn(graph, strained_positions, strained_cell)
+    gradients = torch.autograd.grad(atomic_energies.sum(), inputs, create_graph=create_graph, allow_unused=True)
+    gradients = [torch.zeros_like(x) if g is None else g for g, x in zip(gradients, inputs)]
+    return atomic_energies, gradients[0], gradients[1] if want_virial else None
 
 
 def outputs_from_gradients(
