@@ -206,18 +206,21 @@ def inference(args: argparse.Namespace) -> None:
                 continue
             speeds = [row["atom_steps_per_s"] for row in rows]
             median_row = sorted(rows, key=lambda row: row["atom_steps_per_s"])[len(rows) // 2]
-            out = RESULTS / "inference" / f"{library}_{name}.json"
-            out.write_text(json.dumps({**median_row, "rounds_atom_steps_per_s": speeds}, indent=2))
+            _inference_json(library, name).write_text(json.dumps({**median_row, "rounds_atom_steps_per_s": speeds}, indent=2))
             print(f"{library:>8s} {name:>12s}: {median_row['median_ms']:10.1f} ms  "
                   f"{median_row['atom_steps_per_s']:9.0f} atom-steps/s  (rounds: {', '.join(f'{v:.0f}' for v in speeds)})",
                   flush=True)
+
+
+def _inference_json(library: str, name: str) -> Path:
+    return RESULTS / "inference" / f"{library}_{name}.json"
 
 
 def _time_inference(args: argparse.Namespace, library: str, dataset: str, name: str, path: Path) -> dict | None:
     """One runner process timing ``library`` on structure ``name``; None if it failed."""
     model = trained_model(library, dataset)
     source = ["--model", model] if model and not args.untrained else ["--untrained", "--cutoff", "5.0", *preset(library)]
-    out = RESULTS / "inference" / f"{library}_{name}.json"
+    out = _inference_json(library, name)
     n_atoms = int(name.rsplit("_", 1)[1]) if name.startswith("cu_") else 0
     repeats, warmup = (args.repeats, 3) if n_atoms < 10000 else ((3, 1) if n_atoms < 50000 else (1, 1))
     command = runner(library) + ["infer", *source, "--structure", f"{path}@0", "--threads", str(args.threads),
@@ -302,7 +305,7 @@ def report(args: argparse.Namespace) -> None:
         table.append("| structure | " + " | ".join(ours) + " |")
         table.append("| --- " * (len(ours) + 1) + "|")
     for name in ("ethanol_1", "ethanol_box", *CU_CELLS):
-        raw = {run: _load(RESULTS / "inference" / f"{run}_{name}.json") for run in INFERENCE_RUNS}
+        raw = {run: _load(_inference_json(run, name)) for run in INFERENCE_RUNS}
         rows = {run: _ok(row) for run, row in raw.items()}
         speed = {k: (v["atom_steps_per_s"] if v else None) for k, v in rows.items()}
         peers = [speed[p] for p in PEERS if speed[p]]
