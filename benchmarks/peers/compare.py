@@ -34,6 +34,8 @@ RUNS = {
     "equipot-small": ("equipot", "small"),
     "equipot-compact": ("equipot", "compact"),
     "equipot-tiny": ("equipot", "tiny"),
+    "equipot-tiny-r32": ("equipot", "tiny-r32"),
+    "equipot-tiny-r16": ("equipot", "tiny-r16"),
     "mace": ("mace", "matched"),
     "nequip": ("nequip", "matched"),
 }
@@ -43,6 +45,7 @@ LIBRARIES = tuple(RUNS)
 #: recommended way to run a model)
 COMPILED_RUNS = {"equipot-compiled": "equipot", "equipot-small-compiled": "equipot-small",
                  "equipot-compact-compiled": "equipot-compact", "equipot-tiny-compiled": "equipot-tiny",
+                 "equipot-tiny-r32-compiled": "equipot-tiny-r32", "equipot-tiny-r16-compiled": "equipot-tiny-r16",
                  "nequip-compiled": "nequip"}
 INFERENCE_RUNS = (*LIBRARIES, *COMPILED_RUNS)
 PEERS = ("mace", "nequip", "nequip-compiled")

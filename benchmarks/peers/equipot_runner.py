@@ -32,6 +32,9 @@ PRESETS = {
     "small": {"num_channels": 32, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "compact": {"num_channels": 24, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "tiny": {"num_channels": 16, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
+    # tiny with a narrower radial MLP: the MLP on edges is most of the work of a 16-channel model
+    "tiny-r32": {"num_channels": 16, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3, "radial_hidden": 32},
+    "tiny-r16": {"num_channels": 16, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3, "radial_hidden": 16},
 }
 
 
