@@ -1,9 +1,13 @@
 """Inference speed of equipot: energy + forces on fcc Cu cells.
 
     python benchmarks/bench_inference.py --threads 2 --repeats 20
+    python benchmarks/bench_inference.py --threads 1 --channels 16 --radial-hidden 64 32 16 --compile
 
 Prints median ms per call and atom-steps per second for each cell size, with the model's
-default hyperparameters (untrained weights: speed does not depend on their values).
+default hyperparameters unless given (untrained weights: speed does not depend on their
+values). With several ``--radial-hidden`` widths, one model per width is built and their
+calls alternate in this one process, so that a slow spell of a shared machine hits all
+of them alike.
 """
 
 from __future__ import annotations
@@ -31,12 +35,40 @@ def time_calls(function, repeats: int, warmup: int) -> list[float]:
     return durations
 
 
+def alternating_durations(functions: dict[str, object], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each function, the functions called in turn ``repeats`` times."""
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    durations: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            durations[name].extend(time_calls(function, 1, 0))
+    return durations
+
+
+def build_model(args: argparse.Namespace, radial_hidden: int | None, dtype: torch.dtype) -> EquivariantPotential:
+    fields = {"species": ["Cu"], "cutoff": 5.0}
+    if args.channels:
+        fields["num_channels"] = args.channels
+    if radial_hidden:
+        fields["radial_hidden"] = radial_hidden
+    torch.manual_seed(0)
+    model = EquivariantPotential(dtype=dtype, **fields).to(args.device).eval()
+    model.set_normalization(avg_num_neighbors=42.0)
+    return model.compiled() if args.compile else model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 7], help="conventional cells per side (4 atoms each)")
+    parser.add_argument("--channels", type=int, help="num_channels (default: the model's default)")
+    parser.add_argument("--radial-hidden", type=int, nargs="+", default=[None],
+                        help="radial MLP widths to compare (default: the model's default)")
+    parser.add_argument("--compile", action="store_true", help="time model.compiled() (compilation not timed)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write results to this file")
@@ -44,36 +76,40 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
-    torch.manual_seed(0)
-    model = EquivariantPotential(species=["Cu"], cutoff=5.0, dtype=dtype).to(args.device).eval()
-    model.set_normalization(avg_num_neighbors=42.0)
-    print(f"model: {model.config.model_dump()}")
-    print(f"parameters: {sum(p.numel() for p in model.parameters())}")
+    models = {width: build_model(args, width, dtype) for width in args.radial_hidden}
+    for model in models.values():
+        print(f"model: {model.config.model_dump()}, parameters: {sum(p.numel() for p in model.parameters())}")
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"threads {args.threads}, {args.dtype}, device {args.device}")
+          f"threads {args.threads}, {args.dtype}, device {args.device}, compiled {args.compile}")
     results = []
     for size in args.sizes:
         atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (size, size, size)
         atoms.rattle(0.02, seed=0)
-        graph = graph_from_atoms(atoms, model.cutoff, dtype=dtype).to(device=args.device)
+        graph = graph_from_atoms(atoms, 5.0, dtype=dtype).to(device=args.device)
 
-        def call() -> None:
-            model(graph, outputs={"energy", "forces"}, create_graph=False)
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
+        def caller(model: EquivariantPotential):
+            def call() -> None:
+                model(graph, outputs={"energy", "forces"}, create_graph=False)
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
 
-        durations = time_calls(call, args.repeats, args.warmup)
-        median = statistics.median(durations)
-        row = {
-            "n_atoms": len(atoms),
-            "n_edges": graph.n_edges,
-            "median_ms": 1e3 * median,
-            "atom_steps_per_s": len(atoms) / median,
-            "us_per_atom": 1e6 * median / len(atoms),
-        }
-        results.append(row)
-        print(f"{len(atoms):>7d} atoms {graph.n_edges:>9d} edges  median {row['median_ms']:9.1f} ms  "
-              f"{row['atom_steps_per_s']:10.0f} atom-steps/s  {row['us_per_atom']:7.1f} us/atom")
+            return call
+
+        durations = alternating_durations({width: caller(model) for width, model in models.items()}, args.repeats, args.warmup)
+        for width, model in models.items():
+            median = statistics.median(durations[width])
+            row = {
+                "radial_hidden": model.config.radial_hidden,
+                "n_atoms": len(atoms),
+                "n_edges": graph.n_edges,
+                "median_ms": 1e3 * median,
+                "atom_steps_per_s": len(atoms) / median,
+                "us_per_atom": 1e6 * median / len(atoms),
+            }
+            results.append(row)
+            print(f"{len(atoms):>7d} atoms {graph.n_edges:>9d} edges  radial_hidden {row['radial_hidden']:>3d}  "
+                  f"median {row['median_ms']:9.1f} ms  {row['atom_steps_per_s']:10.0f} atom-steps/s  "
+                  f"{row['us_per_atom']:7.1f} us/atom")
     if args.json:
         with open(args.json, "w") as stream:
             json.dump({"args": vars(args), "results": results}, stream, indent=2)
