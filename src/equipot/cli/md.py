@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..models.allocator import keep_freed_memory
 from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
 from ._console import CompileOption, console, user_errors
 
@@ -61,6 +62,7 @@ def md(
     if traj_format not in ("extxyz", "traj"):
         raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
     atoms = read_structure(structure)
+    keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = run_md(
         atoms, calculator, ensemble=ensemble, steps=steps, timestep_fs=timestep, temperature_K=temperature,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..models.allocator import keep_freed_memory
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
 from ._console import CompileOption, console, error_console, user_errors
 
@@ -45,6 +46,7 @@ def neb(
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
+    keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
                      interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,

@@ -9,6 +9,7 @@ import ase.io
 import typer
 from rich.table import Table
 
+from ..models.allocator import keep_freed_memory
 from ..simulate import RelaxResult, load_calculator, read_structure
 from ..simulate import relax as relax_structure
 from ._console import CompileOption, console, error_console, user_errors
@@ -53,6 +54,7 @@ def relax(
 ) -> None:
     """Relax STRUCTURE to --fmax (and --stress-tol with --cell); write the relaxed structure."""
     atoms = read_structure(structure)
+    keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
     result = relax_structure(
         atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,
