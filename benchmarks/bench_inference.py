@@ -23,6 +23,8 @@ from ase.build import bulk
 
 from equipot import EquivariantPotential, graph_from_atoms
 
+CUTOFF = 5.0  # Å
+
 
 def time_calls(function, repeats: int, warmup: int) -> list[float]:
     for _ in range(warmup):
@@ -38,17 +40,16 @@ def time_calls(function, repeats: int, warmup: int) -> list[float]:
 def alternating_durations(functions: dict[str, object], repeats: int, warmup: int) -> dict[str, list[float]]:
     """Seconds per call of each function, the functions called in turn ``repeats`` times."""
     for function in functions.values():
-        for _ in range(warmup):
-            function()
+        time_calls(function, repeats=0, warmup=warmup)
     durations: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
-            durations[name].extend(time_calls(function, 1, 0))
+            durations[name] += time_calls(function, repeats=1, warmup=0)
     return durations
 
 
 def build_model(args: argparse.Namespace, radial_hidden: int | None, dtype: torch.dtype) -> EquivariantPotential:
-    fields = {"species": ["Cu"], "cutoff": 5.0}
+    fields = {"species": ["Cu"], "cutoff": CUTOFF}
     if args.channels:
         fields["num_channels"] = args.channels
     if radial_hidden:
@@ -85,7 +86,7 @@ def main() -> None:
     for size in args.sizes:
         atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (size, size, size)
         atoms.rattle(0.02, seed=0)
-        graph = graph_from_atoms(atoms, 5.0, dtype=dtype).to(device=args.device)
+        graph = graph_from_atoms(atoms, CUTOFF, dtype=dtype).to(device=args.device)
 
         def caller(model: EquivariantPotential):
             def call() -> None:
