@@ -53,3 +53,8 @@ def test_large_blocks_come_from_the_heap_after_keep_freed_memory():
 def test_other_c_libraries_are_left_alone(monkeypatch):
     monkeypatch.setattr(allocator.sys, "platform", "darwin")
     assert allocator.keep_freed_memory() is False
+
+
+def test_a_tiny_threshold_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="at least 1 MiB"):
+        allocator.keep_freed_memory(4096)

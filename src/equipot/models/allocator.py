@@ -34,7 +34,13 @@ def keep_freed_memory(max_block_bytes: int = KEPT_BLOCK_BYTES) -> bool:
     what was allocated before this call and gave more (21.5 -> 14.6 ms per compiled call at
     108 Cu atoms, against 21-24 -> 17-18 ms from this call). Returns True if applied,
     False where the C library is not glibc (macOS, Windows, musl), which is left as it is.
+    Raises ValueError below 1 MiB.
     """
+    if max_block_bytes < 1 << 20:
+        raise ValueError(
+            f"max_block_bytes={max_block_bytes} would send even small buffers to the kernel; "
+            f"give at least 1 MiB ({1 << 20}; the default keeps blocks up to {KEPT_BLOCK_BYTES})"
+        )
     if not sys.platform.startswith("linux"):
         return False
     try:
