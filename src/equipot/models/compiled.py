@@ -27,10 +27,10 @@ from .derivatives import energies_and_gradients
 __all__ = ["COMPILE_OPTIONS", "CompiledGradients", "SpecializedTraceError"]
 
 #: inductor options of `CompiledGradients`. The C++ wrapper removes inductor's Python
-#: launcher code between kernels. Freezing makes the (constant) parameters part of the
-#: compiled code instead of ~60 inputs marshalled on every call (1.14x on one ethanol
-#: molecule, the same from 108 atoms up); weight prepacking would replace the matrix
-#: products by oneDNN's, 2-3x slower at these sizes.
+#: launcher code between kernels. Freezing turns the parameters into constants of the
+#: compiled graph and folds what depends on them alone (1.14x on one ethanol molecule,
+#: the same from 108 atoms up). Its oneDNN weight prepacking gained nothing at these sizes
+#: and more than doubled the compilation time (benchmarks/bench_compile_options.py).
 COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True, "freezing": True, "cpp.weight_prepack": False}
 
 #: ``(graph, positions, cell, *, species) -> atomic energies [n_atoms]``, in one piece
@@ -63,8 +63,10 @@ class CompiledGradients:
     to run another way (`supports`).
     """
 
-    def __init__(self, energy_function: SpeciesEnergyFunction):
+    def __init__(self, energy_function: SpeciesEnergyFunction, options: dict[str, object] | None = None):
         self.energy_function = energy_function
+        #: inductor config patches (default `COMPILE_OPTIONS`)
+        self.options = dict(COMPILE_OPTIONS if options is None else options)
         self._compiled: dict[bool, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
 
     @staticmethod
@@ -77,7 +79,7 @@ class CompiledGradients:
         single = graph.n_graphs == 1
         inputs = tuple(getattr(graph, name) for name in _GRAPH_FIELDS) + (species,)
         if single not in self._compiled:
-            self._compiled[single] = _compile(self._trace(graph, inputs), inputs)
+            self._compiled[single] = _compile(self._trace(graph, inputs), inputs, self.options)
         return self._compiled[single](*inputs)
 
     def _trace(self, template: AtomicGraph, inputs: tuple[Tensor, ...]) -> torch.fx.GraphModule:
@@ -94,7 +96,9 @@ class CompiledGradients:
         return traced
 
 
-def _compile(traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...]) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
+def _compile(
+    traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...], options: dict[str, object]
+) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     """Inductor's code for ``traced``, with the trace's symbolic sizes. Straight to inductor,
     not through `torch.compile`: dynamo's guards and wrappers would add ~0.6 ms per call
     (a third of a call on a small molecule), and the trace has been checked already."""
@@ -106,7 +110,7 @@ def _compile(traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...]) -> Callab
             f"torch {torch.__version__})"
         ) from error
     with torch.no_grad():  # inductor freezes parameters only for graphs compiled without grad
-        return standalone_compile(traced, list(inputs), dynamic_shapes="from_graph", options={"config_patches": COMPILE_OPTIONS})
+        return standalone_compile(traced, list(inputs), dynamic_shapes="from_graph", options={"config_patches": options})
 
 
 def _check_sizes_stay_symbolic(traced: torch.fx.GraphModule, single: bool) -> None:

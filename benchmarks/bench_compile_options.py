@@ -1,0 +1,77 @@
+"""Inductor options of compiled inference, compared in one process.
+
+Each variant is the same trained model's `CompiledGradients` compiled with its own
+inductor config patches. Blocks of calls alternate between the variants, so the
+machine's slow and fast spells hit all of them; the figures are the median block and,
+per variant, the median over blocks of the first variant's block time over its own.
+Compilation is not timed. Example (run I of benchmarks/README.md)::
+
+    OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/bench_compile_options.py \\
+        --model benchmarks/results/accuracy/ethanol/equipot-tiny-r16/run/model.pt \\
+        --structure benchmarks/results/data/ethanol_test.xyz@0 \\
+        'unfrozen={"cpp_wrapper": true}' \\
+        'frozen={"cpp_wrapper": true, "freezing": true, "cpp.weight_prepack": false}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import ase.io
+import torch
+
+import equipot
+from equipot.models.compiled import CompiledGradients
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", help="name=JSON inductor config patches; the first is the reference")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--structure", required=True, help="file@index (ASE)")
+    parser.add_argument("--supercell", type=int, default=1)
+    parser.add_argument("--blocks", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=300, help="calls per block")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    path, _, index = args.structure.rpartition("@")
+    atoms = ase.io.read(path, int(index or 0))
+    if args.supercell > 1:
+        atoms = atoms.repeat((args.supercell,) * 3)
+    model = equipot.load_model(args.model).converted(torch.float32).eval().requires_grad_(False)
+    graph = equipot.graph_from_atoms(atoms, model.cutoff, dtype=torch.float32)
+    species = model.species_of(graph)
+
+    variants: dict[str, CompiledGradients] = {}
+    reference_forces = None
+    for spec in args.variants:
+        name, _, options = spec.partition("=")
+        variants[name] = CompiledGradients(model.atomic_energies_of, options=json.loads(options))
+        start = time.perf_counter()
+        _, gradient, _ = variants[name](graph, species)
+        difference = 0.0 if reference_forces is None else float((gradient - reference_forces).abs().max())
+        reference_forces = gradient if reference_forces is None else reference_forces
+        print(f"{name}: compiled in {time.perf_counter() - start:.1f} s, max |dF| from the first {difference:.2e} eV/Å")
+
+    block_ms: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.blocks):
+        for name, compiled in variants.items():
+            durations = []
+            for _ in range(args.calls):
+                start = time.perf_counter()
+                compiled(graph, species)
+                durations.append(time.perf_counter() - start)
+            block_ms[name].append(1e3 * statistics.median(durations))
+    first = next(iter(variants))
+    for name, values in block_ms.items():
+        speedup = statistics.median(a / b for a, b in zip(block_ms[first], values))
+        print(f"{name:12s} median block {statistics.median(values):.4f} ms   speed-up over {first}: {speedup:.3f}")
+
+
+if __name__ == "__main__":
+    main()
