@@ -60,12 +60,12 @@ class CompiledGradients:
     parameters do not require grad): they are baked into the trace. Single structures and
     batches get one trace each (edge vectors take another route for a batch). Tracing
     fixes sizes 0 and 1, so graphs with fewer than two atoms or edges are for the caller
-    to run another way (`supports`).
+    to run another way (`supports`). ``options`` are inductor's config patches (default
+    `COMPILE_OPTIONS`).
     """
 
     def __init__(self, energy_function: SpeciesEnergyFunction, options: dict[str, object] | None = None):
         self.energy_function = energy_function
-        #: inductor config patches (default `COMPILE_OPTIONS`)
         self.options = dict(COMPILE_OPTIONS if options is None else options)
         self._compiled: dict[bool, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
 
