@@ -183,7 +183,11 @@ def trained_model(library: str, dataset: str) -> str | None:
     if not result.is_file():
         return None
     payload = json.loads(result.read_text())
-    return payload.get("model") or payload.get("model_path")
+    model = payload.get("model") or payload.get("model_path")
+    if model and not Path(model).exists() and "/benchmarks/results/" in model:
+        # written from another checkout or worktree: the same file under this one's results
+        model = str(RESULTS / model.split("/benchmarks/results/", 1)[1])
+    return model
 
 
 def inference(args: argparse.Namespace) -> None:
