@@ -28,7 +28,7 @@ __all__ = ["COMPILE_OPTIONS", "CompiledGradients", "SpecializedTraceError"]
 
 #: inductor options of `CompiledGradients`. The C++ wrapper removes inductor's Python
 #: launcher code between kernels. Freezing turns the parameters into constants of the
-#: compiled graph and folds what depends on them alone (1.14x on one ethanol molecule,
+#: compiled graph and folds what depends on them alone (1.13-1.17x on one ethanol molecule,
 #: the same from 108 atoms up). Its oneDNN weight prepacking gained nothing at these sizes
 #: and more than doubled the compilation time (benchmarks/bench_compile_options.py).
 COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True, "freezing": True, "cpp.weight_prepack": False}
