@@ -343,6 +343,9 @@ class EquivariantPotential(nn.Module):
         original.
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
+        for module in copy.modules():
+            if isinstance(module, IrrepsLinear):
+                module.dense = True  # one matrix product each, its weight folded at compile time
         copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of)
         return copy
 
