@@ -4,7 +4,9 @@ Each variant is the same trained model's `CompiledGradients` compiled with its o
 inductor config patches. Blocks of calls alternate between the variants, so the
 machine's slow and fast spells hit all of them; the figures are the median block and,
 per variant, the median over blocks of the first variant's block time over its own.
-Compilation is not timed. Example (run I of benchmarks/README.md)::
+Compilation is not timed. A variant's ``"_dense_linear"`` key (not an inductor option)
+sets `IrrepsLinear.dense` in its copy of the model (default: true, as in
+`EquivariantPotential.compiled`). Example (run I of benchmarks/README.md)::
 
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/bench_compile_options.py \\
         --model benchmarks/results/accuracy/ethanol/equipot-tiny-r16/run/model.pt \\
@@ -16,6 +18,7 @@ Compilation is not timed. Example (run I of benchmarks/README.md)::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -25,6 +28,7 @@ import torch
 
 import equipot
 from equipot.models.compiled import CompiledGradients
+from equipot.nn import IrrepsLinear
 
 
 def main() -> None:
@@ -51,7 +55,13 @@ def main() -> None:
     reference_forces = None
     for spec in args.variants:
         name, _, options = spec.partition("=")
-        variants[name] = CompiledGradients(model.atomic_energies_of, options=json.loads(options))
+        options = json.loads(options)
+        variant_model = copy.deepcopy(model)
+        dense = bool(options.pop("_dense_linear", True))
+        for module in variant_model.modules():
+            if isinstance(module, IrrepsLinear):
+                module.dense = dense
+        variants[name] = CompiledGradients(variant_model.atomic_energies_of, options=options)
         start = time.perf_counter()
         _, gradient, _ = variants[name](graph, species)
         difference = 0.0 if reference_forces is None else float((gradient - reference_forces).abs().max())
