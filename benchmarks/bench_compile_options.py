@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import statistics
 import time
@@ -26,9 +27,11 @@ import time
 import ase.io
 import torch
 
+from bench_inference import alternating_durations  # benchmarks/ is on the path when run as a script
+
 import equipot
 from equipot.models.compiled import CompiledGradients
-from equipot.nn import IrrepsLinear
+from equipot.nn import use_dense_linears
 
 
 def main() -> None:
@@ -57,10 +60,7 @@ def main() -> None:
         name, _, options = spec.partition("=")
         options = json.loads(options)
         variant_model = copy.deepcopy(model)
-        dense = bool(options.pop("_dense_linear", True))
-        for module in variant_model.modules():
-            if isinstance(module, IrrepsLinear):
-                module.dense = dense
+        use_dense_linears(variant_model, bool(options.pop("_dense_linear", True)))
         variants[name] = CompiledGradients(variant_model.atomic_energies_of, options=options)
         start = time.perf_counter()
         _, gradient, _ = variants[name](graph, species)
@@ -68,15 +68,9 @@ def main() -> None:
         reference_forces = gradient if reference_forces is None else reference_forces
         print(f"{name}: compiled in {time.perf_counter() - start:.1f} s, max |dF| from the first {difference:.2e} eV/Å")
 
-    block_ms: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.blocks):
-        for name, compiled in variants.items():
-            durations = []
-            for _ in range(args.calls):
-                start = time.perf_counter()
-                compiled(graph, species)
-                durations.append(time.perf_counter() - start)
-            block_ms[name].append(1e3 * statistics.median(durations))
+    calls = {name: functools.partial(compiled, graph, species) for name, compiled in variants.items()}
+    block_seconds = alternating_durations(calls, args.blocks, warmup=0, calls_per_block=args.calls)
+    block_ms = {name: [1e3 * seconds for seconds in values] for name, values in block_seconds.items()}
     first = next(iter(variants))
     for name, values in block_ms.items():
         speedup = statistics.median(a / b for a, b in zip(block_ms[first], values))

@@ -37,14 +37,17 @@ def time_calls(function, repeats: int, warmup: int) -> list[float]:
     return durations
 
 
-def alternating_durations(functions: dict[str, object], repeats: int, warmup: int) -> dict[str, list[float]]:
-    """Seconds per call of each function, the functions called in turn ``repeats`` times."""
+def alternating_durations(
+    functions: dict[str, object], repeats: int, warmup: int, calls_per_block: int = 1
+) -> dict[str, list[float]]:
+    """Seconds per call of each function, the functions taking turns ``repeats`` times with
+    a block of ``calls_per_block`` calls each; one figure per block, its median call."""
     for function in functions.values():
         time_calls(function, repeats=0, warmup=warmup)
     durations: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
-            durations[name] += time_calls(function, repeats=1, warmup=0)
+            durations[name].append(statistics.median(time_calls(function, repeats=calls_per_block, warmup=0)))
     return durations
 
 

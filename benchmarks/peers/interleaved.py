@@ -26,8 +26,6 @@ import argparse
 import json
 import statistics
 import sys
-import sysconfig
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +58,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.append(args.equipot_site or _equipot_site())  # after NequIP's own packages
+    sys.path.insert(0, str(HERE.parent))  # benchmarks/, for bench_inference's timer
 
     import ase.io
     import torch
@@ -67,6 +66,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import nequip_runner
     from nequip.integrations.ase import NequIPCalculator
+
+    from bench_inference import alternating_durations
 
     import equipot
 
@@ -86,19 +87,9 @@ def main() -> None:
         "nequip": lambda: nequip_calculator.call_model(nequip_data),
         "equipot": lambda: model(graph, outputs={"energy", "forces"}, create_graph=False),
     }
-    for call in calls.values():  # compile (equipot) and warm up
-        for _ in range(max(3, args.calls // 2)):
-            call()
-
-    block_ms: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(args.blocks):
-        for name, call in calls.items():
-            durations = []
-            for _ in range(args.calls):
-                start = time.perf_counter()
-                call()
-                durations.append(time.perf_counter() - start)
-            block_ms[name].append(1e3 * statistics.median(durations))
+    # the warm-up compiles equipot's model
+    block_seconds = alternating_durations(calls, args.blocks, warmup=max(3, args.calls // 2), calls_per_block=args.calls)
+    block_ms = {name: [1e3 * seconds for seconds in values] for name, values in block_seconds.items()}
     ratios = [n / e for n, e in zip(block_ms["nequip"], block_ms["equipot"])]
     result = {
         "structure": args.structure,

@@ -23,6 +23,7 @@ from ..nn import (
     NonLinearReadout,
     PolynomialEnvelope,
     ProductBasis,
+    use_dense_linears,
 )
 from ..o3 import natural_irreps, so3_irreps
 from .compiled import CompiledGradients
@@ -343,9 +344,7 @@ class EquivariantPotential(nn.Module):
         original.
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        for module in copy.modules():
-            if isinstance(module, IrrepsLinear):
-                module.dense = True  # one matrix product each, its weight folded at compile time
+        use_dense_linears(copy)  # one matrix product each, its weight folded at compile time
         copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of)
         return copy
 

@@ -7,7 +7,7 @@ from .coupling import EdgeCoupling, FeatureCoupling, coupling_paths
 from .gate import GatedNonlinearity
 from .interaction import Interaction, RadialMLP
 from .layout import IrrepsLayout
-from .linear import IrrepsLinear
+from .linear import IrrepsLinear, use_dense_linears
 from .product import ProductBasis
 from .projection import IrrepsProjection, UnreachableIrrepsError
 from .radial import BesselBasis, PolynomialEnvelope
@@ -31,4 +31,5 @@ __all__ = [
     "UnreachableIrrepsError",
     "coupling_paths",
     "scatter_sum",
+    "use_dense_linears",
 ]

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .layout import IrrepsLayout
 
-__all__ = ["IrrepsLinear"]
+__all__ = ["IrrepsLinear", "use_dense_linears"]
 
 
 class IrrepsLinear(nn.Module):
@@ -79,3 +79,10 @@ class IrrepsLinear(nn.Module):
             for block, s in zip(blocks, self._slices_out)
         ]
         return full[0] if len(full) == 1 else torch.cat(full, dim=-1)
+
+
+def use_dense_linears(module: nn.Module, dense: bool = True) -> None:
+    """Set `IrrepsLinear.dense` on every equivariant linear map inside ``module``."""
+    for submodule in module.modules():
+        if isinstance(submodule, IrrepsLinear):
+            submodule.dense = dense
