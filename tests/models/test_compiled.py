@@ -14,6 +14,7 @@ from ase.build import bulk, molecule
 import equipot.models.compiled as compiled_module
 from equipot import AtomicGraph, EquipotCalculator, EquivariantPotential, graph_from_atoms
 from equipot.data import batch_graphs
+from equipot.models import UnknownElementError
 from equipot.models.compiled import CompiledGradients, SpecializedTraceError
 from equipot.models.compiled import _compile as compile_traced
 from equipot.testing import (
@@ -96,7 +97,91 @@ def test_a_trace_that_fixes_a_size_is_refused() -> None:
 
     graph = graph_from_atoms(_structures()[0], 4.0)
     with pytest.raises(SpecializedTraceError, match="number of atoms to 9"):
-        CompiledGradients(branching_energies)(graph, torch.zeros(graph.n_atoms, dtype=torch.long))
+        CompiledGradients(branching_energies, torch.zeros_like)(graph)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a failed compilation would fall back
+def test_compiled_copy_names_an_unknown_element_and_stays_compiled(models) -> None:
+    """The species lookup runs inside the compiled graph; an element the model does not
+    know raises the same error as the eager model, and the next call is compiled again."""
+    eager, compiled = models
+    ammonia = graph_from_atoms(molecule("NH3"), eager.cutoff)
+    for model in (eager, compiled):
+        with pytest.raises(UnknownElementError, match=r"element N \(Z=7\)"):
+            model(ammonia, outputs=("energy", "forces"))
+    assert compiled.is_compiled
+    water = graph_from_atoms(_structures()[2], eager.cutoff)
+    torch.testing.assert_close(compiled(water).forces, eager(water).forces, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_compiled_takes_strided_tensors(models) -> None:
+    """Positions that are a view with other strides (a transposed array, say) give the
+    same results: the compiled code gets dense copies."""
+    eager, compiled = models
+    graph = graph_from_atoms(_structures()[1], eager.cutoff)
+    graph.positions = graph.positions.t().contiguous().t()
+    assert not graph.positions.is_contiguous()
+    fast, reference = compiled(graph, outputs=OUTPUTS), eager(graph, outputs=OUTPUTS)
+    for name in OUTPUTS:
+        torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+
+
+def _count_compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import torch._inductor
+
+    compilations: list[str] = []
+    compile_package = torch._inductor.aoti_compile_and_package
+
+    def counted(*args, **kwargs):
+        compilations.append(kwargs["package_path"])
+        return compile_package(*args, **kwargs)
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", counted)
+    return compilations
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_second_copy_loads_the_compiled_library_from_the_cache(models, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another compiled copy of the same model (a new process, say) loads the library
+    compiled for the first from the cache: the same results, no compilation."""
+    eager, compiled = models
+    graph = graph_from_atoms(_structures()[0], eager.cutoff)
+    compiled(graph)  # compiled now, unless an earlier test did
+    compilations = _count_compilations(monkeypatch)
+    second = eager.compiled()
+    torch.testing.assert_close(second(graph).forces, compiled(graph).forces, rtol=0, atol=0)
+    assert second.is_compiled and compilations == []
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x.sin()
+
+
+def test_compile_cache_keys_on_weights_and_rebuilds_a_broken_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The cache key follows the weights; a cached file that does not load is compiled
+    again, with a warning, and replaced."""
+    from equipot.models.compile_cache import cache_directory, cached_package, program_key
+
+    monkeypatch.setenv("EQUIPOT_CACHE_DIR", str(tmp_path))
+    x = torch.linspace(0.0, 1.0, 5)
+    programs = [torch.export.export(_Tiny(scale), (x,)) for scale in (2.0, 2.0, 3.0)]
+    keys = [program_key(program, {}) for program in programs]
+    assert keys[0] == keys[1] != keys[2]
+    compilations = _count_compilations(monkeypatch)
+    torch.testing.assert_close(cached_package(programs[0], {})(x), 2.0 * x.sin())
+    torch.testing.assert_close(cached_package(programs[1], {})(x), 2.0 * x.sin())
+    assert len(compilations) == 1
+    (package,) = cache_directory().glob("*.pt2")
+    package.write_bytes(b"not a package")
+    with pytest.warns(RuntimeWarning, match="does not load"):
+        torch.testing.assert_close(cached_package(programs[0], {})(x), 2.0 * x.sin())
+    assert len(compilations) == 2 and [path.name for path in cache_directory().glob("*")] == [package.name]
 
 
 def test_compiled_is_equivariant_and_conservative(models) -> None:

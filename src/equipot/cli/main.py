@@ -8,6 +8,7 @@ from .. import __version__
 from .demo import demo
 from .elastic import elastic
 from .evaluate import evaluate
+from .export import export
 from .md import md
 from .neb import neb
 from .phonons import phonons
@@ -31,6 +32,7 @@ app.command()(neb)
 app.command()(vibrations)
 app.command()(phonons)
 app.command()(elastic)
+app.command()(export)
 
 
 @app.command()

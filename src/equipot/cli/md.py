@@ -36,7 +36,7 @@ def _summary_table(result: MDResult, title: str) -> Table:
 
 @user_errors
 def md(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     structure: Annotated[Path, typer.Argument(help="starting structure, any file ASE reads (last frame)")],
     ensemble: Annotated[str, typer.Option(help="nve (velocity Verlet), nvt (thermostat) or npt (barostat)")] = "nve",
     steps: Annotated[int, typer.Option(help="number of MD steps")] = 1000,

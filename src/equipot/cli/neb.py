@@ -27,7 +27,7 @@ def _profile_table(result: NEBResult, title: str) -> Table:
 
 @user_errors
 def neb(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     initial: Annotated[Path, typer.Argument(help="initial state, any file ASE reads (last frame)")],
     final: Annotated[Path, typer.Argument(help="final state: same atoms in the same order, same cell")],
     images: Annotated[int, typer.Option(help="number of intermediate images")] = 7,

@@ -35,7 +35,7 @@ def _summary_table(result: RelaxResult, title: str) -> Table:
 
 @user_errors
 def relax(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     structure: Annotated[Path, typer.Argument(help="structure to relax, any file ASE reads (last frame)")],
     cell: Annotated[bool, typer.Option("--cell", help="also relax the cell (3D-periodic structures)")] = False,
     fmax: Annotated[float, typer.Option(help="force tolerance (eV/Å)")] = 0.05,

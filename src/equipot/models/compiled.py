@@ -1,12 +1,14 @@
-"""Compiled inference: atomic energies and their first derivatives as one compiled graph.
+"""Compiled inference: energies, forces and stress as one ahead-of-time compiled graph.
 
 `CompiledGradients` traces an atomic-energy function together with its autograd backward
-pass (``make_fx``) into one graph of aten operations, then hands that graph straight to
-inductor (`torch._inductor.standalone_compile`, the compiler behind `torch.compile`). At
-run time there is no autograd engine, no dynamo guard and no Python between the kernels:
-one call of inductor's C++ code gives the energies, ``dE/dpositions`` and
-``dE/dstrain``. Sizes (atoms, edges, structures) stay symbolic, so one trace and one
-compilation serve every system; a trace that fixed any of them is refused.
+pass (``make_fx``) into one graph of aten operations: the species lookup, the network,
+its derivatives, and the sums that turn them into the energy, forces, virial and stress.
+`torch.export` takes that graph with the sizes (atoms, edges, structures) symbolic, and
+AOTInductor compiles it into a shared library of fused C++ kernels. A call hands the
+graph's tensors to that library in one C++ call: no autograd engine, no dynamo guard, no
+Python between the kernels and none of the runtime wrappers of `torch.compile`. One
+compilation serves every size; a trace that fixed a size is refused. Compiled libraries
+are kept on disk (`compile_cache`), so the next start with the same model loads them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import sympy
 import torch
@@ -22,22 +25,33 @@ from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from ..data import AtomicGraph
-from .derivatives import energies_and_gradients
+from .compile_cache import cached_package
+from .derivatives import energies_and_gradients, outputs_from_gradients
 
-__all__ = ["COMPILE_OPTIONS", "CompiledGradients", "SpecializedTraceError"]
+__all__ = ["COMPILE_OPTIONS", "CompiledGradients", "CompiledResult", "SpecializedTraceError"]
 
-#: inductor options of `CompiledGradients`. The C++ wrapper removes inductor's Python
-#: launcher code between kernels. Freezing turns the parameters into constants of the
-#: compiled graph and folds what depends on them alone (1.13-1.17x on one ethanol molecule,
-#: the same from 108 atoms up). Its oneDNN weight prepacking gained nothing at these sizes
-#: and more than doubled the compilation time (benchmarks/bench_compile_options.py).
-COMPILE_OPTIONS: dict[str, object] = {"cpp_wrapper": True, "freezing": True, "cpp.weight_prepack": False}
+#: inductor options of `CompiledGradients`. Freezing turns the parameters into constants of
+#: the compiled graph and folds what depends on them alone (1.13-1.17x on one ethanol
+#: molecule, the same from 108 atoms up). Its oneDNN weight prepacking gained nothing at
+#: these sizes and more than doubled the compilation time (benchmarks/bench_compile_options.py).
+COMPILE_OPTIONS: dict[str, object] = {"freezing": True, "cpp.weight_prepack": False}
 
 #: ``(graph, positions, cell, *, species) -> atomic energies [n_atoms]``, in one piece
 #: (like `EquivariantPotential.atomic_energies_of`)
 SpeciesEnergyFunction = Callable[..., Tensor]
 
-_GRAPH_FIELDS = ("positions", "cell", "senders", "receivers", "cell_shifts", "batch")
+_GRAPH_FIELDS = ("positions", "cell", "senders", "receivers", "cell_shifts", "batch", "atomic_numbers")
+
+
+class CompiledResult(NamedTuple):
+    """What one compiled call gives, in the dtype of the model."""
+
+    atomic_energies: Tensor  #: [n_atoms] eV
+    energy: Tensor  #: [n_graphs] eV
+    forces: Tensor  #: [n_atoms, 3] eV/Å
+    virial: Tensor  #: [n_graphs, 3, 3] eV
+    stress: Tensor  #: [n_graphs, 3, 3] eV/Å³ (zero without a 3D cell)
+    unknown_species: Tensor  #: [] bool: an element the model does not know (its atoms ran as species 0)
 
 
 class SpecializedTraceError(RuntimeError):
@@ -53,21 +67,29 @@ def _graph_like(template: AtomicGraph, tensors: tuple[Tensor, ...]) -> AtomicGra
 
 
 class CompiledGradients:
-    """``(graph, species) -> (atomic energies [n_atoms] eV, dE/dpositions [n_atoms, 3] eV/Å,
-    dE/dstrain [n_graphs, 3, 3] eV)`` of ``energy_function``, traced and compiled on first use.
+    """``graph -> CompiledResult`` (energies, forces, virial, stress) of ``energy_function``,
+    traced and compiled on first use.
 
     ``energy_function`` must treat its parameters as constants (an inference copy whose
-    parameters do not require grad): they are baked into the trace. Single structures and
-    batches get one trace each (edge vectors take another route for a batch). Tracing
-    fixes sizes 0 and 1, so graphs with fewer than two atoms or edges are for the caller
-    to run another way (`supports`). ``options`` are inductor's config patches (default
-    `COMPILE_OPTIONS`).
+    parameters do not require grad): they are baked into the compiled code.
+    ``species_function`` maps atomic numbers to the species indices the energy function
+    takes, -1 for unknown elements: those are flagged in `CompiledResult.unknown_species`,
+    for the caller to raise. Single structures and batches get one compilation each (edge vectors
+    take another route for a batch). Tracing fixes sizes 0 and 1, so graphs with fewer
+    than two atoms or edges are for the caller to run another way (`supports`).
+    ``options`` are inductor's config patches (default `COMPILE_OPTIONS`).
     """
 
-    def __init__(self, energy_function: SpeciesEnergyFunction, options: dict[str, object] | None = None):
+    def __init__(
+        self,
+        energy_function: SpeciesEnergyFunction,
+        species_function: Callable[[Tensor], Tensor],
+        options: dict[str, object] | None = None,
+    ):
         self.energy_function = energy_function
+        self.species_function = species_function
         self.options = dict(COMPILE_OPTIONS if options is None else options)
-        self._compiled: dict[bool, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
+        self._compiled: dict[bool, Callable[[list[Tensor]], list[Tensor]]] = {}
 
     @staticmethod
     def supports(graph: AtomicGraph) -> bool:
@@ -75,42 +97,71 @@ class CompiledGradients:
         atoms and two edges)."""
         return graph.n_atoms >= 2 and graph.n_edges >= 2
 
-    def __call__(self, graph: AtomicGraph, species: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def __call__(self, graph: AtomicGraph) -> CompiledResult:
         single = graph.n_graphs == 1
-        inputs = tuple(getattr(graph, name) for name in _GRAPH_FIELDS) + (species,)
+        inputs = _inputs(graph)
         if single not in self._compiled:
-            self._compiled[single] = _compile(self._trace(graph, inputs), inputs, self.options)
-        return self._compiled[single](*inputs)
+            self._compiled[single] = _compile(self._trace(graph, tuple(inputs)), tuple(inputs), self.options)
+        return CompiledResult(*self._compiled[single](inputs))
+
+    def exported_program(self, graph: AtomicGraph) -> torch.export.ExportedProgram:
+        """The traced program for graphs like ``graph`` (one structure, or a batch), as
+        `torch.export` gives it to AOTInductor: sizes symbolic, weights constants."""
+        inputs = tuple(_inputs(graph))
+        return _export(self._trace(graph, inputs), inputs)
+
+    def use_compiled(self, single: bool, run: Callable[[list[Tensor]], list[Tensor]]) -> None:
+        """Run single structures (``single``) or batches with ``run``, an AOTInductor
+        runner's ``boxed_run`` for `exported_program` (a loaded export), from now on."""
+        self._compiled[single] = run
 
     def _trace(self, template: AtomicGraph, inputs: tuple[Tensor, ...]) -> torch.fx.GraphModule:
-        def traced_energies_and_gradients(*tensors: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-            graph, species = _graph_like(template, tensors[:-1]), tensors[-1]
-            energy_function = functools.partial(self.energy_function, species=species)
+        def traced_outputs(*tensors: Tensor) -> tuple[Tensor, ...]:
+            graph = _graph_like(template, tensors)
+            species = self.species_function(graph.atomic_numbers)
+            unknown_species = (species < 0).any()
+            energy_function = functools.partial(self.energy_function, species=species.clamp(min=0))
             with torch.enable_grad():
-                return energies_and_gradients(energy_function, graph, want_virial=True, create_graph=False)
+                gradients = energies_and_gradients(energy_function, graph, want_virial=True, create_graph=False)
+            result = outputs_from_gradients(graph, {"forces", "stress"}, *gradients)
+            return result.atomic_energies, result.energy, result.forces, result.virial, result.stress, unknown_species
 
         # without duck shaping, equal sizes (3 structures and xyz, say) keep separate symbols
         with fx_config.patch(use_duck_shape=False):
-            traced = make_fx(traced_energies_and_gradients, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
+            traced = make_fx(traced_outputs, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
         _check_sizes_stay_symbolic(traced, template.n_graphs == 1)
         return traced
 
 
+def _dynamic_shapes(single: bool) -> tuple[dict[int, object] | None, ...]:
+    """`torch.export` dimensions of `_GRAPH_FIELDS`: atoms, edges and (batches) structures."""
+    atoms, edges = torch.export.Dim("atoms", min=2), torch.export.Dim("edges", min=2)
+    cell = None if single else {0: torch.export.Dim("structures", min=2)}
+    return ({0: atoms}, cell, {0: edges}, {0: edges}, {0: edges}, {0: atoms}, {0: atoms})
+
+
 def _compile(
     traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...], options: dict[str, object]
-) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
-    """Inductor's code for ``traced``, with the trace's symbolic sizes. Straight to inductor,
-    not through `torch.compile`: dynamo's guards and wrappers would add ~0.6 ms per call
+) -> Callable[[list[Tensor]], list[Tensor]]:
+    """AOTInductor's library for ``traced``, with the trace's sizes symbolic, as
+    ``list of input tensors -> list of output tensors`` (from the on-disk cache when the
+    same program was compiled before: `compile_cache`). Not `torch.compile`: dynamo's
+    guards and the runtime wrappers of its compiled code would add 0.1-0.6 ms per call
     (a third of a call on a small molecule), and the trace has been checked already."""
-    try:
-        from torch._inductor import standalone_compile
-    except ImportError as error:
-        raise RuntimeError(
-            f"compiled inference needs torch._inductor.standalone_compile (torch 2.8 or later; this is "
-            f"torch {torch.__version__})"
-        ) from error
+    with torch.no_grad():
+        runner = cached_package(_export(traced, inputs), options)
+    return runner.loader.boxed_run
+
+
+def _inputs(graph: AtomicGraph) -> list[Tensor]:
+    # the compiled code assumes the strides it was compiled for: dense tensors
+    return [getattr(graph, name).contiguous() for name in _GRAPH_FIELDS]
+
+
+def _export(traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...]) -> torch.export.ExportedProgram:
+    single = inputs[1].shape[0] == 1
     with torch.no_grad():  # inductor freezes parameters only for graphs compiled without grad
-        return standalone_compile(traced, list(inputs), dynamic_shapes="from_graph", options={"config_patches": options})
+        return torch.export.export(traced, inputs, dynamic_shapes=_dynamic_shapes(single), strict=False)
 
 
 def _check_sizes_stay_symbolic(traced: torch.fx.GraphModule, single: bool) -> None:

@@ -2,13 +2,14 @@
 
 Files are written with `torch.save` of a dict of tensors and primitive values and read
 with ``torch.load(weights_only=True)``: loading never executes code from the file.
+(``.pt2`` exports, `models.export`, are the explicit exception: compiled code.)
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -17,7 +18,7 @@ from ..atomic_files import atomic_write
 from ..config import ModelConfig
 from .potential import EquivariantPotential
 
-__all__ = ["ModelFileError", "save_model", "load_model", "read_model_file"]
+__all__ = ["ModelFileError", "load_model", "model_from_payload", "model_payload", "read_model_file", "save_model"]
 
 FORMAT = "equipot-model"
 FORMAT_VERSION = 1
@@ -27,14 +28,9 @@ class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not an equipot model."""
 
 
-def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (temporary file, then rename).
-
-    ``metadata`` (JSON-like: str, numbers, lists, dicts) is stored alongside, e.g. the
-    training config and dataset statistics.
-    """
-    path = Path(path)
-    payload = {
+def model_payload(model: EquivariantPotential, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a model file holds (tensors and plain values), for `torch.save`."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "equipot_version": __version__,
@@ -44,41 +40,65 @@ def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: d
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "metadata": metadata or {},
     }
-    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
-def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
-    """The raw payload of a model file, loaded safely; raises `ModelFileError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist")
+def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file, then rename).
+
+    ``metadata`` (JSON-like: str, numbers, lists, dicts) is stored alongside, e.g. the
+    training config and dataset statistics.
+    """
+    payload = model_payload(model, metadata)
+    return atomic_write(Path(path), lambda stream: torch.save(payload, stream))
+
+
+def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None) -> dict[str, Any]:
+    """The raw payload of a model file (a path, or a binary stream called ``name`` in
+    messages), loaded safely; raises `ModelFileError`."""
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"model file {path} does not exist")
+    name = name or str(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or unsafe files
         raise ModelFileError(
-            f"{path} is not a readable equipot model file ({type(error).__name__}: {error}). "
+            f"{name} is not a readable equipot model file ({type(error).__name__}: {error}). "
             "Model files are loaded without executing code; re-save the model with equipot.save_model"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an equipot model file (no '{FORMAT}' header)")
+        raise ModelFileError(f"{name} is not an equipot model file (no '{FORMAT}' header)")
     if payload.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path} was written by a newer equipot (file format {payload['format_version']}); upgrade equipot"
+            f"{name} was written by a newer equipot (file format {payload['format_version']}); upgrade equipot"
         )
     return payload
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
-    """Rebuild the model stored in ``path`` (see `save_model`), in eval mode."""
-    payload = read_model_file(path)
+def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> EquivariantPotential:
+    """The model of a `read_model_file` payload, in its stored dtype, on the CPU, in eval mode."""
     config = ModelConfig.model_validate(payload["config"])
-    stored_dtype = getattr(torch, payload.get("dtype", "float32"))
-    model = EquivariantPotential(config, dtype=stored_dtype)
+    model = EquivariantPotential(config, dtype=getattr(torch, payload.get("dtype", "float32")))
     try:
         model.load_learned_state(payload["state_dict"])
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not match the stored config: {error}") from error
     model.metadata = payload.get("metadata", {})  # type: ignore[assignment]
-    if dtype is not None and dtype != stored_dtype:
+    return model.eval()
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
+    """Rebuild the model stored in ``path`` (see `save_model`), in eval mode.
+
+    A ``.pt2`` file made by `equipot.export_model` (``equipot export``) loads as a
+    compiled copy ready to run (`models.export.load_exported`). Unlike a model file, it
+    holds machine code that runs when loaded: load only exports you made or trust."""
+    if Path(path).suffix == ".pt2":
+        from .export import load_exported
+
+        return load_exported(path, device=device, dtype=dtype)
+    model = model_from_payload(read_model_file(path), path)
+    if dtype is not None and dtype != model.atomic_energies.dtype:
         model = model.converted(dtype)
     return model.to(device=device).eval()

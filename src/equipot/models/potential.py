@@ -27,7 +27,7 @@ from ..nn import (
 )
 from ..o3 import natural_irreps, so3_irreps
 from .compiled import CompiledGradients
-from .derivatives import derive_outputs, outputs_from_gradients
+from .derivatives import derive_outputs
 from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
 from .output import OUTPUT_NAMES, ModelOutput
@@ -212,9 +212,14 @@ class EquivariantPotential(nn.Module):
                 self.avg_num_neighbors.fill_(float(avg_num_neighbors))
 
     # ------------------------------------------------------------------ model
+    def species_indices(self, atomic_numbers: Tensor) -> Tensor:
+        """Species indices of ``atomic_numbers`` (same shape), -1 for elements this model
+        does not know; `species_of` checks them."""
+        return self.z_to_species[atomic_numbers]
+
     def species_of(self, graph: AtomicGraph) -> Tensor:
         """[n_atoms] dense species indices; raises `UnknownElementError` naming the structure."""
-        species = self.z_to_species[graph.atomic_numbers]
+        species = self.species_indices(graph.atomic_numbers)
         if bool((species < 0).any()):
             atom = int(torch.nonzero(species < 0)[0, 0])
             z = int(graph.atomic_numbers[atom])
@@ -298,11 +303,11 @@ class EquivariantPotential(nn.Module):
         head_names = outputs - OUTPUT_NAMES
         first_order_only = not create_graph
         if not head_names:
-            species = self.species_of(graph)
             if self._runs_compiled(graph, outputs, create_graph):
-                compiled_outputs = self._compiled_outputs(graph, outputs, species)
+                compiled_outputs = self._compiled_outputs(graph, outputs)
                 if compiled_outputs is not None:
                     return compiled_outputs
+            species = self.species_of(graph)
             energy_function = functools.partial(self.atomic_energies_of, first_order_only=first_order_only, species=species)
             return derive_outputs(energy_function, graph, outputs, create_graph)
         unknown = sorted(head_names - set(self.output_specs()))
@@ -345,7 +350,7 @@ class EquivariantPotential(nn.Module):
         """
         copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
         use_dense_linears(copy)  # one matrix product each, its weight folded at compile time
-        copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of)
+        copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of, copy.species_indices)
         return copy
 
     @property
@@ -364,11 +369,11 @@ class EquivariantPotential(nn.Module):
             and graph.n_edges * self.layout_node.channels <= COMPILED_MAX_EDGE_CHANNELS
         )
 
-    def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str], species: Tensor) -> ModelOutput | None:
+    def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str]) -> ModelOutput | None:
         """The outputs through the compiled graph, or None (after a warning, for good)
         if compilation fails."""
         try:
-            energies, position_gradient, strain_gradient = self._compiled_gradients(graph, species)
+            result = self._compiled_gradients(graph)
         except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
             first_line = (str(error).strip().splitlines() or [""])[0][:300]
             warnings.warn(
@@ -378,7 +383,14 @@ class EquivariantPotential(nn.Module):
             )
             self._compiled_gradients = None
             return None
-        return outputs_from_gradients(graph, outputs, energies, position_gradient, strain_gradient)
+        if result.unknown_species:
+            self.species_of(graph)  # raises UnknownElementError, naming the structure and element
+        output = ModelOutput(energy=result.energy, atomic_energies=result.atomic_energies)
+        if "forces" in outputs:
+            output.forces = result.forces
+        if "stress" in outputs or "virial" in outputs:
+            output.stress, output.virial = result.stress, result.virial
+        return output
 
     def output_specs(self) -> dict[str, OutputSpec]:
         """How each head's output transforms (name -> `OutputSpec`); empty without heads."""

@@ -1,0 +1,40 @@
+"""``equipot export``: compile a model ahead of time into a ``.pt2`` file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+
+from ..models.export import export_model
+from ..models.io import load_model
+from ..simulate.inputs import DTYPES
+from ._console import console, user_errors
+
+
+@user_errors
+def export(
+    model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="the .pt2 to write (default: MODEL with .pt2)")] = None,
+    device: Annotated[str, typer.Option(help="where the export will run: cpu, cuda, ...")] = "cpu",
+    dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads the runs will use (default: torch's)")] = None,
+) -> None:
+    """Compile MODEL's energy, forces and stress ahead of time into a .pt2 that `equipot md`,
+    `relax`, `neb` and `EquipotCalculator.from_file` load ready to run (no compiling at start).
+
+    The .pt2 holds machine code for this kind of machine: share the .pt, export where it runs.
+    """
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"--dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    output = output or model.with_suffix(".pt2")
+    potential = load_model(model)
+    start = time.perf_counter()
+    with console.status(f"compiling {model} for {device} ({torch.get_num_threads()} threads)"):
+        export_model(potential, output, device=device, dtype=DTYPES[dtype] if dtype else None)
+    console.print(f"wrote {output} in {time.perf_counter() - start:.0f} s; use it wherever a model file goes")
