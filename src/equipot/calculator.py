@@ -26,8 +26,9 @@ class EquipotCalculator(Calculator):
 
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
     choose where and in which precision the model runs. ``compile=True`` runs energy,
-    forces and stress as one compiled graph (`EquivariantPotential.compiled`): 20-90 s
-    of compilation on the first call, then 1.2-1.5x faster on CPU for hundreds of atoms
+    forces and stress as one compiled graph (`EquivariantPotential.compiled`): about a
+    minute of compilation on the first call (cached on disk; a ``.pt2`` from
+    `equipot.export_model` loads compiled), then 1.2-1.5x faster on CPU for hundreds of atoms
     and more, 3-5x for a small molecule; worth it for MD and long relaxations, not
     for a few single points.
 

@@ -24,7 +24,6 @@ import torch
 from ase import Atoms
 
 from ..data import batch_graphs, graph_from_atoms
-from .compiled import COMPILE_OPTIONS
 from .io import ModelFileError, model_from_payload, model_payload, read_model_file
 from .potential import EquivariantPotential
 

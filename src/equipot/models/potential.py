@@ -333,10 +333,12 @@ class EquivariantPotential(nn.Module):
         """A copy for inference whose energy, forces and stress run as one compiled graph.
 
         The network and its backward pass are traced together into one graph of tensor
-        operations and compiled by inductor (`models.compiled.CompiledGradients`):
-        a call runs inductor's fused C++ kernels with no autograd engine in between.
-        Compilation happens on the first call (20-90 s on two cores; inductor's on-disk
-        cache shortens later starts) and serves every later size, so it pays off for MD,
+        operations and compiled ahead of time by AOTInductor
+        (`models.compiled.CompiledGradients`): a call runs the fused C++ kernels with no
+        autograd engine or Python in between. Compilation happens on the first call
+        (about a minute on two cores; the compiled library is cached on disk, so a later
+        start with the same model takes ~15 s, and `equipot.export_model` saves one
+        that loads at once) and serves every later size, so it pays off for MD,
         relaxations and screening, not for a handful of calls. The results equal the
         eager model's to float rounding; on CPU it is 1.2-1.5x faster from hundreds of
         atoms up and 3-5x on a small molecule
