@@ -106,12 +106,25 @@ def test_an_export_for_another_device_or_thread_count_says_so(exported, monkeypa
     assert any("compiled for 1 threads and this process runs 2" in str(warning.message) for warning in caught)
 
 
-def test_files_that_are_not_exports_get_a_clear_error(exported, tmp_path) -> None:
-    model, _ = exported
+def test_files_that_are_not_exports_get_a_clear_error_before_any_code_runs(exported, tmp_path, monkeypatch) -> None:
+    """Garbage, and a .pt2 archive that is not an equipot export, are refused from the
+    archive's listing: the compiled code in it is never loaded."""
+    import zipfile
+
+    import torch.export.pt2_archive._package as pt2_package
+
+    model, path = exported
+    monkeypatch.setattr(pt2_package, "load_pt2", lambda *args, **kwargs: pytest.fail("loaded the archive's code"))
     garbage = tmp_path / "garbage.pt2"
     garbage.write_bytes(b"not an archive")
-    with pytest.raises(ModelFileError, match="not a readable equipot export.*equipot export MODEL.pt"):
-        load_model(garbage)
+    foreign = tmp_path / "foreign.pt2"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(foreign, "w") as target:
+        for name in source.namelist():
+            if "/extra/" not in name:
+                target.writestr(name, source.read(name))
+    for not_an_export in (garbage, foreign):
+        with pytest.raises(ModelFileError, match="not an equipot export.*equipot export MODEL.pt"):
+            load_model(not_an_export)
     with pytest.raises(ModelFileError, match="does not exist"):
         EquipotCalculator.from_file(tmp_path / "missing.pt2")
     with pytest.raises(ValueError, match="an exported model is a .pt2 file"):

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
+
+from ..atomic_files import atomic_write
 
 __all__ = ["cache_directory", "cached_package", "program_key"]
 
@@ -69,13 +70,6 @@ def cached_package(exported: torch.export.ExportedProgram, options: dict[str, ob
             return torch._inductor.aoti_load_package(str(path))
         except Exception as error:  # noqa: BLE001 - any unreadable package is rebuilt
             warnings.warn(f"compiled package {path} does not load ({type(error).__name__}); compiling it again", RuntimeWarning, stacklevel=2)
-    # compile beside the final name, then rename: a killed run or a parallel one leaves no half file there
-    handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".pt2")
-    os.close(handle)
-    try:
-        torch._inductor.aoti_compile_and_package(exported, package_path=partial, inductor_configs=options)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    # a killed run or a parallel one leaves no half file under the final name
+    atomic_write(path, lambda stream: torch._inductor.aoti_compile_and_package(exported, package_path=stream, inductor_configs=options))
     return torch._inductor.aoti_load_package(str(path))

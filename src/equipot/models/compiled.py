@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import sympy
 import torch
+import torch._inductor
 import torch.fx.experimental._config as fx_config
 from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -148,9 +149,17 @@ def _compile(
     same program was compiled before: `compile_cache`). Not `torch.compile`: dynamo's
     guards and the runtime wrappers of its compiled code would add 0.1-0.6 ms per call
     (a third of a call on a small molecule), and the trace has been checked already."""
+    require_aot_inductor()
     with torch.no_grad():
         runner = cached_package(_export(traced, inputs), options)
     return runner.loader.boxed_run
+
+
+def require_aot_inductor() -> None:
+    """Raise a RuntimeError that names the torch version if AOTInductor's packages
+    (compile, load, ``boxed_run``) are missing: they came with torch 2.8."""
+    if not (hasattr(torch._inductor, "aoti_load_package") and hasattr(torch._C._aoti.AOTIModelPackageLoader, "boxed_run")):
+        raise RuntimeError(f"compiled inference needs AOTInductor packages (torch 2.8 or later; this is torch {torch.__version__})")
 
 
 def _inputs(graph: AtomicGraph) -> list[Tensor]:

@@ -18,12 +18,15 @@ import io
 import json
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 from ase import Atoms
 
+from ..atomic_files import atomic_write
 from ..data import batch_graphs, graph_from_atoms
+from .compiled import require_aot_inductor
 from .io import ModelFileError, model_from_payload, model_payload, read_model_file
 from .potential import EquivariantPotential
 
@@ -59,6 +62,7 @@ def export_model(
     path = Path(path)
     if path.suffix != ".pt2":
         raise ValueError(f"an exported model is a .pt2 file; got {path}")
+    require_aot_inductor()
     dtype = dtype or model.atomic_energies.dtype
     device = torch.device(device) if device is not None else model.z_to_species.device
     compiled = model.converted(dtype).to(device).compiled()
@@ -83,17 +87,8 @@ def export_model(
     }
     from torch.export.pt2_archive._package import package_pt2
 
-    partial = path.with_name(f".{path.name}.partial.pt2")
-    try:
-        package_pt2(
-            str(partial),
-            aoti_files=aoti_files,
-            extra_files={_MODEL_FILE: base64.b64encode(model_bytes.getvalue()).decode(), _INFO_FILE: json.dumps(info)},
-        )
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    extra_files = {_MODEL_FILE: base64.b64encode(model_bytes.getvalue()).decode(), _INFO_FILE: json.dumps(info)}
+    return atomic_write(path, lambda stream: package_pt2(stream, aoti_files=aoti_files, extra_files=extra_files))
 
 
 def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
@@ -101,30 +96,22 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
     no compiling). Raises `ModelFileError` for a file that is not an equipot export or
     was made for another kind of device. Asked for another ``dtype`` than the export's,
     it returns the embedded model in that dtype, uncompiled, with a warning."""
+    require_aot_inductor()
     from torch.export.pt2_archive._package import load_pt2
 
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"exported model {path} does not exist")
-    try:
-        contents = load_pt2(str(path))
-        info = json.loads(contents.extra_files[_INFO_FILE])
-        model_bytes = base64.b64decode(contents.extra_files[_MODEL_FILE])
-    except Exception as error:  # torch raises several types for archives it cannot read
-        raise ModelFileError(
-            f"{path} is not a readable equipot export ({type(error).__name__}: {error}); "
-            "make it with `equipot export MODEL.pt`"
-        ) from error
-    if info.get("format") != EXPORT_FORMAT:
-        raise ModelFileError(f"{path} is an equipot export of another format ({info.get('format')}); export the model again")
-    model = model_from_payload(read_model_file(io.BytesIO(model_bytes), name=str(path)), path)
+    info, model_bytes = _read_export_files(path)  # before load_pt2 loads any compiled code
     device = torch.device(device)
-    exported_dtype = getattr(torch, info["dtype"])
     if device.type != info["device"]:
         raise ModelFileError(
             f"{path} was compiled for {info['device']}, not {device.type}; export the model again with "
             f"--device {device.type}"
         )
+    model = model_from_payload(read_model_file(io.BytesIO(model_bytes), name=str(path)), path)
+    model = model_from_payload(read_model_file(io.BytesIO(model_bytes), name=str(path)), path)
+    exported_dtype = getattr(torch, info["dtype"])
     if dtype is not None and dtype != exported_dtype:
         warnings.warn(
             f"{path} was compiled in {info['dtype']}; running its model eagerly in {str(dtype).removeprefix('torch.')}",
@@ -139,7 +126,28 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
             RuntimeWarning,
             stacklevel=2,
         )
+    runners = load_pt2(str(path)).aoti_runners
     compiled = model.to(device=device).compiled()
     for single, name in _PROGRAMS.items():
-        compiled._compiled_gradients.use_compiled(single, contents.aoti_runners[name].loader.boxed_run)
+        compiled._compiled_gradients.use_compiled(single, runners[name].loader.boxed_run)
     return compiled
+
+
+def _read_export_files(path: Path) -> tuple[dict, bytes]:
+    """The export's info and embedded model file, read from the zip listing alone;
+    raises `ModelFileError` for anything that is not an equipot export."""
+    files = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                folder, _, file = name.rpartition("/")
+                if folder.endswith("extra") and file in (_INFO_FILE, _MODEL_FILE):
+                    files[file] = archive.read(name)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ModelFileError(f"{path} is not an equipot export ({error}); make one with `equipot export MODEL.pt`") from error
+    if set(files) != {_INFO_FILE, _MODEL_FILE}:
+        raise ModelFileError(f"{path} is not an equipot export (no equipot model in it); make one with `equipot export MODEL.pt`")
+    info = json.loads(files[_INFO_FILE])
+    if info.get("format") != EXPORT_FORMAT:
+        raise ModelFileError(f"{path} is an equipot export of another format ({info.get('format')}); export the model again")
+    return info, base64.b64decode(files[_MODEL_FILE])
