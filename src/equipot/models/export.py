@@ -126,7 +126,7 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
             RuntimeWarning,
             stacklevel=2,
         )
-    runners = load_pt2(str(path)).aoti_runners
+    runners = load_pt2(str(path), device_index=device.index if device.index is not None else -1).aoti_runners
     compiled = model.to(device=device).compiled()
     for single, name in _PROGRAMS.items():
         compiled._compiled_gradients.use_compiled(single, runners[name].loader.boxed_run)
