@@ -103,7 +103,7 @@ class CompiledGradients:
         inputs = _inputs(graph)
         if single not in self._compiled:
             self._compiled[single] = _compile(self._trace(graph, tuple(inputs)), tuple(inputs), self.options)
-        return CompiledResult(*self._compiled[single](inputs))
+        return CompiledResult._make(self._compiled[single](inputs))
 
     def exported_program(self, graph: AtomicGraph) -> torch.export.ExportedProgram:
         """The traced program for graphs like ``graph`` (one structure, or a batch), as
@@ -163,8 +163,17 @@ def require_aot_inductor() -> None:
 
 
 def _inputs(graph: AtomicGraph) -> list[Tensor]:
-    # the compiled code assumes the strides it was compiled for: dense tensors
-    return [getattr(graph, name).contiguous() for name in _GRAPH_FIELDS]
+    """The tensors of `_GRAPH_FIELDS`, dense (the compiled code assumes the strides it was
+    compiled for); spelled out, as this runs on every call."""
+    return [
+        graph.positions.contiguous(),
+        graph.cell.contiguous(),
+        graph.senders.contiguous(),
+        graph.receivers.contiguous(),
+        graph.cell_shifts.contiguous(),
+        graph.batch.contiguous(),
+        graph.atomic_numbers.contiguous(),
+    ]
 
 
 def _export(traced: torch.fx.GraphModule, inputs: tuple[Tensor, ...]) -> torch.export.ExportedProgram:

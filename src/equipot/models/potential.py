@@ -44,6 +44,9 @@ COMPILED_MAX_EDGE_CHANNELS = 1 << 24
 _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
 
 
+_DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compiled graph is for
+
+
 class UnknownElementError(ValueError):
     """A structure contains an element the model was not built for."""
 
@@ -295,6 +298,10 @@ class EquivariantPotential(nn.Module):
         Without ``create_graph``, graphs above 32 768 edges have their messages summed in
         chunks of edges (`equipot.nn.chunked_messages`): the same numbers, with memory
         linear in the number of atoms, differentiable once."""
+        if not (create_graph or self.training) and self.__dict__.get("_compiled_gradients") is not None:
+            compiled_outputs = self._compiled_outputs(graph, frozenset(outputs))  # first: the per-call fast path
+            if compiled_outputs is not None:
+                return compiled_outputs
         create_graph = self.training if create_graph is None else create_graph
         dtype = self.atomic_energies.dtype
         if graph.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
@@ -303,10 +310,6 @@ class EquivariantPotential(nn.Module):
         head_names = outputs - OUTPUT_NAMES
         first_order_only = not create_graph
         if not head_names:
-            if self._runs_compiled(graph, outputs, create_graph):
-                compiled_outputs = self._compiled_outputs(graph, outputs)
-                if compiled_outputs is not None:
-                    return compiled_outputs
             species = self.species_of(graph)
             energy_function = functools.partial(self.atomic_energies_of, first_order_only=first_order_only, species=species)
             return derive_outputs(energy_function, graph, outputs, create_graph)
@@ -360,20 +363,21 @@ class EquivariantPotential(nn.Module):
         """Whether this is a `compiled` copy (and compilation has not failed)."""
         return getattr(self, "_compiled_gradients", None) is not None
 
-    def _runs_compiled(self, graph: AtomicGraph, outputs: frozenset[str], create_graph: bool) -> bool:
-        return (
-            self.is_compiled
-            and not create_graph
-            and not self.training
-            and not graph.positions.requires_grad  # the caller differentiates further
-            and bool(outputs - {"energy", "atomic_energies"})
-            and CompiledGradients.supports(graph)
-            and graph.n_edges * self.layout_node.channels <= COMPILED_MAX_EDGE_CHANNELS
-        )
-
     def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str]) -> ModelOutput | None:
-        """The outputs through the compiled graph, or None (after a warning, for good)
-        if compilation fails."""
+        """The outputs through the compiled graph; None for a call that is not for it
+        (see `compiled`), or (after a warning, for good) if compilation fails."""
+        positions = graph.positions
+        if (
+            positions.requires_grad  # the caller differentiates further
+            or not outputs <= OUTPUT_NAMES
+            or not outputs & _DERIVED_OUTPUTS
+            or not CompiledGradients.supports(graph)
+            or graph.n_edges * self.layout_node.channels > COMPILED_MAX_EDGE_CHANNELS
+        ):
+            return None
+        dtype = self.atomic_energies.dtype
+        if positions.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
+            graph = graph.to(dtype=dtype)
         try:
             result = self._compiled_gradients(graph)
         except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
