@@ -19,6 +19,11 @@ from equipot.cli.main import app
 from equipot.data import batch_graphs
 from equipot.models.io import ModelFileError
 from equipot.simulate import load_calculator
+from equipot.testing import (
+    assert_equivariant,
+    assert_forces_match_finite_differences,
+    assert_stress_match_finite_differences,
+)
 
 OUTPUTS = ("energy", "forces", "stress")
 
@@ -66,6 +71,16 @@ def test_an_export_loads_compiled_and_equals_the_model_on_structures_and_batches
             torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
     hessian_forces = loaded(graphs[0], outputs={"forces"}, create_graph=True).forces  # eager, on the embedded model
     assert hessian_forces.requires_grad
+
+
+def test_a_loaded_export_is_equivariant_and_conservative(exported) -> None:
+    _, path = exported
+    loaded = load_model(path)
+    ethanol, copper = _structures()
+    assert_equivariant(loaded, ethanol, ("energy", "forces"))
+    assert_equivariant(loaded, copper, OUTPUTS)
+    assert_forces_match_finite_differences(loaded, copper)
+    assert_stress_match_finite_differences(loaded, copper)
 
 
 def test_an_export_runs_in_the_calculator_and_md(exported, tmp_path) -> None:
@@ -132,3 +147,6 @@ def test_files_that_are_not_exports_get_a_clear_error_before_any_code_runs(expor
         equipot_export(model, tmp_path / "model.pt")
     result = CliRunner().invoke(app, ["export", str(tmp_path / "missing.pt")])
     assert result.exit_code == 2 and "does not exist" in result.output
+    model_path = save_model(model, tmp_path / "model.pt")
+    result = CliRunner().invoke(app, ["export", str(model_path), "--dtype", "float16"])
+    assert result.exit_code == 2 and "--dtype must be one of ['float32', 'float64'], got 'float16'" in result.output

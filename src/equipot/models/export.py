@@ -110,7 +110,6 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
             f"--device {device.type}"
         )
     model = model_from_payload(read_model_file(io.BytesIO(model_bytes), name=str(path)), path)
-    model = model_from_payload(read_model_file(io.BytesIO(model_bytes), name=str(path)), path)
     exported_dtype = getattr(torch, info["dtype"])
     if dtype is not None and dtype != exported_dtype:
         warnings.warn(

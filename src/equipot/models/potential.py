@@ -298,7 +298,7 @@ class EquivariantPotential(nn.Module):
         Without ``create_graph``, graphs above 32 768 edges have their messages summed in
         chunks of edges (`equipot.nn.chunked_messages`): the same numbers, with memory
         linear in the number of atoms, differentiable once."""
-        if not (create_graph or self.training) and self.__dict__.get("_compiled_gradients") is not None:
+        if not (create_graph or self.training) and self.is_compiled:
             compiled_outputs = self._compiled_outputs(graph, frozenset(outputs))  # first: the per-call fast path
             if compiled_outputs is not None:
                 return compiled_outputs
@@ -361,7 +361,8 @@ class EquivariantPotential(nn.Module):
     @property
     def is_compiled(self) -> bool:
         """Whether this is a `compiled` copy (and compilation has not failed)."""
-        return getattr(self, "_compiled_gradients", None) is not None
+        # the instance dict, not getattr: nn.Module's fallback raises and catches for plain models
+        return self.__dict__.get("_compiled_gradients") is not None
 
     def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str]) -> ModelOutput | None:
         """The outputs through the compiled graph; None for a call that is not for it
