@@ -12,7 +12,7 @@ from e3nn import o3
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..data import AtomicGraph, edge_vectors
+from ..data import AtomicGraph, GraphValidationError, edge_vectors
 from ..nn import (
     BesselBasis,
     GatedNonlinearity,
@@ -49,6 +49,18 @@ _DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compile
 
 class UnknownElementError(ValueError):
     """A structure contains an element the model was not built for."""
+
+
+def check_graph_cutoff(graph_cutoff: float, model_cutoff: float) -> None:
+    """Refuse a graph whose edges were built with a cutoff (Å) below the model's: it lacks
+    neighbors the model would see, and its energy would silently differ. A larger cutoff
+    is fine: edges beyond ``model_cutoff`` get a zero envelope (`PolynomialEnvelope` is 0
+    for r >= cutoff and the radial weights are multiplied by it), so they add exactly 0."""
+    if graph_cutoff < model_cutoff * (1.0 - 1e-9):
+        raise GraphValidationError(
+            f"graph built with cutoff {graph_cutoff:g} Å but the model needs {model_cutoff:g} Å; "
+            "rebuild it with graph_from_atoms(atoms, cutoff=model.cutoff)"
+        )
 
 
 def node_layout(config: ModelConfig) -> IrrepsLayout:
@@ -297,7 +309,13 @@ class EquivariantPotential(nn.Module):
 
         Without ``create_graph``, graphs above 32 768 edges have their messages summed in
         chunks of edges (`equipot.nn.chunked_messages`): the same numbers, with memory
-        linear in the number of atoms, differentiable once."""
+        linear in the number of atoms, differentiable once.
+
+        A graph built with a smaller cutoff than the model's is refused
+        (`GraphValidationError`: it lacks neighbors the model sees); one built with a larger
+        cutoff gives the same result, because the envelope makes the edges beyond the
+        model's cutoff contribute exactly zero."""
+        check_graph_cutoff(graph.cutoff, self.config.cutoff)
         if not (create_graph or self.training) and self.is_compiled:
             compiled_outputs = self._compiled_outputs(graph, frozenset(outputs))  # first: the per-call fast path
             if compiled_outputs is not None:
