@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
 from equipot.data import DatasetStatistics, GraphDataset, batch_graphs, compute_statistics
+from equipot.data.statistics import AtomicEnergiesWarning
 
 CUTOFF = 3.0
 E0 = {1: -13.6, 6: -1029.5, 7: -1485.2, 8: -2041.8}  # eV, made up but distinct
@@ -63,20 +65,55 @@ def test_given_atomic_energies_override_the_fit(dataset):
     assert everything.mean_residual_energy_per_atom == pytest.approx(0.1, abs=1e-3)
 
 
-def test_collinear_elements_stay_finite():
-    """Only water: H and O always come 2:1, so the E0 split is not determined; the ridge
-    keeps it finite and the total per molecule right."""
+def _waters(n: int = 5) -> list[Atoms]:
     structures = []
-    for number in range(5):
+    for number in range(n):
         atoms = molecule("H2O")
         atoms.rattle(0.01, seed=number)
-        atoms.calc = SinglePointCalculator(atoms, energy=2 * E0[1] + E0[8])
+        atoms.calc = SinglePointCalculator(atoms, energy=2 * E0[1] + E0[8] + 0.01 * number)
         structures.append(atoms)
-    stats = compute_statistics(GraphDataset(structures, CUTOFF))
-    e0 = stats.atomic_energies
-    assert np.isfinite(e0[1]) and np.isfinite(e0[8])
-    assert 2 * e0[1] + e0[8] == pytest.approx(2 * E0[1] + E0[8], rel=1e-6)
-    assert stats.mean_residual_energy_per_atom == pytest.approx(0.0, abs=1e-4)
+    return structures
+
+
+def test_one_composition_falls_back_to_the_mean_energy_per_atom_and_says_so():
+    """Only water: H and O always come 2:1, so the E0 split is not determined by the data.
+    The fallback shares the mean energy per atom equally (not the minimum-norm split, which
+    would make E0(H) twice E0(O)), names the elements and records its source."""
+    graphs = GraphDataset(_waters(), CUTOFF)
+    with pytest.warns(AtomicEnergiesWarning, match=r"cannot separate the reference energies \(E0\) of H, O") as caught:
+        stats = compute_statistics(graphs)
+    assert "rank 1 for 2 elements" in str(caught[0].message)
+    assert "atomic_energies: {H: ..., O: ...}" in str(caught[0].message)
+    mean_total = 2 * E0[1] + E0[8] + 0.02
+    assert stats.atomic_energies[1] == pytest.approx(mean_total / 3, rel=1e-9)
+    assert stats.atomic_energies[8] == pytest.approx(mean_total / 3, rel=1e-9)
+    assert stats.mean_residual_energy_per_atom == pytest.approx(0.0, abs=1e-9)
+    assert stats.atomic_energies_source == "mean_energy_per_atom"
+
+
+def test_determined_compositions_are_plain_least_squares_without_a_warning(dataset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AtomicEnergiesWarning)
+        stats = compute_statistics(dataset)
+    assert stats.atomic_energies_source == "least_squares"
+
+
+def test_given_energies_for_every_element_are_the_source():
+    stats = compute_statistics(GraphDataset(_waters(), CUTOFF), atomic_energies={1: -13.6, 8: -2041.8})
+    assert stats.atomic_energies == {1: -13.6, 8: -2041.8}
+    assert stats.atomic_energies_source == "config"
+
+
+def test_given_energies_that_leave_inseparable_elements_are_refused():
+    ethanol = molecule("CH3CH2OH")
+    ethanol.calc = SinglePointCalculator(ethanol, energy=-1000.0)
+    with pytest.raises(ValueError, match=r"atomic_energies gives H but not C, O, whose reference energies the "
+                       r"training energies cannot separate .*add C, O to atomic_energies"):
+        compute_statistics(GraphDataset([ethanol], CUTOFF), atomic_energies={1: -13.6})
+    # with H and C given, O is alone and determined by the rest of the energy
+    stats = compute_statistics(GraphDataset([ethanol], CUTOFF), atomic_energies={1: -13.6, 6: -1029.5})
+    assert stats.atomic_energies[8] == pytest.approx(-1000.0 + 6 * 13.6 + 2 * 1029.5)
+    assert stats.atomic_energies_source == "config+least_squares"
 
 
 def test_elements_without_energies_get_zero():
@@ -84,7 +121,8 @@ def test_elements_without_energies_get_zero():
     labelled.calc = SinglePointCalculator(labelled, energy=-10.0)
     unlabelled = molecule("CH4")  # no energy: C never appears with one
     graphs = list(GraphDataset([labelled, unlabelled], CUTOFF))
-    stats = compute_statistics(graphs)
+    with pytest.warns(AtomicEnergiesWarning):  # one water: H and O inseparable
+        stats = compute_statistics(graphs)
     assert stats.atomic_numbers == [1, 6, 8]
     assert stats.atomic_energies[6] == 0.0
     assert stats.n_structures == 2
@@ -116,6 +154,7 @@ def test_no_labels_and_no_structures():
     stats = compute_statistics(GraphDataset([molecule("CH4")], CUTOFF))
     assert stats.mean_residual_energy_per_atom is None and stats.force_rms is None
     assert stats.atomic_energies == {1: 0.0, 6: 0.0}
+    assert stats.atomic_energies_source == "none"
     with pytest.raises(ValueError, match="no structures"):
         compute_statistics([])
 
@@ -125,5 +164,7 @@ def test_dict_round_trip_is_json_safe(dataset):
     data = json.loads(json.dumps(stats.to_dict()))
     assert all(isinstance(key, str) for key in data["atomic_energies"])
     assert DatasetStatistics.from_dict(data) == stats
+    old_file = {key: value for key, value in data.items() if key != "atomic_energies_source"}
+    assert DatasetStatistics.from_dict(old_file).atomic_energies_source == "least_squares"
     with pytest.raises(ValueError, match=r"unknown fields \['extra'\]"):
         DatasetStatistics.from_dict({**data, "extra": 1})

@@ -9,6 +9,7 @@ comment per key (meaning and units), from the field descriptions below; that tex
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -222,7 +223,8 @@ class TrainConfig(StrictModel):
     )
     atomic_energies: dict[str, float] | None = Field(
         None,
-        description="isolated-atom reference energy per element (eV); unlisted elements are fitted by least squares",
+        description="isolated-atom reference energy per element (eV), e.g. from isolated-atom reference "
+        "calculations; unlisted elements are fitted by least squares (needs compositions that separate them)",
         examples=[{"H": -10.7, "C": -48.8, "O": -102.5}],
     )
     loss: LossSection = Field(default_factory=LossSection, description="loss function")
@@ -263,6 +265,9 @@ class TrainConfig(StrictModel):
         unknown = sorted(s for s in energies or {} if s not in atomic_numbers or s == "X")
         if unknown:
             raise ValueError(f"unknown chemical symbols {unknown} in atomic_energies")
+        not_finite = sorted(s for s, e in (energies or {}).items() if not math.isfinite(e))
+        if not_finite:
+            raise ValueError(f"atomic_energies of {not_finite} are not finite numbers; give energies in eV")
         return energies
 
     def resolved_valid_batch_size(self) -> int:

@@ -1,22 +1,32 @@
 """Data layer: `AtomicGraph`, neighbor lists, readers, datasets and statistics."""
 
-from .atoms import LabelKeys, MissingLabelError, atoms_from_graph, graph_from_atoms, read_label
+from .atoms import (
+    LabelKeys,
+    MissingLabelError,
+    NonFiniteLabelError,
+    atoms_from_graph,
+    graph_from_atoms,
+    read_label,
+)
 from .batching import batch_graphs, split_graph
 from .dataset import GraphDataset
 from .edges import apply_strain, edge_vectors
 from .graph import AtomicGraph, GraphValidationError
-from .neighbors import NeighborList, StructureError, check_structure, neighbor_list
+from .neighbors import NeighborList, StructureError, check_cell_volume, check_structure, neighbor_list
 from .readers import (
     SUPPORTED_SUFFIXES,
     DataFileError,
     DataFileNotFoundError,
     MissingLabelInFileError,
+    read_structure,
     read_structures,
+    resolve_data_path,
 )
-from .statistics import DatasetStatistics, compute_statistics
+from .statistics import AtomicEnergiesWarning, DatasetStatistics, compute_statistics
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "AtomicEnergiesWarning",
     "AtomicGraph",
     "DataFileError",
     "DataFileNotFoundError",
@@ -27,16 +37,20 @@ __all__ = [
     "MissingLabelError",
     "MissingLabelInFileError",
     "NeighborList",
+    "NonFiniteLabelError",
     "StructureError",
     "apply_strain",
     "atoms_from_graph",
     "batch_graphs",
+    "check_cell_volume",
     "check_structure",
     "compute_statistics",
     "edge_vectors",
     "graph_from_atoms",
     "neighbor_list",
     "read_label",
+    "read_structure",
     "read_structures",
+    "resolve_data_path",
     "split_graph",
 ]

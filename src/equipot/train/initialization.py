@@ -5,6 +5,10 @@ Statistics are computed once, on the training set: reference energies E0 per ele
 (``shift``, eV/atom), the force RMS (``scale``, eV/Å; 1 without forces) and the average
 number of neighbors, as MACE does. A fine-tuned model keeps its own normalization (only
 the ``atomic_energies`` given in the config replace its E0).
+
+Where E0 came from is recorded in the model file's metadata as ``atomic_energies_source``
+(see `DatasetStatistics.atomic_energies_source`; a fine-tune inherits its base model's,
+or ``"config"`` when the config gives every element).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import warnings
+
 import torch
 from ase.data import atomic_numbers, chemical_symbols
 
 from ..config import HeadConfig, ModelConfig
 from ..config.train import ConfigError, TrainConfig
-from ..data import DatasetStatistics, compute_statistics
+from ..data import AtomicEnergiesWarning, DatasetStatistics, compute_statistics
 from ..models import EquivariantPotential
 from ..models.io import load_model
 from .data import TrainingData, load_training_data
@@ -38,7 +44,11 @@ class RunSetup:
 
     def run_info(self) -> dict[str, Any]:
         """JSON-like record stored in checkpoints and model files."""
-        return {"config": self.config.model_dump(mode="json"), "statistics": self.statistics.to_dict()}
+        return {
+            "config": self.config.model_dump(mode="json"),
+            "statistics": self.statistics.to_dict(),
+            "atomic_energies_source": self.statistics.atomic_energies_source,
+        }
 
 
 def prepare_run(config: TrainConfig) -> RunSetup:
@@ -53,10 +63,11 @@ def prepare_run(config: TrainConfig) -> RunSetup:
     _check_targets(config, heads, config.finetune_from)
     data = load_training_data(config, cutoff, frozenset(head.name for head in heads if head.per_atom))
     given = {atomic_numbers[symbol]: energy for symbol, energy in (config.atomic_energies or {}).items()}
-    statistics = compute_statistics(data.train.graphs, atomic_energies=given or None)
     if base is not None:
         model = _finetuned(base, config, data, given)
+        statistics = _finetune_statistics(model, data, given)
     else:
+        statistics = compute_statistics(data.train.graphs, atomic_energies=given or None)
         model = _new_model(config, data, statistics, dtype)
     resolved = resolve_config(config, model)
     return RunSetup(config=resolved, data=data, model=model.train(), statistics=statistics)
@@ -142,6 +153,30 @@ def _finetuned(
     if given:
         model.set_normalization(atomic_energies=given)
     return model
+
+
+def _finetune_statistics(model: EquivariantPotential, data: TrainingData, given: dict[int, float]) -> DatasetStatistics:
+    """Statistics of the fine-tuning data relative to the E0 the model keeps (its own, or
+    those given), with the source of those E0: the base model's, or ``"config"``."""
+    symbols = list(model.species)
+    kept = {atomic_numbers[s]: float(e) for s, e in zip(symbols, model.atomic_energies.tolist())}
+    statistics = compute_statistics(data.train.graphs, atomic_energies={**kept, **given})
+    metadata = getattr(model, "metadata", {}) or {}
+    base_source = str(metadata.get("atomic_energies_source", "unknown"))
+    if all(atomic_numbers[s] in given for s in symbols):
+        source = "config"
+    else:
+        source = f"config+{base_source}" if given else base_source
+        if base_source.endswith("mean_energy_per_atom"):
+            warnings.warn(
+                f"the model to fine-tune took its reference energies (E0) from the mean energy per atom "
+                "(its training energies could not separate the elements); the fine-tuned model inherits "
+                "that baseline. Give atomic_energies (isolated-atom energies, eV) in the config to replace it",
+                AtomicEnergiesWarning,
+                stacklevel=3,
+            )
+    statistics.atomic_energies_source = source
+    return statistics
 
 
 def resolve_config(config: TrainConfig, model: EquivariantPotential) -> TrainConfig:
