@@ -38,6 +38,7 @@ def test_train_resume_dir_and_evaluate(tmp_path):
     resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "run")])
     assert resumed.exit_code == 0, resumed.output
     assert "of 2)" in resumed.output  # best epoch N of 2 epochs trained
+    assert f"resuming {tmp_path / 'run'} from epoch 1" in resumed.output
 
     evaluated = runner.invoke(
         app, ["evaluate", str(tmp_path / "run" / "model.pt"), str(data), "--out-dir", str(tmp_path / "eval"),

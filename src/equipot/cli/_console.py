@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+
+from ..progress import progress_bars, progress_enabled
 
 console = Console()
 error_console = Console(stderr=True)
@@ -21,6 +24,28 @@ CompileOption = Annotated[
         help="compile model and forces into one graph: ~1 min the first time (cached), then 1.2-5x faster on CPU (most on small systems)"
     ),
 ]
+
+#: ``--progress/--no-progress`` of the long commands; takes effect through `follows_progress_option`
+ProgressOption = Annotated[
+    bool, typer.Option(help="progress bars and spinners on a terminal; --no-progress for logs and batch jobs")
+]
+
+
+def follows_progress_option(function: F) -> F:
+    """Run a command with progress bars on or off as its ``progress`` argument says."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with progress_bars(kwargs.get("progress", True)):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def working(message: str) -> AbstractContextManager[Any]:
+    """A spinner with ``message`` while the code inside runs (on a terminal, progress on)."""
+    return console.status(message) if progress_enabled() and console.is_terminal else nullcontext()
+
 
 #: errors whose message already says what is wrong and what to do: shown without a traceback
 #: (FileExistsError: a run folder already in use; FloatingPointError: a NaN training loss)

@@ -21,18 +21,47 @@ from ..simulate import run_nve
 from ..train import fit, load_training_data
 from ..train.presets import demo_config
 from ..train.evaluation import evaluate_model, format_metrics_table
-from ._console import console, user_errors
+from ..train.run_files import RunPaths
+from ._console import ProgressOption, console, follows_progress_option, user_errors
+
+
+def demo_folder(requested: Path, resume: bool) -> tuple[Path, str]:
+    """The folder a demo writes into, and a line that says which folder and why.
+
+    With ``resume``: ``requested``, whose run continues (or starts, when it holds none).
+    Otherwise ``requested`` when it does not exist or is empty, else the first of
+    ``requested-2``, ``requested-3``, ... that does not exist: a second demo never
+    overwrites the first.
+    """
+    holds_run = RunPaths(Path(demo_config(requested).output_dir)).last_checkpoint.is_file()
+    if resume:
+        line = f"resuming {requested}/" if holds_run else f"nothing to resume in {requested}/: a new run there"
+        return requested, line
+    if not requested.exists() or (requested.is_dir() and not any(requested.iterdir())):
+        return requested, f"starting a new run in {requested}/"
+    number = 2
+    while (folder := requested.with_name(f"{requested.name}-{number}")).exists():
+        number += 1
+    why = "holds an earlier run: --resume continues it" if holds_run else "is not empty"
+    return folder, f"starting a new run in {folder}/ ({requested}/ {why})"
 
 
 @user_errors
+@follows_progress_option
 def demo(
     out_dir: Annotated[Path, typer.Option(help="folder for the run, plots and trajectory")] = Path("demo_output"),
-    minutes: Annotated[float, typer.Option(help="training budget (minutes)")] = 4.0,
+    minutes: Annotated[float, typer.Option(help="training budget (minutes; with --resume, over all sessions)")] = 4.0,
     md_steps: Annotated[int, typer.Option(help="NVE steps of 0.5 fs")] = 2000,
     threads: Annotated[int, typer.Option(help="torch threads (CPU); 1 is fastest for this small model")] = 1,
+    resume: Annotated[
+        bool, typer.Option(help="continue the run in --out-dir (default: a new folder when it is taken)")
+    ] = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Train on shipped ethanol (GFN2-xTB), evaluate on held-out frames, run NVE MD."""
     torch.set_num_threads(threads)
+    out_dir, choice = demo_folder(out_dir, resume)
+    console.print(choice, highlight=False)
     config = demo_config(out_dir, minutes)
     console.rule("1. training (shipped ethanol, GFN2-xTB, 500 K)")
     result = fit(config, resume=True)

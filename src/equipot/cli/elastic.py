@@ -13,12 +13,13 @@ from rich.table import Table
 
 from ..models.io import load_model
 from ..properties import elastic_tensor, write_elastic_files
-from ._console import console, error_console, user_errors
+from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 
 
 @user_errors
+@follows_progress_option
 def elastic(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
     structure: Annotated[Path, typer.Argument(help="relaxed periodic cell readable by ASE")],
@@ -26,11 +27,13 @@ def elastic(
     strain: Annotated[float, typer.Option(help="strain step of the central differences")] = 0.005,
     fmax: Annotated[float, typer.Option(help="force tolerance of the ionic relaxations (eV/Å)")] = 1e-4,
     out_dir: Annotated[Path, typer.Option(help="folder for elastic.json/csv/png")] = Path("elastic"),
+    progress: ProgressOption = True,
 ) -> None:
     """C_ij (GPa) from central differences of the model stress; Voigt/Reuss/Hill moduli; symmetry checked."""
     potential = load_model(model, dtype=torch.float64)
     atoms = ase.io.read(structure)
-    with warnings.catch_warnings():  # the checks' messages are printed below
+    # the checks' messages are printed below
+    with warnings.catch_warnings(), working(f"strained cells of {structure.name}"):
         warnings.simplefilter("ignore", RuntimeWarning)
         result = elastic_tensor(potential, atoms, strain=strain, relax_ions=relax_ions, fmax=fmax)
     kind = "relaxed ions" if relax_ions else "clamped ions"

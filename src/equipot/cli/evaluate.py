@@ -10,10 +10,11 @@ import typer
 from ..data import LabelKeys
 from ..plots import write_evaluation_plots
 from ..train.evaluation import evaluate_file, format_metrics_table
-from ._console import console, user_errors
+from ._console import ProgressOption, console, follows_progress_option, user_errors, working
 
 
 @user_errors
+@follows_progress_option
 def evaluate(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
     data: Annotated[Path, typer.Argument(help="labelled structures: .xyz/.extxyz(.gz) or ASE .db")],
@@ -30,6 +31,7 @@ def evaluate(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="structures per batch")] = 16,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+    progress: ProgressOption = True,
 ) -> None:
     """Energy per atom, forces (overall and per element), stress and head targets (dipole, ...)
     MAE/RMSE; parity plots as PNG."""
@@ -37,7 +39,8 @@ def evaluate(
     target_keys = dict(item.split("=", 1) for item in target or [] if "=" in item)
     if len(target_keys) != len(target or []):
         raise typer.BadParameter("--target takes NAME=KEY, e.g. --target dipole=mu")
-    result = evaluate_file(model, data, keys=keys, batch_size=batch_size, device=device, target_keys=target_keys)
+    with working(f"evaluating {model.name} on {data.name}"):
+        result = evaluate_file(model, data, keys=keys, batch_size=batch_size, device=device, target_keys=target_keys)
     units = {name: values.unit for name, values in result.targets.items()}
     console.print(format_metrics_table(result.metrics, title=f"{model.name} on {data.name}", units=units))
     plots = write_evaluation_plots(result, out_dir)

@@ -12,16 +12,18 @@ import typer
 from ..models.export import export_model
 from ..models.io import load_model
 from ..simulate.inputs import DTYPES
-from ._console import console, user_errors
+from ._console import ProgressOption, console, follows_progress_option, user_errors, working
 
 
 @user_errors
+@follows_progress_option
 def export(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="the .pt2 to write (default: MODEL with .pt2)")] = None,
     device: Annotated[str, typer.Option(help="where the export will run: cpu, cuda, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads the runs will use (default: torch's)")] = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Compile MODEL's energy, forces and stress ahead of time into a .pt2 that `equipot md`,
     `relax`, `neb` and `EquipotCalculator.from_file` load ready to run (no compiling at start).
@@ -35,6 +37,6 @@ def export(
     output = output or model.with_suffix(".pt2")
     potential = load_model(model)
     start = time.perf_counter()
-    with console.status(f"compiling {model} for {device} ({torch.get_num_threads()} threads)"):
+    with working(f"compiling {model} for {device} ({torch.get_num_threads()} threads)"):
         export_model(potential, output, device=device, dtype=DTYPES[dtype] if dtype else None)
     console.print(f"wrote {output} in {time.perf_counter() - start:.0f} s; use it wherever a model file goes")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..models.allocator import keep_freed_memory
 from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
-from ._console import CompileOption, console, user_errors
+from ._console import CompileOption, ProgressOption, console, follows_progress_option, user_errors
 
 
 def _summary_table(result: MDResult, title: str) -> Table:
@@ -35,6 +35,7 @@ def _summary_table(result: MDResult, title: str) -> Table:
 
 
 @user_errors
+@follows_progress_option
 def md(
     model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     structure: Annotated[Path, typer.Argument(help="starting structure, any file ASE reads (last frame)")],
@@ -56,7 +57,7 @@ def md(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
     if traj_format not in ("extxyz", "traj"):

@@ -11,7 +11,9 @@ from rich.table import Table
 
 from ..models.allocator import keep_freed_memory
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
-from ._console import CompileOption, console, error_console, user_errors
+from ._console import (
+    CompileOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
+)
 
 
 def _profile_table(result: NEBResult, title: str) -> Table:
@@ -26,6 +28,7 @@ def _profile_table(result: NEBResult, title: str) -> Table:
 
 
 @user_errors
+@follows_progress_option
 def neb(
     model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     initial: Annotated[Path, typer.Argument(help="initial state, any file ASE reads (last frame)")],
@@ -43,14 +46,16 @@ def neb(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
-    result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
-                     interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
-                     max_steps=max_steps)
+    with working(f"nudged elastic band, {images} images ({optimizer}, at most {max_steps} steps)"):
+        result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
+                         interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
+                         max_steps=max_steps)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = plot_minimum_energy_path(result, out_dir / "mep.png")
     frames = result.write_images(out_dir / "neb_images.extxyz")

@@ -13,10 +13,11 @@ from rich.table import Table
 from ..models.io import load_model
 from ..properties import phonons as phonon_workflow
 from ..properties.figures import pretty_label
-from ._console import console, user_errors
+from ._console import ProgressOption, console, follows_progress_option, user_errors, working
 
 
 @user_errors
+@follows_progress_option
 def phonons(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
     structure: Annotated[Path, typer.Argument(help="relaxed periodic cell readable by ASE")],
@@ -24,11 +25,13 @@ def phonons(
     out_dir: Annotated[Path, typer.Option(help="folder for band.yaml/csv, dos.csv and the plots")] = Path("phonons"),
     exact_hessian: Annotated[bool, typer.Option(help="force constants from the exact Hessian of the supercell")] = False,
     displacement: Annotated[float, typer.Option(help="finite displacement (Å) when not --exact-hessian")] = 0.01,
+    progress: ProgressOption = True,
 ) -> None:
     """Force constants from the model, bands along the standard path and DOS (THz), as PNG and data files."""
     potential = load_model(model, dtype=torch.float64)
     atoms = ase.io.read(structure)
-    result = phonon_workflow(potential, atoms, supercell=supercell, displacement=displacement, exact_hessian=exact_hessian)
+    with working(f"phonons of {structure.name} in a {'x'.join(map(str, supercell))} supercell"):
+        result = phonon_workflow(potential, atoms, supercell=supercell, displacement=displacement, exact_hessian=exact_hessian)
     labels = sorted(result.special_points)
     frequencies = result.frequencies_at(labels)
     table = Table(title=f"{structure.name}: frequencies (THz) at the special points ({result.method})")

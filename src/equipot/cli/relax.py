@@ -12,7 +12,9 @@ from rich.table import Table
 from ..models.allocator import keep_freed_memory
 from ..simulate import RelaxResult, load_calculator, read_structure
 from ..simulate import relax as relax_structure
-from ._console import CompileOption, console, error_console, user_errors
+from ._console import (
+    CompileOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
+)
 
 
 def _summary_table(result: RelaxResult, title: str) -> Table:
@@ -34,6 +36,7 @@ def _summary_table(result: RelaxResult, title: str) -> Table:
 
 
 @user_errors
+@follows_progress_option
 def relax(
     model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
     structure: Annotated[Path, typer.Argument(help="structure to relax, any file ASE reads (last frame)")],
@@ -51,15 +54,17 @@ def relax(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Relax STRUCTURE to --fmax (and --stress-tol with --cell); write the relaxed structure."""
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
-    result = relax_structure(
-        atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,
-        hydrostatic_strain=hydrostatic, optimizer=optimizer, max_steps=max_steps, trajectory=trajectory,
-    )
+    with working(f"relaxing {structure.name} ({optimizer}, at most {max_steps} steps)"):
+        result = relax_structure(
+            atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,
+            hydrostatic_strain=hydrostatic, optimizer=optimizer, max_steps=max_steps, trajectory=trajectory,
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     ase.io.write(output, result.atoms, format="extxyz")
     console.print(_summary_table(result, f"relaxation of {structure.name} with {model.name}"))

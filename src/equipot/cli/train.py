@@ -9,16 +9,18 @@ import typer
 
 from ..config import default_config_yaml
 from ..train import fit
-from ._console import console, user_errors
+from ._console import ProgressOption, console, follows_progress_option, user_errors
 
 
 @user_errors
+@follows_progress_option
 def train(
     config: Annotated[
         Path | None, typer.Argument(help="YAML config (see --print-default-config), or a run folder to resume")
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in the config's output_dir from its last checkpoint")] = False,
     print_default_config: Annotated[bool, typer.Option(help="print a commented default config and exit")] = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Train a potential: progress, checkpoints, metrics.csv, learning_curve.png and model.pt."""
     if print_default_config:

@@ -14,10 +14,11 @@ from rich.table import Table
 from ..models.io import load_model
 from ..properties import newton_relax, write_vibration_files
 from ..properties import vibrations as vibrational_modes
-from ._console import console, error_console, user_errors
+from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
 
 
 @user_errors
+@follows_progress_option
 def vibrations(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
     structure: Annotated[Path, typer.Argument(help="structure file readable by ASE (last frame is used)")],
@@ -25,15 +26,18 @@ def vibrations(
     delta: Annotated[float | None, typer.Option(help="finite-difference step (Å) instead of the exact Hessian")] = None,
     relax_fmax: Annotated[float | None, typer.Option(help="relax first (Newton, exact Hessian) to this fmax (eV/Å)")] = None,
     project: Annotated[bool, typer.Option(help="project out translations and rotations (Eckart)")] = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Frequencies (cm^-1, imaginary as negative) from the mass-weighted Hessian; zero-mode count checked."""
     potential = load_model(model, dtype=torch.float64)
     atoms = ase.io.read(structure)
     if relax_fmax is not None:
-        relaxed = newton_relax(potential, atoms, fmax=relax_fmax)
+        with working(f"relaxing {structure.name} (Newton)"):
+            relaxed = newton_relax(potential, atoms, fmax=relax_fmax)
         console.print(f"relaxed in {relaxed.n_steps} Newton steps, fmax {relaxed.fmax_history[-1]:.2e} eV/Å")
         atoms = relaxed.atoms
-    with warnings.catch_warnings():  # the checks' messages are printed below
+    # the checks' messages are printed below
+    with warnings.catch_warnings(), working(f"Hessian of {structure.name}"):
         warnings.simplefilter("ignore", RuntimeWarning)
         result = vibrational_modes(potential, atoms, delta=delta, project=project)
     table = Table(title=f"{structure.name}: {len(atoms)} atoms, {result.geometry}, Hessian {result.hessian_method}")

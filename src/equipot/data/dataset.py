@@ -10,6 +10,7 @@ import torch
 from ase import Atoms
 from torch.utils.data import Dataset
 
+from ..progress import progress_enabled
 from .atoms import LabelKeys, graph_from_atoms
 from .batching import batch_graphs
 from .graph import AtomicGraph
@@ -161,5 +162,5 @@ def _progress(items: Iterable, total: int, source: str | None) -> Iterable:
     console = Console()
     return track(
         items, total=total, description=f"neighbor lists ({source or 'structures'})",
-        transient=True, disable=not console.is_terminal, console=console,
+        transient=True, disable=not (console.is_terminal and progress_enabled()), console=console,
     )

@@ -15,6 +15,8 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
+from ..progress import progress_enabled
+
 __all__ = ["TRAJECTORY_SUFFIXES", "CsvLog", "MDResult", "progress_bar", "trajectory_writer"]
 
 TRAJECTORY_SUFFIXES = (".traj", ".xyz", ".extxyz")
@@ -220,7 +222,7 @@ def progress_bar(enabled: bool, steps: int, label: str = "NVE") -> Iterator[Call
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console()
-    if not (enabled and console.is_terminal):
+    if not (enabled and progress_enabled() and console.is_terminal):
         yield lambda step, temperature: None
         return
     columns = (

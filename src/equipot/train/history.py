@@ -59,16 +59,33 @@ class TrainingHistory(Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.monotonic()
+        if not self.rows and trainer.global_step == 0:  # a new run, not one restored from a checkpoint
+            return
+        budget = self.max_time_s
+        spent = bool(self.rows) and budget is not None and self._next_epoch_ends_at(self.rows) > budget
+        trainer.should_stop = trainer.should_stop or spent  # a finished run does not train past its budget
+        if trainer.is_global_zero and self.verbose:
+            epoch = int(self.rows[-1]["epoch"]) if self.rows else 0
+            print(f"resuming {self.paths.output_dir} from epoch {epoch} "
+                  f"(step {trainer.global_step}, {self._elapsed_before:.0f} s of training so far)", flush=True)
+            if spent:
+                print(f"its time budget ({(budget or 0) / 60:g} min) is spent: no further epoch "
+                      "(a larger max_time_minutes, or the demo's --minutes, trains on)", flush=True)
+
+    @staticmethod
+    def _next_epoch_ends_at(rows: Sequence[dict[str, float]]) -> float:
+        """Training seconds at the end of another epoch as long as the last of ``rows``."""
+        previous = rows[-2]["wall_time_s"] if len(rows) > 1 else 0.0
+        return 2 * rows[-1]["wall_time_s"] - previous
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         record = dict(pl_module.epoch_record)
         if not record:
             return
         record["wall_time_s"] = round(self.elapsed(), 3)
-        previous = self.rows[-1]["wall_time_s"] if self.rows and self.rows[-1]["epoch"] < record["epoch"] else 0.0
         self.rows = [row for row in self.rows if row["epoch"] < record["epoch"]] + [record]
         if self.max_time_s is not None:
-            out_of_time = 2 * record["wall_time_s"] - previous > self.max_time_s
+            out_of_time = self._next_epoch_ends_at(self.rows) > self.max_time_s
             if trainer.strategy.reduce_boolean_decision(out_of_time, all=False):  # any process
                 trainer.should_stop = True
         if trainer.is_global_zero:

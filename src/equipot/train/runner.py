@@ -26,6 +26,7 @@ from ..config.train import TrainConfig, load_train_config
 from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
 from ..models import EquivariantPotential
 from ..models.io import load_model, save_model
+from ..progress import progress_enabled
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints
 from .data import GraphDataModule
 from .errors import RunExistsError
@@ -132,7 +133,7 @@ def build_trainer(
     """
     switch_epoch = config.loss.switch.epoch if config.loss.switch else None
     checkpoints = RunCheckpoints(paths, config.early_stopping_patience, switch_epoch, config.checkpoint_every_n_steps)
-    show_bar = sys.stdout.isatty()
+    show_bar = sys.stdout.isatty() and progress_enabled()
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     return pl.Trainer(
         accelerator=config.accelerator,

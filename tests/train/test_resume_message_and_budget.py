@@ -1,0 +1,46 @@
+"""What a resumed run says, and that resuming a run whose time budget is spent trains no
+further epoch (a second ``equipot demo --resume`` used to train past its --minutes)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from train_helpers import tiny_config
+
+from equipot.progress import progress_bars
+from equipot.train import fit
+from equipot.train.runner import build_trainer
+from equipot.train.run_files import RunPaths
+
+
+def test_a_finished_run_resumes_without_training_past_its_budget(molecules_file, tmp_path, one_thread, capsys):
+    # a budget of 6 ms: the run stops after its first epoch
+    config = tiny_config(molecules_file, tmp_path / "run", max_epochs=5, max_time_minutes=1e-4)
+    first = fit(config)
+    assert first.epochs_trained == 1
+    capsys.readouterr()
+    again = fit(config, resume=True)
+    printed = capsys.readouterr().out
+    assert again.epochs_trained == 1
+    assert f"resuming {tmp_path / 'run'} from epoch 1 (step 3," in printed
+    assert "time budget (0.0001 min) is spent: no further epoch" in printed
+    assert "epoch 2/5" not in printed
+
+
+def test_resuming_with_a_larger_budget_trains_on(molecules_file, tmp_path, one_thread, capsys):
+    fit(tiny_config(molecules_file, tmp_path / "run", max_epochs=2, max_time_minutes=1e-4))
+    capsys.readouterr()
+    again = fit(tiny_config(molecules_file, tmp_path / "run", max_epochs=2, max_time_minutes=60), resume=True)
+    printed = capsys.readouterr().out
+    assert again.epochs_trained == 2
+    assert "resuming" in printed and "is spent" not in printed and "epoch 2/2" in printed
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_no_progress_turns_the_training_bar_off(enabled, molecules_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    config = tiny_config(molecules_file, tmp_path / "run")
+    with progress_bars(enabled):
+        trainer = build_trainer(config, RunPaths(tmp_path / "run"), [])
+    assert (trainer.progress_bar_callback is not None) is enabled
