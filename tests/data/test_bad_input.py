@@ -21,7 +21,10 @@ from equipot.data import (
     LabelKeys,
     MissingLabelError,
     MissingLabelInFileError,
+    NonFiniteLabelError,
     StructureError,
+    check_cell_volume,
+    read_structure,
     read_structures,
 )
 
@@ -90,7 +93,7 @@ def test_singular_cell_with_pbc(cell):
     atoms.set_cell(cell, scale_atoms=False)
     atoms.pbc = True
     with pytest.raises(
-        StructureError, match=r"^structure 0 of bulk\.xyz: the cell is singular .*turn periodicity off"
+        StructureError, match=r"^structure 0 of bulk\.xyz: the cell has zero volume \(det = .* Å³\) .*turn periodicity off"
     ):
         GraphDataset([atoms], CUTOFF, source="bulk.xyz")
 
@@ -217,3 +220,95 @@ def test_unsupported_suffix(tmp_path):
 def test_empty_dataset():
     with pytest.raises(ValueError, match=r"GraphDataset from train\.xyz: no structures given"):
         GraphDataset([], CUTOFF, source="train.xyz")
+
+
+# ------------------------------------------------------------- non-finite labels
+def _labelled(n: int = 3) -> list[Atoms]:
+    """Structures with energy, forces and stress in a SinglePointCalculator, as read from extxyz."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    structures = []
+    for number in range(n):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.rattle(0.02, seed=number)
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=-14.0 + 0.01 * number, forces=np.full((4, 3), 0.1), stress=np.full(6, 0.01)
+        )
+        structures.append(atoms)
+    return structures
+
+
+@pytest.mark.parametrize(
+    ("label", "spoil", "message"),
+    [
+        ("forces", lambda a: a.calc.results["forces"].__setitem__((3, 1), np.nan), r"forces contains NaN \(atom 3\)"),
+        ("energy", lambda a: a.calc.results.__setitem__("energy", np.inf), r"energy contains infinite values;"),
+        ("stress", lambda a: a.calc.results["stress"].__setitem__(2, -np.inf), r"stress contains infinite values;"),
+    ],
+)
+def test_non_finite_label_read_from_a_file_names_file_frame_and_atom(tmp_path, label, spoil, message):
+    structures = _labelled()
+    spoil(structures[2])
+    ase.io.write(tmp_path / "train.xyz", structures, format="extxyz")
+    with pytest.raises(NonFiniteLabelError, match=r"^structure 2 of train\.xyz: " + message + r".*fix or remove"):
+        GraphDataset.from_file(tmp_path / "train.xyz", CUTOFF)
+
+
+def test_non_finite_label_under_another_key_names_the_key():
+    structures = _molecules()
+    structures[1].info["E_dft"] = np.nan
+    with pytest.raises(NonFiniteLabelError, match=r"^structure 1 of data\.xyz: energy \(key 'E_dft'\) contains NaN"):
+        GraphDataset(structures, CUTOFF, keys=LabelKeys(energy="E_dft"), source="data.xyz")
+    structures = _molecules()
+    structures[0].arrays["f"] = np.zeros((3, 3))
+    structures[0].arrays["f"][[0, 2], 0] = np.nan
+    with pytest.raises(NonFiniteLabelError, match=r"forces \(key 'f'\) contains NaN \(atoms \[0, 2\]\)"):
+        GraphDataset(structures, CUTOFF, keys=LabelKeys(energy=None, forces="f"), source="data.xyz")
+
+
+# ------------------------------------------------------- one structure for a workflow
+def test_read_structure_of_an_empty_or_truncated_file(tmp_path):
+    (tmp_path / "empty.xyz").write_text("")
+    with pytest.raises(DataFileError, match=r"^cannot read a structure from .*empty\.xyz: .*empty, truncated"):
+        read_structure(tmp_path / "empty.xyz")
+    ase.io.write(tmp_path / "cut.xyz", bulk("Cu", cubic=True), format="extxyz")
+    text = (tmp_path / "cut.xyz").read_text()
+    (tmp_path / "cut.xyz").write_text(text[: len(text) // 2])
+    with pytest.raises(DataFileError, match=r"cut\.xyz: XYZError: .*truncated"):
+        read_structure(tmp_path / "cut.xyz")
+    with pytest.raises(DataFileNotFoundError, match=r"structure file .*nowhere\.xyz does not exist; check the path"):
+        read_structure(tmp_path / "nowhere.xyz")
+
+
+def test_read_structure_refuses_nan_positions_naming_file_frame_and_atom(tmp_path):
+    atoms = molecule("CH4")
+    atoms.positions[3, 2] = np.nan
+    ase.io.write(tmp_path / "nan.xyz", [molecule("CH4"), atoms], format="extxyz")
+    with pytest.raises(StructureError, match=r"nan\.xyz, last frame: positions of atoms \[3\] are NaN or infinite"):
+        read_structure(tmp_path / "nan.xyz")
+    assert len(read_structure(tmp_path / "nan.xyz", index=0)) == 5  # the first frame is fine
+
+
+def test_read_structure_refuses_a_zero_volume_periodic_cell(tmp_path):
+    atoms = bulk("Cu", "fcc", a=3.6)
+    atoms.cell[2] = atoms.cell[1]  # two equal lattice vectors
+    ase.io.write(tmp_path / "flat.xyz", atoms, format="extxyz")
+    with pytest.raises(
+        StructureError,
+        match=r"flat\.xyz, last frame: the cell has zero volume \(det = 0 Å³\) but pbc=\[True, True, True\]; "
+        r"set three independent lattice vectors",
+    ):
+        read_structure(tmp_path / "flat.xyz")
+
+
+def test_check_cell_volume_says_what_needs_a_3d_cell():
+    assert check_cell_volume(np.eye(3) * 2.0, "x", "phonons need") == pytest.approx(8.0)
+    with pytest.raises(
+        StructureError,
+        match=r"^phonons: the cell has zero volume \(det = 0 Å³\); phonons need a 3-D periodic cell with three "
+        r"independent lattice vectors",
+    ):
+        check_cell_volume(np.zeros((3, 3)), "phonons", "phonons need")
+    skewed = np.array([[3.1, 1.7, -0.4], [-6.2, -3.4, 0.8], [0.5, 0.2, 9.0]])  # parallel rows, 10 Å scale
+    with pytest.raises(StructureError, match="zero volume"):
+        check_cell_volume(skewed, "relax", "relax_cell needs")

@@ -20,7 +20,6 @@ from .readers import (
     MissingLabelInFileError,
     read_structure,
     read_structures,
-    resolve_data_path,
 )
 from .statistics import AtomicEnergiesWarning, DatasetStatistics, compute_statistics
 
@@ -51,6 +50,5 @@ __all__ = [
     "read_label",
     "read_structure",
     "read_structures",
-    "resolve_data_path",
     "split_graph",
 ]

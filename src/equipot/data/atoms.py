@@ -12,7 +12,14 @@ from ase.stress import voigt_6_to_full_3x3_stress
 from .graph import AtomicGraph
 from .neighbors import NeighborList
 
-__all__ = ["LabelKeys", "MissingLabelError", "atoms_from_graph", "graph_from_atoms", "read_label"]
+__all__ = [
+    "LabelKeys",
+    "MissingLabelError",
+    "NonFiniteLabelError",
+    "atoms_from_graph",
+    "graph_from_atoms",
+    "read_label",
+]
 
 
 class MissingLabelError(KeyError):
@@ -20,6 +27,10 @@ class MissingLabelError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0])
+
+
+class NonFiniteLabelError(ValueError):
+    """A label (energy, forces, stress, ...) holds NaN or infinite values."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,27 @@ def read_label(atoms: Atoms, key: str, per_atom: bool) -> np.ndarray | None:
     return np.array(value, dtype=np.float64)
 
 
+def check_finite_label(value: np.ndarray, target: str, key: str, per_atom: bool, name: str | None = None) -> None:
+    """Raise `NonFiniteLabelError` naming ``name`` (e.g. ``"structure 17 of train.xyz"``),
+    the label and, for a per-atom label, the atoms, when ``value`` holds NaN or infinities.
+
+    Such a label would only show later as a NaN loss; refusing it when the data are read
+    points at the frame to fix."""
+    finite = np.isfinite(value)
+    if finite.all():
+        return
+    what = "NaN" if np.isnan(value).any() else "infinite values"
+    where = ""
+    if per_atom and value.ndim >= 1:
+        bad = np.flatnonzero(~finite.reshape(value.shape[0], -1).all(axis=1))
+        more = ", ..." if len(bad) > 10 else ""
+        where = f" (atom {bad[0]})" if len(bad) == 1 else f" (atoms {bad[:10].tolist()}{more})"
+    label = target if key == target else f"{target} (key {key!r})"
+    raise NonFiniteLabelError(
+        f"{name or 'structure'}: {label} contains {what}{where}; fix or remove the structure"
+    )
+
+
 def _target_tensor(name: str, value: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     if name == "stress":
         value = value.reshape(-1)
@@ -82,7 +114,9 @@ def graph_from_atoms(
 
     ``keys`` says where labels are read (None reads none); the target names in
     ``require`` must be present or `MissingLabelError` is raised, naming ``name``
-    (e.g. ``"structure 12 of train.xyz"``). Stress is stored as a 3x3 matrix in eV/Å³.
+    (e.g. ``"structure 12 of train.xyz"``); a label read with NaN or infinite values
+    raises `NonFiniteLabelError`, and non-finite positions or cell `StructureError`.
+    Stress is stored as a 3x3 matrix in eV/Å³.
     """
     neighbor_list = neighbor_list or NeighborList(cutoff)
     positions = atoms.get_positions()
@@ -96,10 +130,12 @@ def graph_from_atoms(
         for target, key in keys.graph_keys().items():
             value = read_label(atoms, key, per_atom=False)
             if value is not None:
+                check_finite_label(value, target, key, per_atom=False, name=name)
                 graph_targets[target] = _target_tensor(target, value, dtype).unsqueeze(0)
         for target, key in keys.atom_keys().items():
             value = read_label(atoms, key, per_atom=True)
             if value is not None:
+                check_finite_label(value, target, key, per_atom=True, name=name)
                 atom_targets[target] = _target_tensor(target, value, dtype)
         for target in require:
             if target not in graph_targets and target not in atom_targets:

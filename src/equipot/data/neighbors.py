@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import vesin
 
-__all__ = ["NeighborList", "StructureError", "neighbor_list", "check_structure"]
+__all__ = ["NeighborList", "StructureError", "check_cell_volume", "check_structure", "neighbor_list"]
 
 MIN_DISTANCE = 0.1  # Å; closer atoms are almost surely a units or file error
 
@@ -18,15 +18,32 @@ def _label(name: str | None) -> str:
     return name if name is not None else "structure"
 
 
+def _degenerate(vectors: np.ndarray) -> bool:
+    """True when the lattice ``vectors`` [k, 3] (Å) include a zero-length vector or do not
+    span k dimensions (zero volume, area or length)."""
+    gram = vectors @ vectors.T
+    squared_lengths = np.diag(gram)
+    # det(gram) / prod(|a_k|^2) is the squared volume over the squared product of the
+    # lengths: scale-free (an absolute threshold missed parallel vectors of 10 Å cells)
+    return bool(np.any(squared_lengths < 1e-12) or np.linalg.det(gram) / np.prod(squared_lengths) < 1e-10)
+
+
+def _volume(cell: np.ndarray) -> float:
+    return float(abs(np.linalg.det(np.asarray(cell, dtype=np.float64))))
+
+
 def check_structure(
     positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, name: str | None = None
 ) -> None:
-    """Raise `StructureError` for non-finite positions or a singular cell with pbc set.
+    """Raise `StructureError` for non-finite positions or cell, or a singular cell with pbc set.
 
     ``positions`` [n_atoms, 3] Å, ``cell`` [3, 3] Å (rows are lattice vectors), ``pbc`` [3].
-    ``name`` (e.g. ``"structure 3 of data.xyz"``, as `graph_from_atoms` passes it) starts
-    the message.
+    ``name`` (e.g. ``"structure 3 of data.xyz"``, as `graph_from_atoms` passes it, or
+    ``"cell.xyz, last frame"`` from `read_structure`) starts the message.
     """
+    positions = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64)
+    pbc = np.asarray(pbc, dtype=bool)
     if not np.all(np.isfinite(positions)):
         bad = np.flatnonzero(~np.all(np.isfinite(positions), axis=1))
         raise StructureError(
@@ -34,19 +51,40 @@ def check_structure(
             "fix or drop this structure"
         )
     if not np.all(np.isfinite(cell)):
-        raise StructureError(f"{_label(name)}: the cell contains NaN or infinite entries")
-    if np.any(pbc):
-        periodic_vectors = cell[np.asarray(pbc, dtype=bool)]
-        gram = periodic_vectors @ periodic_vectors.T
-        squared_lengths = np.diag(gram)
-        # det(gram) / prod(|a_k|^2) is the squared volume over the squared product of the
-        # lengths: scale-free (an absolute threshold missed parallel vectors of 10 Å cells)
-        if np.any(squared_lengths < 1e-12) or np.linalg.det(gram) / np.prod(squared_lengths) < 1e-10:
+        raise StructureError(
+            f"{_label(name)}: the cell contains NaN or infinite entries; fix the cell (Å) or drop this structure"
+        )
+    if np.any(pbc) and _degenerate(cell[pbc]):
+        if pbc.all():
             raise StructureError(
-                f"{_label(name)}: the cell is singular (zero volume or zero-length lattice vector) "
-                f"along the periodic directions pbc={np.asarray(pbc).tolist()}; "
-                "set a proper cell or turn periodicity off (atoms.pbc = False)"
+                f"{_label(name)}: the cell has zero volume (det = {_volume(cell):.3g} Å³) but "
+                f"pbc={pbc.tolist()}; set three independent lattice vectors (Å), or turn "
+                "periodicity off (atoms.pbc = False) for a molecule or cluster"
             )
+        raise StructureError(
+            f"{_label(name)}: the periodic lattice vectors (pbc={pbc.tolist()}) are zero-length or "
+            "parallel; set independent lattice vectors (Å) along them, or turn periodicity off "
+            "(atoms.pbc = False)"
+        )
+
+
+def check_cell_volume(cell: np.ndarray, name: str, needed_by: str) -> float:
+    """The volume (Å³) of ``cell`` [3, 3] (rows are lattice vectors); raise `StructureError`
+    when it is zero, that is when the lattice vectors are zero-length or not independent.
+
+    For what needs a 3-D periodic cell (phonons, elastic constants, a cell relaxation, NPT);
+    ``needed_by`` says what, as the subject of "needs" (e.g. ``"relax_cell needs"``),
+    ``name`` starts the message. Call it after checking that pbc is all True.
+    """
+    cell = np.asarray(cell, dtype=np.float64)
+    if not np.all(np.isfinite(cell)):
+        raise StructureError(f"{name}: the cell contains NaN or infinite entries; fix the cell (Å)")
+    if _degenerate(cell):
+        raise StructureError(
+            f"{name}: the cell has zero volume (det = {_volume(cell):.3g} Å³); {needed_by} a 3-D "
+            "periodic cell with three independent lattice vectors (Å)"
+        )
+    return _volume(cell)
 
 
 class NeighborList:

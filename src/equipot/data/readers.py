@@ -6,6 +6,9 @@ Supported files, chosen by suffix:
 - extended XYZ: ``.xyz``, ``.extxyz`` (optionally gzipped: ``.xyz.gz``, ``.extxyz.gz``)
 - ASE SQLite databases: ``.db`` (read through :func:`ase.db.connect`)
 
+`read_structure` reads one structure (for a simulation or a property) from any file ASE
+reads and checks it (finite positions and cell, a proper cell where periodic).
+
 Labels are left where :func:`equipot.data.read_label` finds them: ASE's extxyz reader puts
 ``energy``, ``forces``, ``stress`` (and other calculator properties such as ``dipole``)
 into a ``SinglePointCalculator``, other keys into ``atoms.info`` / ``atoms.arrays``. For a
@@ -23,18 +26,21 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+import ase.io
 import numpy as np
 from ase import Atoms
 from ase.io import iread
 from ase.io.formats import string2index
 
 from .atoms import LabelKeys, MissingLabelError, read_label
+from .neighbors import check_structure
 
 __all__ = [
     "DataFileError",
     "DataFileNotFoundError",
     "MissingLabelInFileError",
     "SUPPORTED_SUFFIXES",
+    "read_structure",
     "read_structures",
 ]
 
@@ -102,6 +108,37 @@ def read_structures(
         )
     _check_labels(path, structures, keys or LabelKeys(), require)
     return structures
+
+
+def read_structure(path: str | Path, index: int = -1) -> Atoms:
+    """The frame ``index`` (default: the last) of any file ASE reads (extxyz, .traj, CIF,
+    POSCAR, ...), without the stored calculator results: the starting point of a
+    simulation or a property workflow.
+
+    Raises `DataFileNotFoundError` for a missing file, `DataFileError` naming the file for
+    one that is empty, truncated or unreadable or holds no atoms, and `StructureError`
+    (`check_structure`) naming the file, the frame and the atoms for NaN or infinite
+    positions or cell, or a singular cell where the structure is periodic.
+    """
+    path = Path(path)
+    if not path.is_file():
+        where = "is a directory" if path.is_dir() else "does not exist"
+        raise DataFileNotFoundError(
+            f"structure file {path} {where}; check the path (relative paths start at {str(Path.cwd())!r})"
+        )
+    try:
+        atoms = ase.io.read(path, index=index)
+    except Exception as error:  # ASE's readers raise many types; all mean "not a structure we can read"
+        raise DataFileError(
+            f"cannot read a structure from {path}: {type(error).__name__}: {error}; the file is empty, "
+            "truncated or not in a format ASE reads (extxyz, .traj, CIF, POSCAR, ...): check or regenerate it"
+        ) from error
+    if not isinstance(atoms, Atoms) or len(atoms) == 0:
+        raise DataFileError(f"{path} holds no atoms; check that it is the right, non-empty file")
+    frame = "last frame" if index == -1 else f"frame {index}"
+    check_structure(atoms.positions, atoms.cell.array, atoms.pbc, name=f"{path}, {frame}")
+    atoms.calc = None
+    return atoms
 
 
 def _suffix(path: Path) -> str:
