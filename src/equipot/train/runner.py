@@ -30,6 +30,7 @@ from ..progress import progress_enabled
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints
 from .data import GraphDataModule
 from .errors import RunExistsError
+from .finetune_baseline import FinetuneBaseline
 from .history import TrainingHistory
 from .initialization import RunSetup, prepare_run
 from .losses import LossFunction, LossWeights, prediction_errors
@@ -108,7 +109,12 @@ def fit(config: TrainConfig | str | os.PathLike, resume: bool = False) -> TrainR
     max_time_s = 60 * config.max_time_minutes if config.max_time_minutes else None
     history = TrainingHistory(paths, config.max_epochs, max_time_s=max_time_s)
     unused = _has_unused_parameters(module, setup.data.train[0])
-    trainer = build_trainer(setup.config, paths, [history, _ConfigWriter(paths, setup.config)], unused)
+    callbacks: list[Callback] = [history, _ConfigWriter(paths, setup.config)]
+    if config.finetune_from is not None:  # the base model is epoch 0, the best to beat
+        batch_size, weights = config.resolved_valid_batch_size(), module.loss_weights(0)
+        callbacks.append(FinetuneBaseline(paths, lambda model: evaluate_errors(
+            model, setup.data.valid, weights, module.loss_fn, batch_size)))
+    trainer = build_trainer(setup.config, paths, callbacks, unused)
     datamodule = GraphDataModule(setup.data, config.batch_size, config.resolved_valid_batch_size(), config.seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec", category=Warning)  # Lightning vs torch 2.13
