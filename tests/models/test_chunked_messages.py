@@ -60,10 +60,27 @@ def test_parameter_gradients_through_chunked_path(small_chunks: None) -> None:
     assert any(g.abs().sum() > 0 for g in gradients(True))
 
 
-def test_forces_leave_parameter_gradients_alone(small_chunks: None) -> None:
+def test_forces_leave_parameter_gradients_alone(small_chunks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forces need no weight gradients: the chunked backward asks the autograd engine
+    whether each weight's gradient will be used (`_wanted`) and skips those that will not
+    (a third of its work). Training on energies still gets them (the test above)."""
+    answers: list[bool] = []
+
+    def recording(node: torch.autograd.graph.Node | None) -> bool:
+        answers.append(original(node))
+        return answers[-1]
+
+    original = chunked._wanted
+    monkeypatch.setattr(chunked, "_wanted", recording)
     model, graph = _model(), _graph()
-    model(graph, outputs={"energy", "forces"}, create_graph=False)
+    output = model(graph, outputs={"energy", "forces"}, create_graph=False)
+    assert answers and not any(answers), answers  # asked about every weight, each skipped
     assert all(p.grad is None for p in model.parameters())
+    assert not output.forces.requires_grad  # create_graph=False: no graph kept on the forces
+
+    answers.clear()
+    model.atomic_energies_of(graph, graph.positions, graph.cell, first_order_only=True).sum().backward()
+    assert answers and all(answers)  # an energy loss does need them
 
 
 def _saved_bytes(model: EquivariantPotential, graph, first_order_only: bool) -> int:

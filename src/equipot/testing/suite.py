@@ -76,7 +76,9 @@ class ModelTestSuite:
         model = self._model()
         specs = model.output_specs() if hasattr(model, "output_specs") else {}
         if not specs:
-            return
+            import pytest  # only when run: equipot.testing itself does not need pytest
+
+            pytest.skip("the model declares no heads (output_specs() is empty)")
         assert_equivariant(model, self.molecule(model), ("energy", *specs), reflections=self.reflections)
         periodic = [name for name in specs if name not in self._dipole_heads(model)]
         assert_equivariant(model, self.crystal(model), ("energy", *periodic), trials=1, reflections=self.reflections)
