@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,8 @@ from rich.table import Table
 from ..models.io import load_model
 from ..properties import phonons as phonon_workflow
 from ..properties.figures import pretty_label
-from ._console import ProgressOption, console, follows_progress_option, user_errors, working
+from ..properties.stability import InstabilityWarning
+from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
 
 
 @user_errors
@@ -30,7 +32,8 @@ def phonons(
     """Force constants from the model, bands along the standard path and DOS (THz), as PNG and data files."""
     potential = load_model(model, dtype=torch.float64)
     atoms = ase.io.read(structure)
-    with working(f"phonons of {structure.name} in a {'x'.join(map(str, supercell))} supercell"):
+    with warnings.catch_warnings(), working(f"phonons of {structure.name} in a {'x'.join(map(str, supercell))} supercell"):
+        warnings.simplefilter("ignore", InstabilityWarning)  # printed below
         result = phonon_workflow(potential, atoms, supercell=supercell, displacement=displacement, exact_hessian=exact_hessian)
     labels = sorted(result.special_points)
     frequencies = result.frequencies_at(labels)
@@ -42,5 +45,7 @@ def phonons(
         q = " ".join(f"{x:.3f}" for x in result.special_points[label])
         table.add_row(pretty_label(label), q, " ".join(f"{f:.3f}" for f in values))
     console.print(table)
+    for message in result.messages:
+        error_console.print(f"[yellow]warning:[/] {message}", highlight=False)
     files = result.write_files(out_dir)
     console.print("wrote " + ", ".join(str(path) for path in files.values()))

@@ -20,6 +20,7 @@ from .elastic import (
 from .hessian import HessianResult, exact_hessian, finite_difference_hessian, hessian, hessian_of
 from .newton import NewtonResult, newton_relax
 from .phonons import BandStructure, PhononResult, phonons
+from .stability import InstabilityWarning
 from .timestep import SAFETY_FRACTION, TimestepEstimate, stable_timestep, timestep_from_hessian
 from .vibrations import (
     ZERO_TOLERANCE_CM,
@@ -38,6 +39,7 @@ __all__ = [
     "ElasticResult",
     "EnergySource",
     "HessianResult",
+    "InstabilityWarning",
     "NewtonResult",
     "PhononResult",
     "TimestepEstimate",

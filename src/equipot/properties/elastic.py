@@ -11,7 +11,9 @@ clamped-ion tensor by differentiating the model's stress with respect to strain.
 
 Start from a relaxed cell: at a residual stress ``sigma_0`` the stress derivative differs
 from the thermodynamic elastic constants by terms of order ``sigma_0`` and is not exactly
-symmetric; both are reported.
+symmetric; both are reported. A matrix that is not positive definite (a mechanically
+unstable cell, Born criterion) warns with an `InstabilityWarning` giving its smallest
+eigenvalue and the negative moduli.
 
 Example::
 
@@ -38,6 +40,7 @@ from ..data import graph_from_atoms
 from ..models import EquivariantPotential
 from ._source import EnergySource, as_calculator, attach, check_atoms
 from .figures import elastic_matrix_plot
+from .stability import InstabilityWarning, born_stability_message
 
 __all__ = [
     "ElasticResult",
@@ -90,6 +93,8 @@ class ElasticResult:
     - ``reference_stress`` [6], GPa, Voigt stress of the unstrained structure
     - ``method``: ``"finite-differences"`` or ``"autograd"``; ``relaxed_ions``; ``strain``
     - ``messages``: the warnings issued
+    - ``min_eigenvalue``: smallest eigenvalue of ``matrix``, GPa; the crystal is
+      mechanically stable (Born criterion) iff it is positive (`mechanically_stable`)
     """
 
     matrix: np.ndarray
@@ -101,6 +106,12 @@ class ElasticResult:
     relaxed_ions: bool
     strain: float
     messages: list[str] = field(default_factory=list)
+    min_eigenvalue: float = float("nan")
+
+    @property
+    def mechanically_stable(self) -> bool:
+        """Whether every eigenvalue of ``matrix`` is positive (Born stability)."""
+        return self.min_eigenvalue > 0
 
     def cubic(self) -> dict[str, float]:
         """C11, C12, C44 (GPa) averaged over the entries a cubic crystal makes equal."""
@@ -149,7 +160,12 @@ def _finish(
         moduli = elastic_moduli(matrix)
     except np.linalg.LinAlgError:
         moduli = {}
-    return ElasticResult(matrix, raw, asymmetry, moduli, reference, method, relaxed, strain, messages)
+    unstable = born_stability_message(matrix, moduli)
+    if unstable is not None:
+        messages.append(unstable)
+        warnings.warn(unstable, InstabilityWarning, stacklevel=3)
+    min_eigenvalue = float(np.linalg.eigvalsh(matrix).min())
+    return ElasticResult(matrix, raw, asymmetry, moduli, reference, method, relaxed, strain, messages, min_eigenvalue)
 
 
 def _relax(atoms: Atoms, optimizer: str, fmax: float, max_steps: int) -> None:

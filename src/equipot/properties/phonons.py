@@ -21,7 +21,7 @@ import csv
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from ._source import EnergySource, as_calculator, attach, check_atoms, is_model
 from .figures import band_structure_plot, dos_plot
 from .hessian import exact_hessian as _exact_hessian
 
+from .stability import IMAGINARY_TOLERANCE_THZ, InstabilityWarning, imaginary_modes_message
 __all__ = ["BandStructure", "PhononResult", "ase_atoms", "phonons", "phonopy_atoms"]
 
 QPoint = str | Sequence[float]
@@ -76,7 +77,8 @@ class PhononResult:
     """A phonopy object with force constants, and the path of its primitive cell.
 
     ``method`` is ``"finite-displacements"`` or ``"exact-hessian"``; ``special_points``
-    maps labels to reduced q-points; ``path`` is ASE's path string (``,`` separates jumps).
+    maps labels to reduced q-points; ``path`` is ASE's path string (``,`` separates jumps);
+    ``messages`` the warnings of `phonons` (imaginary modes, see `check_stability`).
     """
 
     phonopy: Phonopy
@@ -84,6 +86,21 @@ class PhononResult:
     special_points: dict[str, np.ndarray]
     path: str
 
+    messages: list[str] = field(default_factory=list)
+
+    def check_stability(
+        self, npoints: int = 21, mesh: Sequence[int] = (8, 8, 8), tolerance: float = IMAGINARY_TOLERANCE_THZ
+    ) -> str | None:
+        """None if no frequency is imaginary along the band path (``npoints`` per segment)
+        and on a Γ-centred ``mesh``, else a message with the most negative frequency
+        (THz) and its q-point (`imaginary_modes_message`: acoustic modes at Γ excluded)."""
+        bands = self.band_structure(npoints)
+        qpoints = [np.concatenate(bands.qpoints)]
+        frequencies = [np.concatenate(bands.frequencies)]
+        self.phonopy.run_mesh(list(mesh), is_gamma_center=True)
+        qpoints.append(np.asarray(self.phonopy.mesh.qpoints))
+        frequencies.append(np.asarray(self.phonopy.mesh.frequencies))
+        return imaginary_modes_message(np.concatenate(qpoints), np.concatenate(frequencies), tolerance)
     def qpoint(self, point: QPoint) -> np.ndarray:
         """[3] reduced q-point of a label (``G``/``Γ``, ``X``, ``L``, ...) or of 3 numbers."""
         if isinstance(point, str):
@@ -195,7 +212,9 @@ def phonons(
     and ``source`` (model or calculator) gives the forces; with ``exact_hessian=True``
     (model only) the force constants are the exact Hessian of the whole supercell.
     ``symmetrize`` imposes index permutation symmetry and the acoustic sum rule. ``path``
-    overrides the standard path (ASE syntax, e.g. ``"GXWKGL"``).
+    overrides the standard path (ASE syntax, e.g. ``"GXWKGL"``). Imaginary modes along the
+    path or on an 8x8x8 mesh (beyond the acoustic modes at Γ) warn with an
+    `InstabilityWarning` naming the most negative frequency and its q-point.
     """
     check_atoms(atoms)
     if not atoms.pbc.all():
@@ -221,4 +240,9 @@ def phonons(
     if symmetrize:
         phonon.symmetrize_force_constants()
     bandpath = Cell(phonon.primitive.cell).bandpath(npoints=0)
-    return PhononResult(phonon, method, dict(bandpath.special_points), path or bandpath.path)
+    result = PhononResult(phonon, method, dict(bandpath.special_points), path or bandpath.path)
+    unstable = result.check_stability()
+    if unstable is not None:
+        result.messages.append(unstable)
+        warnings.warn(unstable, InstabilityWarning, stacklevel=2)
+    return result
