@@ -12,6 +12,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from .data import NeighborList, graph_from_atoms
 from .models import EquivariantPotential
+from .models.devices import checked_device
 from .models.io import load_model
 
 __all__ = ["EquipotCalculator"]
@@ -51,7 +52,7 @@ class EquipotCalculator(Calculator):
         **kwargs: object,
     ):
         super().__init__(**kwargs)
-        self.device = torch.device(device)
+        self.device = checked_device(device)
         model_dtype = model.atomic_energies.dtype
         self.dtype = dtype or model_dtype
         if self.dtype != model_dtype:

@@ -72,3 +72,54 @@ def test_bad_input_gives_one_line_errors(model_file, structures, tmp_path) -> No
     assert result.exit_code == 2 and "need a periodic cell" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["elastic", str(model_file), str(tmp_path / "missing.xyz")])
     assert result.exit_code == 2 and "missing.xyz" in result.output
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["vibrations", "phonons", "elastic"])
+def test_empty_or_truncated_structure_file_is_one_line(command, model_file, structures, tmp_path) -> None:
+    """The three commands read through `equipot.data.read_structure`, as md, relax and neb do."""
+    (tmp_path / "empty.xyz").write_text("")
+    text = (structures / "cu.xyz").read_text()
+    (tmp_path / "cut.xyz").write_text(text[: len(text) // 2])
+    for name in ("empty.xyz", "cut.xyz"):
+        result = runner.invoke(app, [command, str(model_file), str(tmp_path / name), "--out-dir", str(tmp_path / "out")])
+        line = _one_error_line(result)
+        assert f"cannot read a structure from {tmp_path / name}" in line and "empty, truncated" in line
+
+
+def test_zero_volume_cell_is_named_with_its_determinant(model_file, structures, tmp_path) -> None:
+    """Was `SpglibCppError: spacegroup search failed` (zero cell) or `Singular matrix`."""
+    flat = bulk("Cu", a=3.6)
+    flat.cell[2] = flat.cell[1]
+    ase.io.write(tmp_path / "flat.xyz", flat)
+    for command in ("phonons", "elastic"):
+        result = runner.invoke(app, [command, str(model_file), str(tmp_path / "flat.xyz"), "--out-dir", str(tmp_path)])
+        line = _one_error_line(result)
+        assert "flat.xyz, last frame: the cell has zero volume (det = 0 Å³)" in line
+        assert "set three independent lattice vectors" in line
+
+
+def test_phonons_of_an_in_memory_zero_volume_cell(model_file) -> None:
+    """The library check (`check_cell_volume`) for atoms that were not read from a file."""
+    from equipot.data import StructureError
+    from equipot.models.io import load_model
+    from equipot.properties import phonons
+
+    atoms = bulk("Cu", a=3.6)
+    atoms.set_cell(np.zeros((3, 3)))
+    with pytest.raises(StructureError, match=r"^phonons: the cell has zero volume \(det = 0 Å³\); phonons need a 3-D"):
+        phonons(load_model(model_file), atoms, supercell=(1, 1, 1))
+
+
+def test_nan_position_is_named_by_file_frame_and_atom(model_file, structures, tmp_path) -> None:
+    atoms = molecule("CH4")
+    atoms.positions[2, 0] = np.inf
+    ase.io.write(tmp_path / "bad.xyz", atoms)
+    line = _one_error_line(runner.invoke(app, ["vibrations", str(model_file), str(tmp_path / "bad.xyz")]))
+    assert "bad.xyz, last frame: positions of atoms [2] are NaN or infinite" in line

@@ -104,11 +104,25 @@ def test_anisotropic_barostat_changes_the_cell_shape(emt_cu_equilibrium) -> None
     assert abs(ratios[True] - 1.02) > 0.003  # MTKNPT: x relaxes against y and z
 
 
+def _zero_cell():
+    atoms = _cu32()
+    atoms.set_cell(np.zeros((3, 3)))
+    return atoms
+
+
+def _nan_atom():
+    atoms = molecule("H2O")
+    atoms.positions[1, 0] = np.nan
+    return atoms
+
+
 @pytest.mark.parametrize(
     ("atoms", "kwargs", "message"),
     [
         (molecule("H2O"), {"ensemble": "npt"}, r"NPT needs a periodic structure with a 3D cell.*pbc=\[False"),
         (fcc100("Cu", (2, 2, 2), vacuum=5.0), {"ensemble": "npt"}, r"pbc=\[True, True, False\]"),
+        (_zero_cell(), {"ensemble": "npt"}, r"^run_md: the cell has zero volume \(det = 0 Å³\) but pbc"),
+        (_nan_atom(), {"ensemble": "nve"}, r"^run_md: positions of atoms \[1\] are NaN"),  # was "Eigenvalues did not converge"
         (_cu32(), {"ensemble": "nvt", "temperature_K": None}, "temperature_K .the NVT target. must be a positive"),
         (_cu32(), {"ensemble": "nvt", "friction_per_fs": 0.0}, "friction_per_fs must be a positive"),
         (_cu32(), {"ensemble": "nvt", "thermostat": "berendsen"}, "thermostat must be one of"),

@@ -118,18 +118,44 @@ def test_neb_writes_the_path_and_prints_the_barrier(tiny_model_file, cu_cluster,
         (["relax", "{model}", "{cluster}", "--cell"], "relax_cell needs a periodic structure"),
         (["neb", "{model}", "{cluster}", "{cell}"], "initial and final states must have the same cell and pbc"),
         (["neb", "{model}", "{cluster}", "{garbage}"], "cannot read a structure from"),
+        (["relax", "{model}", "{zero}", "--cell"], "zero.xyz, last frame: the cell has zero volume (det = 0 Å³)"),
+        (["md", "{model}", "{nan}"], "nan.xyz, last frame: positions of atoms [3] are NaN or infinite"),
+        (["md", "{model}", "{cell}", "--device", "gpu"], "device 'gpu' is not a PyTorch device; use cpu, cuda"),
+        (["relax", "{model}", "{cell}", "--device", "npu:0"], "device 'npu:0' is not a PyTorch device"),
     ],
 )
 def test_bad_input_gives_a_one_line_message(command, message, tiny_model_file, cu_cell, cu_cluster, tmp_path) -> None:
     garbage = tmp_path / "garbage.xyz"
     garbage.write_text("this is not\na structure\n")
-    paths = {"model": tiny_model_file, "cell": cu_cell, "cluster": cu_cluster[0], "garbage": garbage}
+    zero = bulk("Cu", cubic=True)
+    zero.set_cell(np.zeros((3, 3)))  # pbc stays True
+    ase.io.write(tmp_path / "zero.xyz", zero)
+    nan = Atoms("Cu4", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [1.2, 1.2, np.nan]])  # was "Eigenvalues did not converge"
+    ase.io.write(tmp_path / "nan.xyz", nan)
+    paths = {"model": tiny_model_file, "cell": cu_cell, "cluster": cu_cluster[0], "garbage": garbage,
+             "zero": tmp_path / "zero.xyz", "nan": tmp_path / "nan.xyz"}
     result = _invoke(*[part.format(**paths) for part in command], "--out-dir" if command[0] != "relax" else "--output",
                      tmp_path / ("out" if command[0] != "relax" else "out.xyz"))
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert message in lines[0]
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "neb"])
+def test_device_cuda_without_cuda_is_one_line(command, tiny_model_file, cu_cell, monkeypatch, tmp_path) -> None:
+    """Was `AssertionError: Torch not compiled with CUDA enabled`; one check (`checked_device`) in load_model."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    structures = [cu_cell, cu_cell] if command == "neb" else [cu_cell]
+    output = ["--output", tmp_path / "out.xyz"] if command == "relax" else ["--out-dir", tmp_path / "out"]
+    result = _invoke(command, tiny_model_file, *structures, "--device", "cuda", *output)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: device 'cuda': no CUDA device is available to PyTorch (torch {torch.__version__}")
+    assert lines[0].endswith("use the CPU (--device cpu, device='cpu')")
 
 
 def test_compile_option_reaches_the_calculator(tiny_model_file) -> None:

@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-import ase.io
 import torch
 import typer
 from rich.table import Table
 
+from ..data import read_structure
 from ..models.io import load_model
 from ..properties import elastic_tensor, write_elastic_files
 from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
@@ -31,7 +31,7 @@ def elastic(
 ) -> None:
     """C_ij (GPa) from central differences of the model stress; Voigt/Reuss/Hill moduli; symmetry checked."""
     potential = load_model(model, dtype=torch.float64)
-    atoms = ase.io.read(structure)
+    atoms = read_structure(structure)
     # the checks' messages are printed below
     with warnings.catch_warnings(), working(f"strained cells of {structure.name}"):
         warnings.simplefilter("ignore", RuntimeWarning)

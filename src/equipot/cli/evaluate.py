@@ -17,7 +17,7 @@ from ._console import ProgressOption, console, follows_progress_option, user_err
 @follows_progress_option
 def evaluate(
     model: Annotated[Path, typer.Argument(help="model file (model.pt)")],
-    data: Annotated[Path, typer.Argument(help="labelled structures: .xyz/.extxyz(.gz) or ASE .db")],
+    data: Annotated[Path, typer.Argument(help="labelled structures: .xyz/.extxyz(.gz), ASE .db, or shipped:NAME (e.g. shipped:ethanol)")],
     out_dir: Annotated[Path, typer.Option(help="folder for parity plots and the error histogram")] = Path(
         "evaluation"
     ),

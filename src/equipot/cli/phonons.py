@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-import ase.io
 import torch
 import typer
 from rich.table import Table
 
+from ..data import read_structure
 from ..models.io import load_model
 from ..properties import phonons as phonon_workflow
 from ..properties.figures import pretty_label
@@ -31,7 +31,7 @@ def phonons(
 ) -> None:
     """Force constants from the model, bands along the standard path and DOS (THz), as PNG and data files."""
     potential = load_model(model, dtype=torch.float64)
-    atoms = ase.io.read(structure)
+    atoms = read_structure(structure)
     with warnings.catch_warnings(), working(f"phonons of {structure.name} in a {'x'.join(map(str, supercell))} supercell"):
         warnings.simplefilter("ignore", InstabilityWarning)  # printed below
         result = phonon_workflow(potential, atoms, supercell=supercell, displacement=displacement, exact_hessian=exact_hessian)

@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-import ase.io
 import torch
 import typer
 from rich.table import Table
 
+from ..data import read_structure
 from ..models.io import load_model
 from ..properties import newton_relax, write_vibration_files
 from ..properties import vibrations as vibrational_modes
@@ -30,7 +30,7 @@ def vibrations(
 ) -> None:
     """Frequencies (cm^-1, imaginary as negative) from the mass-weighted Hessian; zero-mode count checked."""
     potential = load_model(model, dtype=torch.float64)
-    atoms = ase.io.read(structure)
+    atoms = read_structure(structure)
     if relax_fmax is not None:
         with working(f"relaxing {structure.name} (Newton)"):
             relaxed = newton_relax(potential, atoms, fmax=relax_fmax)

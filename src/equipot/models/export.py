@@ -27,6 +27,7 @@ from ase import Atoms
 from ..atomic_files import atomic_write
 from ..data import batch_graphs, graph_from_atoms
 from .compiled import require_aot_inductor
+from .devices import checked_device
 from .io import ModelFileError, model_from_payload, model_payload, read_model_file
 from .potential import EquivariantPotential
 
@@ -64,7 +65,7 @@ def export_model(
         raise ValueError(f"an exported model is a .pt2 file; got {path}")
     require_aot_inductor()
     dtype = dtype or model.atomic_energies.dtype
-    device = torch.device(device) if device is not None else model.z_to_species.device
+    device = checked_device(device) if device is not None else model.z_to_species.device
     compiled = model.converted(dtype).to(device).compiled()
     gradients = compiled._compiled_gradients
     single = graph_from_atoms(_example_structure(model, 4), model.cutoff, dtype=dtype).to(device=device)
@@ -103,7 +104,7 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
     if not path.is_file():
         raise ModelFileError(f"exported model {path} does not exist")
     info, model_bytes = _read_export_files(path)  # before load_pt2 loads any compiled code
-    device = torch.device(device)
+    device = checked_device(device)
     if device.type != info["device"]:
         raise ModelFileError(
             f"{path} was compiled for {info['device']}, not {device.type}; export the model again with "

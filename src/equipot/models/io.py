@@ -16,6 +16,7 @@ import torch
 from .. import __version__
 from ..atomic_files import atomic_write
 from ..config import ModelConfig
+from .devices import checked_device
 from .potential import EquivariantPotential
 
 __all__ = ["ModelFileError", "load_model", "model_from_payload", "model_payload", "read_model_file", "save_model"]
@@ -93,7 +94,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtyp
 
     A ``.pt2`` file made by `equipot.export_model` (``equipot export``) loads as a
     compiled copy ready to run (`models.export.load_exported`). Unlike a model file, it
-    holds machine code that runs when loaded: load only exports you made or trust."""
+    holds machine code that runs when loaded: load only exports you made or trust.
+    A ``device`` this PyTorch cannot use raises ValueError (`checked_device`)."""
+    device = checked_device(device)
     if Path(path).suffix == ".pt2":
         from .export import load_exported
 

@@ -36,7 +36,7 @@ import torch
 from ase import Atoms, units
 from ase.optimize import BFGS, FIRE
 
-from ..data import graph_from_atoms
+from ..data import check_cell_volume, graph_from_atoms
 from ..models import EquivariantPotential
 from ._source import EnergySource, as_calculator, attach, check_atoms
 from .figures import elastic_matrix_plot
@@ -197,6 +197,7 @@ def elastic_tensor(
     check_atoms(atoms)
     if not atoms.pbc.all():
         raise ValueError("elastic constants need a periodic cell (atoms.pbc all True)")
+    check_cell_volume(atoms.cell.array, "elastic constants", "elastic constants need")
     if not 0 < strain < 0.1:
         raise ValueError(f"strain must be in (0, 0.1), got {strain}")
     reference = attach(atoms, as_calculator(source))
@@ -240,6 +241,7 @@ def elastic_tensor_autograd(
     check_atoms(atoms)
     if not atoms.pbc.all():
         raise ValueError("elastic constants need a periodic cell (atoms.pbc all True)")
+    check_cell_volume(atoms.cell.array, "elastic constants", "elastic constants need")
     parameter = next(model.parameters())
     graph = graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype).to(device=parameter.device)
     voigt = torch.zeros(6, dtype=parameter.dtype, device=parameter.device, requires_grad=True)

@@ -33,6 +33,7 @@ from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
 from phonopy.structure import cells as phonopy_cells
 from phonopy.structure.atoms import PhonopyAtoms
 
+from ..data import check_cell_volume
 from ..models import EquivariantPotential
 from ._source import EnergySource, as_calculator, attach, check_atoms, is_model
 from .figures import band_structure_plot, dos_plot
@@ -219,6 +220,7 @@ def phonons(
     check_atoms(atoms)
     if not atoms.pbc.all():
         raise ValueError("phonons need a periodic cell (atoms.pbc all True)")
+    check_cell_volume(atoms.cell.array, "phonons", "phonons need")
     with warnings.catch_warnings():
         # "auto" is our choice, not a default inherited from phonopy v3
         warnings.simplefilter("ignore", getattr(phonopy_cells, "PrimitiveMatrixAutoDefaultWarning", UserWarning))

@@ -35,6 +35,8 @@ from ase import Atoms, units
 from ase.calculators.calculator import PropertyNotImplementedError
 from ase.md.md import MolecularDynamics
 
+from ..data import check_cell_volume
+
 __all__ = ["BAROSTATS", "ENSEMBLES", "THERMOSTATS", "check_npt_structure", "integrator_name", "make_dynamics"]
 
 Ensemble = Literal["nve", "nvt", "npt"]
@@ -46,11 +48,12 @@ BAROSTATS: tuple[str, ...] = ("mtk", "langevin")
 def check_npt_structure(atoms: Atoms, name: str = "run_md") -> None:
     """Raise ValueError unless ``atoms`` is periodic in 3D with a non-degenerate cell and
     its calculator gives a stress (a barostat needs all three)."""
-    if not atoms.pbc.all() or atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-9:
+    if not atoms.pbc.all():
         raise ValueError(
             f"{name}: NPT needs a periodic structure with a 3D cell (pbc all True), got "
             f"pbc={atoms.pbc.tolist()} and cell volume {abs(atoms.cell.volume):.3g} Å³"
         )
+    check_cell_volume(atoms.cell.array, name, "NPT needs")
     try:
         atoms.get_stress()
     except PropertyNotImplementedError as error:

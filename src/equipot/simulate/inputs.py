@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import ase.io
 import torch
-from ase import Atoms
 
 from ..calculator import EquipotCalculator
+from ..data.readers import read_structure  # the one structure reader (checks included)
 
 __all__ = ["load_calculator", "read_structure"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def read_structure(path: str | os.PathLike, index: int = -1) -> Atoms:
-    """The frame ``index`` (default: the last) of any file ASE reads (extxyz, .traj, CIF,
-    POSCAR, ...), without the stored calculator results.
-
-    Raises FileNotFoundError for a missing file and ValueError, naming the file, for one
-    that ASE cannot read or that holds no structure.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"structure file {path} does not exist")
-    try:
-        atoms = ase.io.read(path, index=index)
-    except Exception as error:  # ASE's readers raise many types; all mean "not a structure we can read"
-        raise ValueError(f"cannot read a structure from {path}: {type(error).__name__}: {error}") from error
-    if not isinstance(atoms, Atoms) or len(atoms) == 0:
-        raise ValueError(f"{path} holds no atoms")
-    atoms.calc = None
-    return atoms
 
 
 def load_calculator(

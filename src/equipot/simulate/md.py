@@ -31,6 +31,7 @@ from ase.md import velocitydistribution
 from ase.md.md import MolecularDynamics
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 
+from ..data import check_structure
 from ._output import TRAJECTORY_SUFFIXES, CsvLog, MDResult, progress_bar, trajectory_writer
 from .ensembles import integrator_name, make_dynamics
 
@@ -177,6 +178,7 @@ def run_md(
         atoms.calc = calculator
     if atoms.calc is None:
         raise ValueError("run_md: no calculator given and atoms.calc is None")
+    check_structure(atoms.positions, atoms.cell.array, atoms.pbc, name="run_md")  # before the velocities
     build_dynamics = make_dynamics(
         atoms, ensemble, timestep_fs, temperature_K, friction_per_fs=friction_per_fs, thermostat=thermostat,
         pressure_GPa=pressure_GPa, barostat=barostat, anisotropic=anisotropic, tdamp_fs=tdamp_fs,

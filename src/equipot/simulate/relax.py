@@ -30,6 +30,7 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS, FIRE, LBFGS
 from ase.optimize.optimize import Optimizer
 
+from ..data import check_cell_volume
 from ._output import TRAJECTORY_SUFFIXES, trajectory_writer
 
 __all__ = ["OPTIMIZERS", "RelaxResult", "relax"]
@@ -127,11 +128,13 @@ def _check_arguments(atoms: Atoms, fmax: float, stress_tol_GPa: float, optimizer
         raise ValueError(f"relax: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if max_steps < 0:
         raise ValueError(f"relax: max_steps must be >= 0, got {max_steps}")
-    if relax_cell and (not atoms.pbc.all() or atoms.cell.rank < 3):
+    if relax_cell and not atoms.pbc.all():
         raise ValueError(
             f"relax: relax_cell needs a periodic structure with a 3D cell (pbc all True), got "
             f"pbc={atoms.pbc.tolist()}; relax the positions only (relax_cell=False)"
         )
+    if relax_cell:
+        check_cell_volume(atoms.cell.array, "relax", "relax_cell (--cell) needs")
     path = Path(trajectory) if trajectory is not None else None
     if path is not None and path.suffix not in TRAJECTORY_SUFFIXES:
         raise ValueError(f"relax: trajectory {path} must end in one of {TRAJECTORY_SUFFIXES}")

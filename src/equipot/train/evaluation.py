@@ -38,6 +38,7 @@ from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
 from ..models.io import load_model
+from .data import resolve_data_path
 from .target_values import TargetValues, collect_target_values, labelled_targets, target_metrics
 
 __all__ = [
@@ -219,9 +220,11 @@ def evaluate_model(
     labels = {name for g in graphs for name in (*g.graph_targets, *g.atom_targets)}
     heads = labelled_targets(model, graphs)
     if not labels & {"energy", "forces", "stress"} and not heads:
+        source = dataset.source or "the data"
         raise ValueError(
-            f"evaluate_model: {dataset!r} has no energy, forces or stress labels to compare with; "
-            "check the label keys (LabelKeys) for this file"
+            f"{source}: no energy, forces or stress labels to compare with under the label keys used; "
+            "name the keys the file stores them under (equipot evaluate --energy-key/--forces-key/"
+            "--stress-key; data.keys.energy/forces/stress in a training config)"
         )
     outputs = {"energy"} | ({"forces"} if "forces" in labels else set())
     if "stress" in labels:
@@ -287,7 +290,8 @@ def evaluate_file(
     dtype: torch.dtype | None = None,
     target_keys: dict[str, str] | None = None,
 ) -> EvaluationResult:
-    """Load a model file and a data file (extxyz, ase.db, ...) and `evaluate_model`.
+    """Load a model file and a data file (extxyz, ase.db, ..., or ``"shipped:NAME"``, a
+    shipped dataset as in a training config) and `evaluate_model`.
 
     Neighbor lists use the model's cutoff; labels are read where ``keys`` says (default
     `LabelKeys()`), those of the model's heads under their names or where ``target_keys``
@@ -305,6 +309,7 @@ def evaluate_file(
         graph_extra={**{n: k for n, k in head_keys.items() if not specs[n].per_atom}, **keys.graph_extra},
         atom_extra={**{n: k for n, k in head_keys.items() if specs[n].per_atom}, **keys.atom_extra},
     )
+    data_path = resolve_data_path(str(data_path))
     dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys, dtype=model_dtype)
     return evaluate_model(model, dataset, batch_size=batch_size, device=device)
 
