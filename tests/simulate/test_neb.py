@@ -90,6 +90,7 @@ def test_images_and_plot_are_written(au_hop, tmp_path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
     summary = au_hop.to_dict()
     assert summary["n_images"] == 3 and summary["barrier_forward"] == pytest.approx(au_hop.barrier_forward)
+    assert au_hop.reliable and summary["problems"] == []  # a physical band: its barrier is reported
 
 
 def test_a_shared_calculator_gives_the_same_band(au_hop) -> None:

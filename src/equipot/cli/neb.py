@@ -62,9 +62,14 @@ def neb(
     summary = out_dir / "neb.json"
     summary.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     console.print(_profile_table(result, f"minimum energy path, {initial.name} -> {final.name}"))
-    console.print(f"barrier: {result.barrier_forward:.4f} eV forward, {result.barrier_backward:.4f} eV backward; "
-                  f"reaction energy {result.reaction_energy:.4f} eV; highest image {result.highest_image}")
+    if result.reliable:
+        console.print(f"barrier: {result.barrier_forward:.4f} eV forward, {result.barrier_backward:.4f} eV backward; "
+                      f"reaction energy {result.reaction_energy:.4f} eV; highest image {result.highest_image}")
+    else:
+        error_console.print("[bold red]no barrier reported:[/] " + "; ".join(result.problems), highlight=False)
     if not result.converged:
         error_console.print(f"[bold yellow]warning:[/] band not converged after {result.steps} steps "
                             f"(max force {result.max_force:.3f} eV/Å > {fmax:g}); raise --max-steps", highlight=False)
     console.print(f"plot: {plot}  images: {frames}  summary: {summary}")
+    if not result.reliable:
+        raise typer.Exit(code=1)

@@ -3,7 +3,7 @@ dynamics (NVE, NVT, NPT), relaxation of positions and cell, nudged elastic bands
 their figures. Units: eV, Å, fs, K, GPa."""
 
 from .md import MDResult, run_md, run_nve
-from .neb import NEBResult, run_neb
+from .neb import NEBResult, UnphysicalBandError, band_problems, run_neb
 from .plots import plot_md, plot_minimum_energy_path
 from .relax import RelaxResult, relax
 from .inputs import load_calculator, read_structure
@@ -12,6 +12,8 @@ __all__ = [
     "MDResult",
     "NEBResult",
     "RelaxResult",
+    "UnphysicalBandError",
+    "band_problems",
     "load_calculator",
     "plot_md",
     "plot_minimum_energy_path",

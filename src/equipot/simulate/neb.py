@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +35,70 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import covalent_radii
 from ase.mep import NEB
 from ase.geometry import find_mic
+from ase.neighborlist import neighbor_list
 from ase.utils.forcecurve import ForceFit, fit_raw
 
 from .relax import OPTIMIZERS, RelaxResult, relax
 
-__all__ = ["NEB_METHODS", "NEBResult", "calculator_copies", "run_neb"]
+__all__ = ["NEB_METHODS", "NEBResult", "UnphysicalBandError", "band_problems", "calculator_copies", "run_neb"]
 
 NEB_METHODS = ("improvedtangent", "aseneb", "eb", "spline", "string")
 INTERPOLATIONS = ("idpp", "linear")
 
 CalculatorSource = BaseCalculator | Callable[[], BaseCalculator]
+
+#: an image this far (eV) below both end points makes the band unphysical: the end points
+#: are not the minima the path connects (or the potential collapses), so no barrier
+MAX_DROP_BELOW_END_POINTS = 1.0
+#: two atoms closer than this fraction of the sum of their covalent radii have collapsed
+MIN_DISTANCE_FRACTION = 0.5
+
+
+class UnphysicalBandError(ValueError):
+    """A barrier was asked of a band that `band_problems` found unphysical."""
+
+
+def band_problems(
+    images: list[Atoms],
+    energies: np.ndarray,
+    max_drop: float = MAX_DROP_BELOW_END_POINTS,
+    min_distance_fraction: float = MIN_DISTANCE_FRACTION,
+) -> list[str]:
+    """Why the band ``images`` (end points included) with ``energies`` (eV) cannot give a
+    barrier; empty if nothing is wrong.
+
+    - an intermediate image more than ``max_drop`` eV below both end points;
+    - two atoms in an image closer than ``min_distance_fraction`` times the sum of their
+      covalent radii (`ase.data.covalent_radii`; minimum image in periodic cells).
+    """
+    problems = []
+    energies = np.asarray(energies, dtype=np.float64)
+    floor = min(energies[0], energies[-1])
+    drops = floor - energies[1:-1]
+    if drops.size and drops.max() > max_drop:
+        worst = int(np.argmax(drops)) + 1
+        problems.append(
+            f"image {worst} lies {drops.max():.3g} eV below both end points (more than {max_drop:g} eV): "
+            "the end points are not the minima this path connects, or the potential is unphysical there"
+        )
+    for index, image in enumerate(images):
+        radii = min_distance_fraction * covalent_radii[image.numbers]
+        first, second, distance = neighbor_list("ijd", image, radii, self_interaction=False)
+        if distance.size:
+            pair = int(np.argmin(distance))
+            i, j = int(first[pair]), int(second[pair])
+            limit = min_distance_fraction * (covalent_radii[image.numbers[i]] + covalent_radii[image.numbers[j]])
+            problems.append(
+                f"atoms {min(i, j)} ({image[i].symbol if i < j else image[j].symbol}) and {max(i, j)} "
+                f"({image[j].symbol if i < j else image[i].symbol}) of image {index} are {distance[pair]:.2f} Å "
+                f"apart, less than {min_distance_fraction:g} x the sum of their covalent radii ({limit:.2f} Å): "
+                "the structure has collapsed"
+            )
+            break  # the first collapsed image says enough
+    return problems
 
 
 @dataclass
@@ -61,6 +113,10 @@ class NEBResult:
     image energies with slopes from the forces projected on the path
     (`ase.utils.forcecurve.fit_raw`, on positions unwrapped along the band). ``max_force`` is the largest NEB force on a
     moving image at the end (eV/Å).
+
+    ``problems`` lists why the band is unphysical (`band_problems`: images far below both
+    end points, collapsed atoms); then the barrier properties raise `UnphysicalBandError`
+    instead of reporting a number, and `to_dict` gives them as None.
     """
 
     images: list[Atoms]
@@ -76,6 +132,16 @@ class NEBResult:
     method: str
     initial_relaxation: RelaxResult | None = None
     final_relaxation: RelaxResult | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def reliable(self) -> bool:
+        """Whether the band passed `band_problems` (a barrier can be reported)."""
+        return not self.problems
+
+    def _check_reliable(self) -> None:
+        if self.problems:
+            raise UnphysicalBandError("no barrier for this band: " + "; ".join(self.problems))
 
     @property
     def highest_image(self) -> int:
@@ -85,11 +151,13 @@ class NEBResult:
     @property
     def barrier_forward(self) -> float:
         """Highest image energy minus the initial energy, eV."""
+        self._check_reliable()
         return float(np.max(self.energies) - self.energies[0])
 
     @property
     def barrier_backward(self) -> float:
         """Highest image energy minus the final energy, eV."""
+        self._check_reliable()
         return float(np.max(self.energies) - self.energies[-1])
 
     @property
@@ -106,6 +174,7 @@ class NEBResult:
     def fit_barrier_forward(self) -> float:
         """Maximum of the fitted path minus the initial energy, eV (without a climbing
         image this estimates the saddle better than the highest image)."""
+        self._check_reliable()
         return float(np.max(self.fit_energies))
 
     def write_images(self, path: str | os.PathLike) -> Path:
@@ -119,12 +188,16 @@ class NEBResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary with the energy profile."""
+        reliable = self.reliable
         return {
             "converged": self.converged, "steps": self.steps, "max_force": self.max_force, "fmax": self.fmax,
             "climb": self.climb, "method": self.method, "n_images": len(self.images) - 2,
-            "barrier_forward": self.barrier_forward, "barrier_backward": self.barrier_backward,
-            "reaction_energy": self.reaction_energy, "fit_barrier_forward": self.fit_barrier_forward,
+            "barrier_forward": self.barrier_forward if reliable else None,
+            "barrier_backward": self.barrier_backward if reliable else None,
+            "reaction_energy": self.reaction_energy,
+            "fit_barrier_forward": self.fit_barrier_forward if reliable else None,
             "highest_image": self.highest_image, "energies": self.energies.tolist(), "path": self.path.tolist(),
+            "problems": list(self.problems),
         }
 
 
@@ -219,6 +292,9 @@ def run_neb(
         relax_endpoints: relax both end points (positions only) to ``fmax`` first.
         optimizer: "FIRE" (default), "BFGS" or "LBFGS"; ``max_steps`` bounds its steps.
         log_file: the optimizers' text log ("-" for stdout); None writes none.
+
+    The result is checked by `band_problems`; an unphysical band has ``problems`` and
+    reports no barrier (see `NEBResult`).
     """
     if n_images < 1:
         raise ValueError(f"run_neb: n_images must be at least 1, got {n_images}")
@@ -248,8 +324,9 @@ def run_neb(
     max_force = float(band.get_residual())
     frozen = [_frozen(image) for image in images]
     fit = _fit(frozen)
+    energies = np.array([image.get_potential_energy() for image in frozen])
     return NEBResult(
-        images=frozen, energies=np.array([image.get_potential_energy() for image in frozen]),
+        images=frozen, energies=energies, problems=band_problems(frozen, energies),
         path=np.asarray(fit.path, dtype=np.float64), fit_path=np.asarray(fit.fit_path, dtype=np.float64),
         fit_energies=np.asarray(fit.fit_energies, dtype=np.float64), converged=converged, steps=int(steps),
         max_force=max_force, fmax=float(fmax), climb=climb, method=method,

@@ -78,8 +78,9 @@ def plot_minimum_energy_path(result: NEBResult, path: str | os.PathLike, title: 
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
     status = "" if result.converged else " (not converged)"
-    axis.set_title(title or (f"barrier {result.barrier_forward:.3f} eV forward, {result.barrier_backward:.3f} eV "
-                             f"backward; ΔE = {result.reaction_energy:.3f} eV{status}"), fontsize=9)
+    summary = (f"barrier {result.barrier_forward:.3f} eV forward, {result.barrier_backward:.3f} eV backward"
+               if result.reliable else "no barrier: unphysical band (see NEBResult.problems)")
+    axis.set_title(title or f"{summary}; ΔE = {result.reaction_energy:.3f} eV{status}", fontsize=9)
     span = np.ptp(np.concatenate([relative, result.fit_energies]))
     axis.set_ylim(min(relative.min(), result.fit_energies.min()) - 0.08 * span - 1e-3,
                   max(relative.max(), result.fit_energies.max()) + 0.12 * span + 1e-3)
