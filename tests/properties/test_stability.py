@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from conftest import emt_cu
 from scipy.optimize import minimize_scalar
 
 from equipot.properties import elastic_moduli, elastic_tensor, phonons
@@ -45,7 +44,7 @@ def test_elastic_tensor_of_a_stable_crystal_does_not_warn(emt_cu_lattice) -> Non
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", InstabilityWarning)
-        result = elastic_tensor(EMT(), emt_cu(emt_cu_lattice, cubic=True))
+        result = elastic_tensor(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True))
     assert result.mechanically_stable and result.min_eigenvalue > 20.0 and not result.messages
 
 
@@ -90,7 +89,7 @@ def test_fcc_copper_phonons_do_not_warn(emt_cu_lattice) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", InstabilityWarning)
-        result = phonons(EMT(), emt_cu(emt_cu_lattice), supercell=(3, 3, 3))
+        result = phonons(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice), supercell=(3, 3, 3))
     assert result.messages == [] and result.check_stability() is None
 
 
