@@ -213,18 +213,22 @@ def test_calculator_compile_option(models) -> None:
     np.testing.assert_allclose(atoms.get_stress(), reference.get_stress(), rtol=1e-9, atol=1e-12)
 
 
-def test_failed_compilation_warns_and_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_compilation_warns_and_runs_eagerly() -> None:
     """Without a working C++ compiler inductor cannot build its kernels: the copy says so
-    once and gives the eager results."""
+    once and gives the eager results.
+
+    Inductor's settings are changed with its own ``config.patch``, which restores them:
+    pytest's monkeypatch would delete them on undo (pytest 9.2 restores the instance
+    ``__dict__`` entry, which inductor's config module does not have), and every later
+    compilation in the process would fail."""
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
-    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)
     eager = _model()
     eager.set_normalization(scale=0.7)  # another model than the fixture's
     compiled = eager.compiled()
     graph = graph_from_atoms(_structures()[2], eager.cutoff)
-    with pytest.warns(RuntimeWarning, match="compiling the model failed"):
+    no_compiler = {"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}
+    with inductor_config.patch(no_compiler), pytest.warns(RuntimeWarning, match="compiling the model failed"):
         out = compiled(graph, outputs={"energy", "forces"})
     assert not compiled.is_compiled
     torch.testing.assert_close(out.forces, eager(graph, outputs={"forces"}).forces, rtol=1e-12, atol=1e-12)
