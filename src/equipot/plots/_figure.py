@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["mae_rmse", "new_figure", "save_figure"]
+__all__ = ["legend_outside", "mae_rmse", "new_figure", "save_figure"]
 
 DPI = 150
 
@@ -29,6 +29,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (4.8,
     FigureCanvasAgg(figure)
     axes = figure.subplots(nrows, ncols, squeeze=False)
     return figure, list(np.asarray(axes).reshape(-1))
+
+
+def legend_outside(axes: Axes) -> None:
+    """The legend of ``axes`` to the right of it, where it hides no curve (constrained
+    layout makes room and keeps the panels of a column aligned)."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
 
 
 def save_figure(figure: Figure, path: str | os.PathLike) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figure import new_figure, save_figure
+from ._figure import legend_outside, new_figure, save_figure
 
 __all__ = ["curve_groups", "energy_trace_plot", "learning_curve", "read_metrics_csv"]
 
@@ -155,7 +155,7 @@ def energy_trace_plot(
                      label=f"{label} - initial total" if shifted else label)
     axes[0].set_ylabel("energy (eV)")
     axes[0].set_xlabel("time (fs)")
-    axes[0].legend(fontsize=8)
+    legend_outside(axes[0])
     axes[0].grid(True, alpha=0.3)
     axes[0].set_title(title or "NVE energies")
     if total is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase.data import chemical_symbols
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from ._figure import mae_rmse, new_figure, save_figure
 from .tensors import tensor_parity_plot
@@ -42,12 +43,17 @@ def parity_plot(
     error_scale: float = 1.0,
     error_unit: str | None = None,
     title: str | None = None,
+    rows: str | None = None,
 ) -> Path:
-    """Predicted against reference values with the line y = x; MAE and RMSE annotated.
+    """Predicted against reference values with the line y = x; MAE, RMSE and count annotated.
 
     ``reference`` and ``predicted`` have the same shape (any; flattened), in ``unit``.
     Errors are annotated in ``error_unit`` after multiplying by ``error_scale`` (e.g.
-    ``error_scale=1000, error_unit="meV/Å"`` for forces plotted in eV/Å). Up to
+    ``error_scale=1000, error_unit="meV/Å"`` for forces plotted in eV/Å). ``rows`` names
+    what one row of ``reference`` is, so that the count reads as the error table's:
+    ``rows="atoms"`` for forces [n_atoms, 3] gives ``N = 2700 atoms (8100 components)``,
+    ``rows="structures"`` for energies [n] ``N = 300 structures``; without it, ``N`` counts
+    the values. Up to
     `MAX_SCATTER_POINTS` points are drawn as a translucent scatter, more as a hexbin with a
     logarithmic count scale. Returns the PNG path.
     """
@@ -71,18 +77,30 @@ def parity_plot(
     axes.set_xlim(low, high)
     axes.set_ylim(low, high)
     axes.set_aspect("equal")
+    for axis in (axes.xaxis, axes.yaxis):  # long tick labels (-34.42) must not run into each other
+        axis.set_major_locator(MaxNLocator(nbins=5))
     axes.set_xlabel(f"reference {quantity} ({unit})")
     axes.set_ylabel(f"predicted {quantity} ({unit})")
     axes.set_title(title or f"{quantity} parity")
     mae, rmse = mae_rmse((y - x) * error_scale)
     shown_unit = error_unit or unit
     axes.text(
-        0.04, 0.96, f"MAE  = {mae:.4g} {shown_unit}\nRMSE = {rmse:.4g} {shown_unit}\nN = {x.size}",
+        0.04, 0.96, f"MAE  = {mae:.4g} {shown_unit}\nRMSE = {rmse:.4g} {shown_unit}\n{_count(reference.shape, rows)}",
         transform=axes.transAxes, va="top", ha="left", family="monospace", fontsize=9,
         bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"},
     )
     axes.legend(loc="lower right", fontsize=8)
     return save_figure(figure, path)
+
+
+def _count(shape: tuple[int, ...], rows: str | None) -> str:
+    """``N = 2700 atoms (8100 components)`` for ``shape`` (2700, 3) and ``rows`` "atoms"."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if rows is None:
+        return f"N = {size}"
+    if len(shape) <= 1 or size == shape[0]:
+        return f"N = {size} {rows}"
+    return f"N = {shape[0]} {rows} ({size} components)"
 
 
 def _draw_histogram(axes: Axes, errors: np.ndarray | Mapping[str, np.ndarray], quantity: str, unit: str, bins: int) -> None:
@@ -96,12 +114,14 @@ def _draw_histogram(axes: Axes, errors: np.ndarray | Mapping[str, np.ndarray], q
     edges = np.linspace(-limit, limit, bins + 1)
     for label, values in flat.items():
         mae, _ = mae_rmse(values)
-        axes.hist(values, bins=edges, histtype="step", linewidth=1.3, label=f"{label} (MAE {mae:.3g})")
+        axes.hist(values, bins=edges, histtype="step", linewidth=1.3, label=f"{label} (MAE {mae:.3g} {unit})".replace(" )", ")"))
     axes.axvline(0.0, color="black", linewidth=0.7)
     axes.set_yscale("log")
+    low, high = axes.get_ylim()
+    axes.set_ylim(low, high * (high / low) ** 0.4)  # empty room above the peak for the legend
     axes.set_xlabel(f"{quantity} error, predicted - reference ({unit})")
     axes.set_ylabel("count")
-    axes.legend(fontsize=8)
+    axes.legend(loc="upper right", fontsize=8)
 
 
 def error_histogram(
@@ -137,14 +157,14 @@ def write_evaluation_plots(result: EvaluationResult, out_dir: str | os.PathLike)
     if result.has_energy:
         written.append(parity_plot(
             result.energy_per_atom_reference, result.energy_per_atom_predicted, out_dir / "parity_energy.png",
-            "energy per atom", "eV/atom", error_scale=1000.0, error_unit="meV/atom",
+            "energy per atom", "eV/atom", error_scale=1000.0, error_unit="meV/atom", rows="structures",
         ))
         panels.append(("energy per atom", "meV/atom",
                        1000.0 * (result.energy_per_atom_predicted - result.energy_per_atom_reference)))
     if result.has_forces:
         written.append(parity_plot(
             result.forces_reference, result.forces_predicted, out_dir / "parity_forces.png",
-            "force component", "eV/Å", error_scale=1000.0, error_unit="meV/Å",
+            "force component", "eV/Å", error_scale=1000.0, error_unit="meV/Å", rows="atoms",
         ))
         errors = 1000.0 * (result.forces_predicted - result.forces_reference)
         by_element = {
@@ -155,7 +175,7 @@ def write_evaluation_plots(result: EvaluationResult, out_dir: str | os.PathLike)
     if result.has_stress:
         written.append(parity_plot(
             result.stress_reference, result.stress_predicted, out_dir / "parity_stress.png",
-            "stress component", "eV/Å³", error_scale=1000.0, error_unit="meV/Å³",
+            "stress component", "eV/Å³", error_scale=1000.0, error_unit="meV/Å³", rows="structures",
         ))
         panels.append(("stress component", "meV/Å³", 1000.0 * (result.stress_predicted - result.stress_reference)))
     for name, values in result.targets.items():  # outputs of model heads (dipole, ...)

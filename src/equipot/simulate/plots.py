@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots._figure import new_figure, save_figure
+from ..plots._figure import legend_outside, new_figure, save_figure
 from ._output import MDResult
 from .neb import NEBResult
 
@@ -31,12 +31,12 @@ def plot_md(result: MDResult, path: str | os.PathLike, title: str | None = None)
                           ("kinetic", result.kinetic_energy), ("total - E_total(0)", result.total_energy - reference)):
         axes[0].plot(times, values * per_atom, label=label, linewidth=1.1)
     axes[0].set_ylabel("energy (eV/atom)")
-    axes[0].legend(fontsize=8, ncols=3)
+    legend_outside(axes[0])
     axes[0].set_title(title or f"{result.ensemble.upper()} MD, {result.n_atoms} atoms, dt = {result.timestep_fs:g} fs")
     axes[1].plot(times, result.temperature_K, color="tab:red", linewidth=1.0)
     if result.target_temperature_K is not None:
         axes[1].axhline(result.target_temperature_K, color="black", linestyle="--", linewidth=0.8, label="target")
-        axes[1].legend(fontsize=8)
+        legend_outside(axes[1])
     axes[1].set_ylabel("temperature (K)")
     if npt:
         assert result.volume_A3 is not None and result.pressure_GPa is not None
@@ -45,7 +45,7 @@ def plot_md(result: MDResult, path: str | os.PathLike, title: str | None = None)
         axes[3].plot(times, result.pressure_GPa, color="tab:purple", linewidth=0.8)
         if result.target_pressure_GPa is not None:
             axes[3].axhline(result.target_pressure_GPa, color="black", linestyle="--", linewidth=0.8, label="target")
-            axes[3].legend(fontsize=8)
+            legend_outside(axes[3])
         axes[3].set_ylabel("pressure (GPa)")
     else:
         drift = result.total_energy if result.conserved_energy is None else result.conserved_energy
