@@ -24,7 +24,7 @@ def test_a_finished_run_resumes_without_training_past_its_budget(molecules_file,
     printed = capsys.readouterr().out
     assert again.epochs_trained == 1
     assert f"resuming {tmp_path / 'run'} from epoch 1 (step 3," in printed
-    assert "time budget (0.0001 min) is spent: no further epoch" in printed
+    assert "time budget (0.0001 min) leaves no room for another epoch" in printed
     assert "epoch 2/5" not in printed
 
 
@@ -34,7 +34,7 @@ def test_resuming_with_a_larger_budget_trains_on(molecules_file, tmp_path, one_t
     again = fit(tiny_config(molecules_file, tmp_path / "run", max_epochs=2, max_time_minutes=60), resume=True)
     printed = capsys.readouterr().out
     assert again.epochs_trained == 2
-    assert "resuming" in printed and "is spent" not in printed and "epoch 2/2" in printed
+    assert "resuming" in printed and "no room" not in printed and "epoch 2/2" in printed
 
 
 @pytest.mark.parametrize("enabled", [True, False])

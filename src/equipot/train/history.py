@@ -69,7 +69,7 @@ class TrainingHistory(Callback):
             print(f"resuming {self.paths.output_dir} from epoch {epoch} "
                   f"(step {trainer.global_step}, {self._elapsed_before:.0f} s of training so far)", flush=True)
             if spent:
-                print(f"its time budget ({(budget or 0) / 60:g} min) is spent: no further epoch "
+                print(f"its time budget ({(budget or 0) / 60:g} min) leaves no room for another epoch "
                       "(a larger max_time_minutes, or the demo's --minutes, trains on)", flush=True)
 
     @staticmethod
