@@ -7,7 +7,7 @@
 See docs/training.md for the config reference, resuming, multi-GPU and multi-node runs.
 """
 
-from .checkpoints import AtomicCheckpointIO, RunCheckpoints
+from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
 from .data import (
     EpochSampler,
     GraphDataModule,
@@ -17,17 +17,25 @@ from .data import (
     load_training_data,
 )
 from .ema import ExponentialMovingAverage
-from .errors import FinetuneError, NonFiniteLossError, RunExistsError, TrainingDataError
+from .errors import (
+    CheckpointError,
+    FinetuneError,
+    NonFiniteLossError,
+    RunExistsError,
+    RunInUseError,
+    TrainingDataError,
+)
 from .history import TrainingHistory, plot_learning_curve, write_metrics_csv
 from .initialization import RunSetup, prepare_run
 from .losses import LossFunction, LossWeights, MissingTargetError, prediction_errors
 from .metrics import ErrorSums
 from .module import PotentialModule
-from .run_files import RunPaths
+from .run_files import RunLock, RunPaths
 from .runner import TrainResult, as_train_config, evaluate_errors, fit
 
 __all__ = [
     "AtomicCheckpointIO",
+    "CheckpointError",
     "EpochSampler",
     "ErrorSums",
     "ExponentialMovingAverage",
@@ -41,6 +49,8 @@ __all__ = [
     "ResumableLoader",
     "RunCheckpoints",
     "RunExistsError",
+    "RunInUseError",
+    "RunLock",
     "RunPaths",
     "RunSetup",
     "ShardedBatchSampler",
@@ -55,5 +65,6 @@ __all__ = [
     "plot_learning_curve",
     "prepare_run",
     "prediction_errors",
+    "read_checkpoint",
     "write_metrics_csv",
 ]

@@ -1,8 +1,12 @@
-"""Checkpoints that survive a kill: atomic writes, best and last, early stopping."""
+"""Checkpoints that survive a kill: atomic writes, best and last, early stopping; reading
+them back as plain data only (`read_checkpoint`)."""
 
 from __future__ import annotations
 
 import math
+import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +16,89 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
 from ..models.io import save_model
+from .errors import CheckpointError
 from .run_files import RunPaths, atomic_copy, atomic_write
 
-__all__ = ["AtomicCheckpointIO", "RunCheckpoints", "model_metadata"]
+__all__ = ["AtomicCheckpointIO", "RunCheckpoints", "model_metadata", "read_checkpoint"]
+
+#: entries every training checkpoint of equipot holds (Lightning's and `PotentialModule`'s)
+_REQUIRED_ENTRIES = ("state_dict", "optimizer_states", "loops", "equipot")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoint IO that writes to a temporary file and renames it into place, so
-    a checkpoint on disk is always complete."""
+    a checkpoint on disk is always complete, and reads checkpoints as plain data only
+    (`read_checkpoint`), whatever ``weights_only`` Lightning passes."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"AtomicCheckpointIO does not take storage_options, got {storage_options!r}")
         atomic_write(Path(path), lambda stream: torch.save(checkpoint, stream))
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return read_checkpoint(path, map_location)
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any | None = None) -> dict[str, Any]:
+    """The content of the training checkpoint ``path`` (in ``output_dir/checkpoints/``), read
+    with ``torch.load(weights_only=True)``: tensors and plain Python values only, so that
+    reading a file never executes code from it.
+
+    Raises `CheckpointError` with a one-line message (what is wrong, what to do instead)
+    for a file that holds other Python objects, a damaged or cut-short file, and a file
+    that is not an equipot training checkpoint; FileNotFoundError for a missing one.
+    """
+    path = Path(path)
+    advice = _advice(path)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except (FileNotFoundError, PermissionError):
+        raise
+    except pickle.UnpicklingError as error:
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error))))  # what it would import and call
+        if not names:  # a damaged pickle stream
+            raise CheckpointError(f"{path} is damaged ({_unpickling_problem(error)}); {advice}") from None
+        raise CheckpointError(
+            f"{path} is not a plain-data checkpoint: it holds Python objects ({', '.join(names)}) that "
+            "could execute code when loaded, so it was not loaded. equipot writes checkpoints of "
+            f"tensors and plain values only; do not resume from this file: {advice}"
+        ) from None
+    except Exception as error:  # noqa: BLE001  (torch raises OSError, RuntimeError, EOFError, KeyError, ...)
+        reason = f"{type(error).__name__}: {_first_line(error)}" if _first_line(error) else type(error).__name__
+        raise CheckpointError(f"{path} is damaged or cut short ({reason}); {advice}") from None
+    missing = [key for key in _REQUIRED_ENTRIES if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise CheckpointError(
+            f"{path} is not a training checkpoint of equipot (it lacks {', '.join(missing)}); {advice}"
+        )
+    return checkpoint
+
+
+def _advice(path: Path) -> str:
+    """What to do instead of resuming from the checkpoint ``path`` of a run folder."""
+    paths = RunPaths(path.parent.parent)
+    options = "start fresh with a new output_dir"
+    if path != paths.best_checkpoint and paths.best_checkpoint.is_file():
+        options = (
+            f"resume from the best epoch by copying {paths.best_checkpoint} onto {path}, or " + options
+        )
+    if paths.best_model.is_file():
+        options += f"; the best model so far is {paths.best_model}"
+    return options
+
+
+def _unpickling_problem(error: pickle.UnpicklingError) -> str:
+    """The line of torch's weights-only message that names the problem ("Unsupported operand 103")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    after = [line for previous, line in zip(lines, lines[1:]) if previous.endswith("WeightsUnpickler error:")]
+    return after[0] if after else _first_line(error)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def model_metadata(pl_module: Any, record: dict[str, float], best_epoch: int) -> dict[str, Any]:

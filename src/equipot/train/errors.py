@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["FinetuneError", "NonFiniteLossError", "RunExistsError", "TrainingDataError"]
+__all__ = [
+    "CheckpointError",
+    "FinetuneError",
+    "NonFiniteLossError",
+    "RunExistsError",
+    "RunInUseError",
+    "TrainingDataError",
+]
 
 
 class TrainingDataError(ValueError):
@@ -15,6 +22,15 @@ class FinetuneError(ValueError):
 
 class RunExistsError(FileExistsError):
     """The output folder already holds a run and ``resume`` was not asked for."""
+
+
+class RunInUseError(FileExistsError):
+    """Another process is training into the same output folder (it holds the folder's lock)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint to resume from is damaged, is not an equipot training checkpoint, or holds
+    more than plain data (it would execute code when loaded): it is not loaded."""
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
 from ..models import EquivariantPotential
 from ..models.io import load_model, save_model
 from ..progress import progress_enabled
-from .checkpoints import AtomicCheckpointIO, RunCheckpoints
+from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
 from .data import GraphDataModule
 from .errors import RunExistsError
 from .finetune_baseline import FinetuneBaseline
@@ -36,7 +37,7 @@ from .initialization import RunSetup, prepare_run
 from .losses import LossFunction, LossWeights, prediction_errors
 from .metrics import ErrorSums
 from .module import PotentialModule
-from .run_files import RunPaths, atomic_write
+from .run_files import RunLock, RunPaths, atomic_write
 
 __all__ = ["TrainResult", "as_train_config", "evaluate_errors", "fit"]
 
@@ -85,7 +86,9 @@ def fit(config: TrainConfig | str | os.PathLike, resume: bool = False) -> TrainR
     its stored config). With ``resume=True`` training continues from
     ``checkpoints/last.ckpt`` when it exists (and starts afresh otherwise); the result is
     the same as that of an uninterrupted run. Without it, a folder that already holds a
-    run is an error (`RunExistsError`).
+    run is an error (`RunExistsError`). A checkpoint is read as plain data only: one that
+    holds other Python objects, or is damaged, is refused (`CheckpointError`). A folder
+    another process is training into is refused too (`RunInUseError`, see `RunLock`).
 
     Writes ``config.yaml`` (resolved), ``checkpoints/{last,best}.ckpt``, ``model.pt`` (EMA
     weights of the best epoch), ``last_model.pt``, ``metrics.csv`` and ``learning_curve.png``.
@@ -94,12 +97,29 @@ def fit(config: TrainConfig | str | os.PathLike, resume: bool = False) -> TrainR
         resume = True
     config = as_train_config(config)
     paths = RunPaths(Path(config.output_dir).expanduser())
+    with _run_lock(paths):
+        return _fit_locked(config, paths, resume)
+
+
+def _run_lock(paths: RunPaths) -> AbstractContextManager[object]:
+    """The run folder's lock, taken by the first process of a run only: the other processes
+    of a distributed run (started by Lightning, torchrun or SLURM, which give them a nonzero
+    rank in the environment) train into the same folder."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+    first = all(os.environ.get(name, "0") in ("", "0") for name in ranks)
+    return RunLock(paths) if first else nullcontext()
+
+
+def _fit_locked(config: TrainConfig, paths: RunPaths, resume: bool) -> TrainResult:
+    """`fit`, in a run folder this process has locked."""
     if paths.last_checkpoint.exists() and not resume:
         raise RunExistsError(
             f"{paths.output_dir} already holds a run ({paths.last_checkpoint}); resume it "
             "(fit(config, resume=True) or `equipot train --resume`) or choose another output_dir"
         )
     checkpoint = paths.last_checkpoint if paths.last_checkpoint.is_file() else None
+    if checkpoint is not None:
+        read_checkpoint(checkpoint)  # refuse an unsafe or damaged one now, before the data are read
     _remove_partial_files(paths)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -119,7 +139,7 @@ def fit(config: TrainConfig | str | os.PathLike, resume: bool = False) -> TrainR
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec", category=Warning)  # Lightning vs torch 2.13
         warnings.filterwarnings("ignore", message=r"Grad strides do not match bucket view strides")  # DDP, harmless
-        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=False)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)  # plain data only
     return _finish(trainer, module, setup, paths, history)
 
 
