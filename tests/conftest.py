@@ -67,7 +67,9 @@ def _global_state_restored():
         if isinstance(before[name], dict):
             keys = sorted(k for k in before[name].keys() | after[name].keys()
                           if before[name].get(k, _MISSING) != after[name].get(k, _MISSING))
-            detail = ", ".join(f"{k}: {before[name].get(k, _MISSING)!r} -> {after[name].get(k, _MISSING)!r}" for k in keys[:5])
+            detail = ", ".join(
+                f"{k}: {before[name].get(k, _MISSING)!r} -> {after[name].get(k, _MISSING)!r}" for k in keys[:5]
+            )
         else:
             detail = f"{before[name]!r} -> {after[name]!r}"
         pytest.fail(f"this test left the {name} changed ({detail}); restore it with the owner's context manager")

@@ -44,10 +44,22 @@ def _set_openblas_threads(count: int) -> None:
                 getattr(library, name)(count)
 
 
+def _openblas_threads() -> int | None:
+    for library in _openblas_libraries():
+        for name in _OPENBLAS_THREAD_SETTERS:
+            getter = name.replace("_set_", "_get_")
+            if hasattr(library, name) and hasattr(library, getter):
+                return int(getattr(library, getter)())
+    return None
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _single_blas_thread():
+    previous = _openblas_threads()
     _set_openblas_threads(1)
     yield
+    if previous is not None:  # later tests (other folders) run as they would alone
+        _set_openblas_threads(previous)
 
 
 @pytest.fixture(scope="session")
