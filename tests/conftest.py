@@ -1,7 +1,7 @@
 """Suite-wide settings: one torch thread (tests use tiny models, where thread start-up
 costs more than it gains, and a loaded 2-core machine makes 2 threads much slower), a
 private compile cache, and a guard that fails any test which leaves torch's global state
-(default dtype, thread count, grad mode, inductor settings) or the environment changed."""
+(default dtype, thread count, grad mode, inductor and dynamo settings) or the environment changed."""
 
 from __future__ import annotations
 
@@ -48,9 +48,10 @@ def _global_state() -> dict[str, Any]:
         "torch grad mode": torch.is_grad_enabled(),
         "environment": {k: v for k, v in os.environ.items() if k not in _ENVIRONMENT_NOT_CHECKED},
     }
-    inductor = sys.modules.get("torch._inductor.config")
-    if inductor is not None:  # read through getattr: a setting deleted by a bad undo reads as missing
-        state["inductor config"] = {name: getattr(inductor, name, _MISSING) for name in inductor.get_config_copy()}
+    for name in ("torch._inductor.config", "torch._dynamo.config"):
+        config = sys.modules.get(name)
+        if config is not None:  # read through getattr: a setting deleted by a bad undo reads as missing
+            state[name] = {key: getattr(config, key, _MISSING) for key in config.get_config_copy()}
     return state
 
 

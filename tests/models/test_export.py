@@ -41,8 +41,9 @@ def exported(tmp_path_factory) -> tuple[EquivariantPotential, object]:
     directory = tmp_path_factory.mktemp("export")
     model = _model()
     model_path = save_model(model, directory / "model.pt")
+    threads = torch.get_num_threads()
     result = CliRunner().invoke(app, ["export", str(model_path), "--threads", "1"])
-    torch.set_num_threads(1)  # the suite's own count: the export sets it for the command
+    torch.set_num_threads(threads)  # the command sets the count of its process; the suite's comes back
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output
     return model, directory / "model.pt2"

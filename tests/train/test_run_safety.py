@@ -60,14 +60,16 @@ def _one_line_error(result) -> str:
 def test_checkpoints_hold_plain_data_and_resume_with_weights_only(molecules_file: Path, tmp_path: Path) -> None:
     """Every entry of a checkpoint (Lightning's loops and callbacks, optimizer, schedule, EMA,
     history, run info) is a tensor or a plain value, with the optimizer, schedule and loss
-    switch settings that store the most state, mid-epoch checkpoints included."""
+    switch settings that store the most state, mid-epoch checkpoints and fine-tuning included."""
     config = tiny_config(
         molecules_file, tmp_path / "run", max_epochs=2, batch_size=2, checkpoint_every_n_steps=2,
         optimizer={"name": "adamw"}, scheduler={"name": "cosine"},
         loss={"switch": {"epoch": 1, "energy_weight": 100.0, "lr": 0.001}},
     )
     result = fit(config)
-    for path in (result.last_checkpoint_path, result.best_checkpoint_path):
+    finetuned = fit(tiny_config(molecules_file, tmp_path / "finetune", max_epochs=1,
+                                finetune_from=str(result.best_model_path)))
+    for path in (result.last_checkpoint_path, result.best_checkpoint_path, finetuned.last_checkpoint_path):
         checkpoint = torch.load(path, weights_only=True)
         assert _non_plain(checkpoint) == []
         assert checkpoint["optimizer_states"] and checkpoint["callbacks"] and checkpoint["lr_schedulers"]
