@@ -38,8 +38,8 @@ from ..models import EquivariantPotential
 from ._source import EnergySource, as_calculator, attach, check_atoms, is_model
 from .figures import band_structure_plot, dos_plot
 from .hessian import exact_hessian as _exact_hessian
-
 from .stability import IMAGINARY_TOLERANCE_THZ, InstabilityWarning, imaginary_modes_message
+
 __all__ = ["BandStructure", "PhononResult", "ase_atoms", "phonons", "phonopy_atoms"]
 
 QPoint = str | Sequence[float]
@@ -86,7 +86,6 @@ class PhononResult:
     method: str
     special_points: dict[str, np.ndarray]
     path: str
-
     messages: list[str] = field(default_factory=list)
 
     def check_stability(
@@ -102,6 +101,7 @@ class PhononResult:
         qpoints.append(np.asarray(self.phonopy.mesh.qpoints))
         frequencies.append(np.asarray(self.phonopy.mesh.frequencies))
         return imaginary_modes_message(np.concatenate(qpoints), np.concatenate(frequencies), tolerance)
+
     def qpoint(self, point: QPoint) -> np.ndarray:
         """[3] reduced q-point of a label (``G``/``Γ``, ``X``, ``L``, ...) or of 3 numbers."""
         if isinstance(point, str):
