@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Iterable
 
 import torch
@@ -23,28 +22,17 @@ from ..nn import (
     NonLinearReadout,
     PolynomialEnvelope,
     ProductBasis,
-    use_dense_linears,
 )
 from ..o3 import natural_irreps, so3_irreps
-from .compiled import CompiledGradients
 from .derivatives import derive_outputs
 from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "EquivariantPotential", "UnknownElementError"]
-
-
-#: a `compiled` model keeps per-edge tensors for the backward pass, ~0.2 kB per edge and
-#: channel (measured: 2.6 GB for 460 000 edges at 24 channels); graphs with more edges x
-#: channels than this (~3.5 GB) take the eager chunked path, whose memory stays small
-COMPILED_MAX_EDGE_CHANNELS = 1 << 24
+__all__ = ["EquivariantPotential", "UnknownElementError"]
 
 #: buffers that carry learned or fitted state (the rest are constants recomputed on build)
 _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
-
-
-_DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compiled graph is for
 
 
 class UnknownElementError(ValueError):
@@ -298,10 +286,6 @@ class EquivariantPotential(nn.Module):
         Without ``create_graph``, graphs above 32 768 edges have their messages summed in
         chunks of edges (`equipot.nn.chunked_messages`): the same numbers, with memory
         linear in the number of atoms, differentiable once."""
-        if not (create_graph or self.training) and self.is_compiled:
-            compiled_outputs = self._compiled_outputs(graph, frozenset(outputs))  # first: the per-call fast path
-            if compiled_outputs is not None:
-                return compiled_outputs
         create_graph = self.training if create_graph is None else create_graph
         dtype = self.atomic_energies.dtype
         if graph.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
@@ -331,74 +315,6 @@ class EquivariantPotential(nn.Module):
         result.extra.update(extra)
         return result
 
-    # ------------------------------------------------------- compiled inference
-    def compiled(self) -> EquivariantPotential:
-        """A copy for inference whose energy, forces and stress run as one compiled graph.
-
-        The network and its backward pass are traced together into one graph of tensor
-        operations and compiled ahead of time by AOTInductor
-        (`models.compiled.CompiledGradients`): a call runs the fused C++ kernels with no
-        autograd engine or Python in between. Compilation happens on the first call
-        (about a minute on two cores; the compiled library is cached on disk, so a later
-        start with the same model takes ~15 s, and `equipot.export_model` saves one
-        that loads at once) and serves every later size, so it pays off for MD,
-        relaxations and screening, not for a handful of calls. The results equal the
-        eager model's to float rounding; on CPU it is 1.2-1.5x faster from hundreds of
-        atoms up and 3-5x on a small molecule
-        (docs/performance.md). These run eagerly: calls that need the graph of the
-        derivatives (``create_graph``: Hessians, training), energies alone, heads, graphs
-        with fewer than two atoms or edges, and graphs whose edges x channels exceed
-        `COMPILED_MAX_EDGE_CHANNELS` (~700 000 edges at 24 channels: they take the
-        memory-saving chunked path). If compilation fails (no C++ compiler, say) the copy
-        warns once and runs eagerly. The copy has no trainable parameters: train the
-        original.
-        """
-        copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        use_dense_linears(copy)  # one matrix product each, its weight folded at compile time
-        copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of, copy.species_indices)
-        return copy
-
-    @property
-    def is_compiled(self) -> bool:
-        """Whether this is a `compiled` copy (and compilation has not failed)."""
-        # the instance dict, not getattr: nn.Module's fallback raises and catches for plain models
-        return self.__dict__.get("_compiled_gradients") is not None
-
-    def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str]) -> ModelOutput | None:
-        """The outputs through the compiled graph; None for a call that is not for it
-        (see `compiled`), or (after a warning, for good) if compilation fails."""
-        positions = graph.positions
-        if (
-            positions.requires_grad  # the caller differentiates further
-            or not outputs <= OUTPUT_NAMES
-            or not outputs & _DERIVED_OUTPUTS
-            or not CompiledGradients.supports(graph)
-            or graph.n_edges * self.layout_node.channels > COMPILED_MAX_EDGE_CHANNELS
-        ):
-            return None
-        dtype = self.atomic_energies.dtype
-        if positions.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
-            graph = graph.to(dtype=dtype)
-        try:
-            result = self._compiled_gradients(graph)
-        except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            warnings.warn(
-                f"compiling the model failed ({type(error).__name__}: {first_line}); running eagerly instead",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            self._compiled_gradients = None
-            return None
-        if result.unknown_species:
-            self.species_of(graph)  # raises UnknownElementError, naming the structure and element
-        output = ModelOutput(energy=result.energy, atomic_energies=result.atomic_energies)
-        if "forces" in outputs:
-            output.forces = result.forces
-        if "stress" in outputs or "virial" in outputs:
-            output.stress, output.virial = result.stress, result.virial
-        return output
-
     def output_specs(self) -> dict[str, OutputSpec]:
         """How each head's output transforms (name -> `OutputSpec`); empty without heads."""
         return self.heads.specs() if self.heads is not None else {}
@@ -410,3 +326,12 @@ class EquivariantPotential(nn.Module):
     @property
     def species(self) -> list[str]:
         return list(self.config.species)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (its outputs come in it)."""
+        return self.atomic_energies.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.atomic_energies.device
