@@ -22,6 +22,15 @@ CompileOption = Annotated[
     ),
 ]
 
+#: ``--exported`` of the commands that take a model file: the explicit consent to load a
+#: ``.pt2`` export, which runs machine code from the file (docs/performance.md)
+ExportedOption = Annotated[
+    bool,
+    typer.Option(
+        help="MODEL is a .pt2 from `equipot export`: loading it RUNS MACHINE CODE from the file; only for exports you made or trust"
+    ),
+]
+
 #: errors whose message already says what is wrong and what to do: shown without a traceback
 #: (FileExistsError: a run folder already in use; FloatingPointError: a NaN training loss)
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..models.allocator import keep_freed_memory
+from ..inference import keep_freed_memory
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
 from ._console import CompileOption, console, error_console, user_errors
 
@@ -27,7 +27,7 @@ def _profile_table(result: NEBResult, title: str) -> Table:
 
 @user_errors
 def neb(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt); a .pt2 export only with --exported")],
     initial: Annotated[Path, typer.Argument(help="initial state, any file ASE reads (last frame)")],
     final: Annotated[Path, typer.Argument(help="final state: same atoms in the same order, same cell")],
     images: Annotated[int, typer.Option(help="number of intermediate images")] = 7,
@@ -43,11 +43,12 @@ def neb(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    exported: ExportedOption = False,
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
-    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
     result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
                      interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
                      max_steps=max_steps)

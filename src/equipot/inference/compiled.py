@@ -26,8 +26,8 @@ from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from ..data import AtomicGraph
+from ..models.derivatives import energies_and_gradients, outputs_from_gradients
 from .compile_cache import cached_package
-from .derivatives import energies_and_gradients, outputs_from_gradients
 
 __all__ = ["COMPILE_OPTIONS", "CompiledGradients", "CompiledResult", "SpecializedTraceError"]
 

@@ -35,7 +35,7 @@ from ase import Atoms, units
 from ase.optimize import BFGS, FIRE
 
 from ..data import graph_from_atoms
-from ..models import EquivariantPotential
+from ..models import Potential
 from ._source import EnergySource, as_calculator, attach, check_atoms
 from .figures import elastic_matrix_plot
 
@@ -214,7 +214,7 @@ def _voigt_strain_tensor(voigt: torch.Tensor) -> torch.Tensor:
 
 
 def elastic_tensor_autograd(
-    model: EquivariantPotential, atoms: Atoms, asymmetry_tolerance: float = 1.0, stress_tolerance: float = 0.1
+    model: Potential, atoms: Atoms, asymmetry_tolerance: float = 1.0, stress_tolerance: float = 0.1
 ) -> ElasticResult:
     """The clamped-ion elastic tensor of ``model`` by automatic differentiation: positions
     and cell are deformed by ``I + e(v)`` with a Voigt strain ``v = 0`` that requires
@@ -224,10 +224,9 @@ def elastic_tensor_autograd(
     check_atoms(atoms)
     if not atoms.pbc.all():
         raise ValueError("elastic constants need a periodic cell (atoms.pbc all True)")
-    parameter = next(model.parameters())
-    graph = graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype).to(device=parameter.device)
-    voigt = torch.zeros(6, dtype=parameter.dtype, device=parameter.device, requires_grad=True)
-    deformation = torch.eye(3, dtype=parameter.dtype, device=parameter.device) + _voigt_strain_tensor(voigt)
+    graph = graph_from_atoms(atoms, model.cutoff, dtype=model.dtype).to(device=model.device)
+    voigt = torch.zeros(6, dtype=model.dtype, device=model.device, requires_grad=True)
+    deformation = torch.eye(3, dtype=model.dtype, device=model.device) + _voigt_strain_tensor(voigt)
     strained = replace(graph, positions=graph.positions @ deformation, cell=graph.cell @ deformation)
     stress = model(strained, outputs={"energy", "stress"}, create_graph=True).stress
     assert stress is not None
