@@ -14,16 +14,14 @@ from ..config import ModelConfig
 from ..data import AtomicGraph, edge_vectors
 from ..nn import (
     BesselBasis,
-    GatedNonlinearity,
-    Interaction,
+    EdgeContext,
+    InteractionBlock,
     IrrepsLayout,
-    IrrepsLinear,
     LinearReadout,
     NonLinearReadout,
     PolynomialEnvelope,
-    ProductBasis,
+    node_layout,
 )
-from ..o3 import natural_irreps, so3_irreps
 from .derivatives import derive_outputs
 from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
@@ -37,53 +35,6 @@ _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_
 
 class UnknownElementError(ValueError):
     """A structure contains an element the model was not built for."""
-
-
-def node_layout(config: ModelConfig) -> IrrepsLayout:
-    """Layout of the hidden node features: scalars first, then the gated l > 0 irreps."""
-    irreps = (
-        o3.Irreps(config.hidden_irreps)
-        if config.hidden_irreps is not None
-        else natural_irreps(config.num_channels, config.hidden_lmax)
-    )
-    if not config.parity:
-        irreps = so3_irreps(irreps)
-    layout = IrrepsLayout.from_irreps(irreps)
-    ordered = sorted(dict.fromkeys(layout.irreps), key=lambda ir: (ir[0] > 0, ir[0], -ir[1]))
-    return IrrepsLayout(tuple(ordered), layout.channels)
-
-
-class InteractionBlock(nn.Module):
-    """Messages -> many-body product -> gated nonlinearity, plus a linear skip connection.
-
-    [n_atoms, C, layout_in.dim] -> [n_atoms, C, layout_node.dim].
-    """
-
-    def __init__(self, layout_in: IrrepsLayout, layout_sh: IrrepsLayout, layout_node: IrrepsLayout, config: ModelConfig):
-        super().__init__()
-        self.interaction = Interaction(
-            layout_in, layout_sh, layout_node, config.num_radial_basis, config.radial_hidden
-        )
-        self.product = ProductBasis(layout_node, config.correlation, len(config.species))
-        self.nonlinearity = GatedNonlinearity(layout_node, layout_node)
-        self.skip = IrrepsLinear(layout_in, layout_node)
-
-    def forward(
-        self,
-        features: Tensor,
-        species: Tensor,
-        harmonics: Tensor,
-        radial: Tensor,
-        envelope: Tensor,
-        senders: Tensor,
-        receivers: Tensor,
-        avg_num_neighbors: Tensor,
-        first_order_only: bool = False,
-    ) -> Tensor:
-        messages = self.interaction(
-            features, harmonics, radial, envelope, senders, receivers, avg_num_neighbors, first_order_only
-        )
-        return self.nonlinearity(self.product(messages, species)) + self.skip(features)
 
 
 class EquivariantPotential(nn.Module):
@@ -232,6 +183,24 @@ class EquivariantPotential(nn.Module):
         """[n_atoms] energies (eV) from (possibly strained) ``positions`` and ``cell``."""
         return self.energies_and_features(graph, positions, cell, first_order_only, species)[0]
 
+    def edge_context(
+        self, graph: AtomicGraph, positions: Tensor, cell: Tensor, first_order_only: bool = False
+    ) -> EdgeContext:
+        """The `EdgeContext` of ``graph`` at (possibly strained) ``positions`` and ``cell``:
+        edge vectors, their harmonics, radial basis and envelope, and the normalization."""
+        vectors = edge_vectors(graph, positions, cell)
+        lengths = torch.linalg.norm(vectors, dim=-1)
+        return EdgeContext(
+            vectors=vectors,
+            harmonics=self.spherical_harmonics(vectors),
+            radial=self.radial_basis(lengths),
+            envelope=self.envelope(lengths),
+            senders=graph.senders,
+            receivers=graph.receivers,
+            avg_num_neighbors=self.avg_num_neighbors,
+            first_order_only=first_order_only,
+        )
+
     def energies_and_features(
         self,
         graph: AtomicGraph,
@@ -247,25 +216,11 @@ class EquivariantPotential(nn.Module):
         differentiated only once. ``species`` [n_atoms]: `species_of` the graph, if
         already known."""
         species = self.species_of(graph) if species is None else species
-        vectors = edge_vectors(graph, positions, cell)
-        lengths = torch.linalg.norm(vectors, dim=-1)
-        edge_harmonics = self.spherical_harmonics(vectors)
-        edge_radial = self.radial_basis(lengths)
-        edge_envelope = self.envelope(lengths)
+        edges = self.edge_context(graph, positions, cell, first_order_only)
         features = self.embedding(species).unsqueeze(-1)  # [n_atoms, C, 1]: even scalars
         readout = torch.zeros_like(positions[:, 0])
         for block, head in zip(self.blocks, self.readouts):
-            features = block(
-                features,
-                species,
-                edge_harmonics,
-                edge_radial,
-                edge_envelope,
-                graph.senders,
-                graph.receivers,
-                self.avg_num_neighbors,
-                first_order_only,
-            )
+            features = block(features, species, edges)
             readout = readout + head(features)
         return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species), features
 

@@ -25,6 +25,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from .edges import EdgeContext
+
 __all__ = ["CHUNK_ABOVE_EDGES", "DEFAULT_EDGE_CHUNK", "EdgeFunction", "chunked_edge_sum"]
 
 #: edges per chunk: large enough that the per-op overhead of autograd's recomputation is
@@ -36,7 +38,8 @@ DEFAULT_EDGE_CHUNK = 2048
 #: 64 channels, ~0.7 GB here) starts to matter
 CHUNK_ABOVE_EDGES = 32768
 
-#: ``(sent [e, C, d_in], *edge_inputs [e, ...], *parameters) -> messages [e, C, d_out]``
+#: ``(sent [e, C, d_in], harmonics [e, ...], radial [e, ...], envelope [e], *parameters)
+#: -> messages [e, C, d_out]``: the edge inputs are those of `EdgeContext.per_edge`
 EdgeFunction = Callable[..., Tensor]
 
 
@@ -117,23 +120,23 @@ class _ChunkedEdgeSum(torch.autograd.Function):
 def chunked_edge_sum(
     function: EdgeFunction,
     features: Tensor,
-    senders: Tensor,
-    receivers: Tensor,
-    edge_inputs: Sequence[Tensor],
+    edges: EdgeContext,
     parameters: Sequence[Tensor],
     chunk: int | None = None,
 ) -> Tensor:
-    """``out[i] = sum over edges e into i of function(features[senders[e]], edge_inputs[e], parameters)``.
+    """``out[i] = sum over edges e into i of function(features[senders[e]], per_edge[e], parameters)``.
 
-    ``features`` [n_atoms, ...] are gathered by ``senders`` [n_edges]; every tensor of
-    ``edge_inputs`` has ``n_edges`` rows; ``parameters`` are passed whole (pass learned
-    parameters as views, ``p.view_as(p)``, so the backward pass can skip their gradients
-    when only forces are asked for). Returns [n_atoms, *message shape], summed into
-    ``receivers`` [n_edges]. Differentiable once (see the module docstring). ``chunk``
-    edges at a time (default `DEFAULT_EDGE_CHUNK`); graphs of at most
-    `CHUNK_ABOVE_EDGES` edges (or one chunk) are summed in one plain autograd evaluation.
+    ``features`` [n_atoms, ...] are gathered by ``edges.senders``; the per-edge inputs are
+    `EdgeContext.per_edge` (harmonics, radial basis, envelope), sliced along with the
+    edges; ``parameters`` are passed whole (pass learned parameters as views,
+    ``p.view_as(p)``, so the backward pass can skip their gradients when only forces are
+    asked for). Returns [n_atoms, *message shape], summed into ``edges.receivers``.
+    Differentiable once (see the module docstring). ``chunk`` edges at a time (default
+    `DEFAULT_EDGE_CHUNK`); graphs of at most `CHUNK_ABOVE_EDGES` edges (or one chunk) are
+    summed in one plain autograd evaluation.
     """
     chunk = DEFAULT_EDGE_CHUNK if chunk is None else chunk
+    senders, receivers, edge_inputs = edges.senders, edges.receivers, edges.per_edge
     if senders.shape[0] <= max(chunk, CHUNK_ABOVE_EDGES):
         messages = function(features.index_select(0, senders), *edge_inputs, *parameters)
         return messages.new_zeros(features.shape[0], *messages.shape[1:]).index_add(0, receivers, messages)
