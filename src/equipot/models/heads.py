@@ -25,9 +25,10 @@ from torch import Tensor, nn
 from ..config.heads import HeadConfig
 from ..data import AtomicGraph
 from ..nn.layout import IrrepsLayout
-from ..nn.projection import Irrep, IrrepsProjection
+from ..nn.projection import IrrepsProjection
 from ..nn.scatter import scatter_sum
 from ..o3.cartesian import cartesian_change_of_basis, cartesian_rank
+from ..o3.irreps import Irrep
 from .irreps_flow import head_output_irreps
 
 __all__ = ["CartesianHead", "DipoleHead", "HeadSet", "IrrepsHead", "OutputSpec", "PeriodicDipoleError", "build_head"]

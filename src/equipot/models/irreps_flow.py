@@ -24,8 +24,9 @@ from e3nn import o3
 
 from ..config import HeadConfig, ModelConfig
 from ..nn.block import node_layout
-from ..nn.projection import Irrep, UnreachableIrrepsError, check_reachable, irrep_name, irrep_products, reachable_irreps
+from ..nn.projection import UnreachableIrrepsError, check_reachable, reachable_irreps
 from ..o3 import cartesian_irreps
+from ..o3.irreps import Irrep, irrep_name, irrep_products
 
 __all__ = ["UnreachableIrrepsError", "check_heads", "head_output_irreps", "producible_irreps"]
 

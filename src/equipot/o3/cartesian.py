@@ -20,6 +20,8 @@ import torch
 from e3nn import io, o3
 from torch import Tensor
 
+from .voigt import VOIGT_PAIRS
+
 __all__ = [
     "cartesian_change_of_basis",
     "cartesian_irreps",
@@ -88,12 +90,9 @@ def rotate_cartesian(tensor: np.ndarray | Tensor, rotation: np.ndarray | Tensor,
     return result
 
 
-_VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-
-
 def voigt_from_cartesian(tensor: np.ndarray) -> np.ndarray:
     """A rank-4 tensor [..., 3, 3, 3, 3] with minor symmetries as a Voigt matrix [..., 6, 6]
     (order xx yy zz yz xz xy, no factors of 2: ``C_IJ = C_ijkl``)."""
     tensor = np.asarray(tensor)
-    rows = [[tensor[..., i, j, k, l] for k, l in _VOIGT_PAIRS] for i, j in _VOIGT_PAIRS]
+    rows = [[tensor[..., i, j, k, l] for k, l in VOIGT_PAIRS] for i, j in VOIGT_PAIRS]
     return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)

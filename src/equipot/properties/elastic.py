@@ -36,6 +36,7 @@ from ase.optimize import BFGS, FIRE
 
 from ..data import graph_from_atoms
 from ..models import Potential
+from ..o3.voigt import VOIGT_NAMES, VOIGT_PAIRS, voigt_from_matrix
 from ._source import EnergySource, as_calculator, attach, check_atoms
 from .figures import elastic_matrix_plot
 
@@ -48,9 +49,6 @@ __all__ = [
     "write_elastic_files",
 ]
 
-#: Voigt index -> Cartesian pair (xx, yy, zz, yz, xz, xy)
-VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
 OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE}
 
 
@@ -230,7 +228,7 @@ def elastic_tensor_autograd(
     strained = replace(graph, positions=graph.positions @ deformation, cell=graph.cell @ deformation)
     stress = model(strained, outputs={"energy", "stress"}, create_graph=True).stress
     assert stress is not None
-    stress_voigt = torch.stack([stress[0, i, j] for i, j in VOIGT_PAIRS])
+    stress_voigt = voigt_from_matrix(stress[0])
     (jacobian,) = torch.autograd.grad(
         stress_voigt, voigt, grad_outputs=torch.eye(6, dtype=voigt.dtype, device=voigt.device), is_grads_batched=True
     )

@@ -38,6 +38,7 @@ from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
 from ..models.io import load_model
+from ..o3.voigt import voigt_from_matrix
 from .target_values import TargetValues, collect_target_values, labelled_targets, target_metrics
 
 __all__ = [
@@ -56,7 +57,6 @@ METRIC_UNITS: dict[str, str] = {
     "stress": "meV/Å³",
 }
 
-_VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 _ARRAYS = (
     "energy_per_atom_reference", "energy_per_atom_predicted", "energy_n_atoms",
     "forces_reference", "forces_predicted", "forces_atomic_numbers",
@@ -194,11 +194,6 @@ def compute_metrics(result: EvaluationResult) -> dict[str, Any]:
     return metrics
 
 
-def _voigt(stress: np.ndarray) -> np.ndarray:
-    """[n, 3, 3] -> [n, 6] Voigt (xx yy zz yz xz xy)."""
-    return np.stack([stress[:, i, j] for i, j in _VOIGT], axis=1)
-
-
 def evaluate_model(
     model: nn.Module, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
 ) -> EvaluationResult:
@@ -268,8 +263,8 @@ def _collect(columns: dict[str, list[np.ndarray]], chunk: list, prediction: Any,
             columns["forces_predicted"].append(forces[batch_index == index])
             columns["forces_atomic_numbers"].append(graph.atomic_numbers.numpy())
         if "stress" in graph.graph_targets and stress is not None and bool(graph.pbc.all()):
-            columns["stress_reference"].append(_voigt(graph.graph_targets["stress"].double().numpy()))
-            columns["stress_predicted"].append(_voigt(stress[index : index + 1]))
+            columns["stress_reference"].append(voigt_from_matrix(graph.graph_targets["stress"].double().numpy()))
+            columns["stress_predicted"].append(voigt_from_matrix(stress[index : index + 1]))
 
 
 def _concatenate(name: str, values: list[np.ndarray]) -> np.ndarray:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
+from ..o3.voigt import voigt_from_matrix
 from .losses import TERMS, LossFunction, LossWeights
 
 __all__ = ["ErrorSums", "column_name", "metric_names", "unit_suffix"]
 
 _PREFIX = {"energy": "energy_per_atom", "forces": "forces", "stress": "stress"}
 _UNIT = {"energy_per_atom": "meV_per_atom", "forces": "meV_per_A", "stress": "meV_per_A3"}
-_VOIGT = (torch.tensor([0, 1, 2, 1, 0, 0]), torch.tensor([0, 1, 2, 2, 2, 1]))
 _ABS, _SQUARE, _COUNT, _PENALTY, _PENALTY_COUNT = range(5)
 
 
@@ -75,7 +75,7 @@ class ErrorSums:
             row[_PENALTY] += loss.penalty(error).sum()
             row[_PENALTY_COUNT] += error.numel()
             if term == "stress":
-                error = error[:, _VOIGT[0], _VOIGT[1]]
+                error = voigt_from_matrix(error)
             row[_ABS] += error.abs().sum()
             row[_SQUARE] += error.square().sum()
             row[_COUNT] += error.numel()
