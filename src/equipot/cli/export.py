@@ -23,9 +23,10 @@ def export(
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads the runs will use (default: torch's)")] = None,
 ) -> None:
-    """Compile MODEL's energy, forces and stress ahead of time into a .pt2 that `equipot md`,
-    `relax` and `neb` load ready to run with --exported (no compiling at start), and
-    `equipot.inference.load_exported` in Python.
+    """Compile MODEL's energy, forces and stress ahead of time into a .pt2 (machine code).
+
+    `equipot md`, `relax` and `neb` load it ready to run with --exported (no compiling at
+    start), and `equipot.inference.load_exported` in Python.
 
     The .pt2 holds machine code for this kind of machine, which runs when it is loaded:
     share the .pt, export where it runs.

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..inference import keep_freed_memory
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
-from ._console import CompileOption, console, error_console, user_errors
+from ._console import CompileOption, ExportedOption, console, error_console, user_errors
 
 
 def _profile_table(result: NEBResult, title: str) -> Table:

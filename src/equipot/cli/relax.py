@@ -12,7 +12,7 @@ from rich.table import Table
 from ..inference import keep_freed_memory
 from ..simulate import RelaxResult, load_calculator, read_structure
 from ..simulate import relax as relax_structure
-from ._console import CompileOption, console, error_console, user_errors
+from ._console import CompileOption, ExportedOption, console, error_console, user_errors
 
 
 def _summary_table(result: RelaxResult, title: str) -> Table:
