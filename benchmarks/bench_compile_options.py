@@ -32,7 +32,7 @@ import torch
 from bench_inference import alternating_durations  # benchmarks/ is on the path when run as a script
 
 import equipot
-from equipot.models.compiled import CompiledGradients
+from equipot.inference.compiled import CompiledGradients
 from equipot.nn import use_dense_linears
 
 

@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 CompileOption = Annotated[
     bool,
     typer.Option(
-        help="compile model and forces into one graph: ~1 min the first time (cached), then 1.2-5x faster on CPU (most on small systems)"
+        help="compile model and forces into one graph: slow the first time (cached on disk), faster from then on (docs/performance.md)"
     ),
 ]
 

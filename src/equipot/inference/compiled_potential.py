@@ -21,9 +21,9 @@ from .compiled import CompiledGradients
 
 __all__ = ["COMPILED_MAX_EDGE_CHANNELS", "CompiledPotential"]
 
-#: the compiled graph keeps per-edge tensors for the backward pass, ~0.2 kB per edge and
-#: channel (measured: 2.6 GB for 460 000 edges at 24 channels); graphs with more edges x
-#: channels than this (~3.5 GB) take the eager chunked path, whose memory stays small
+#: the compiled graph keeps per-edge tensors for the backward pass (memory per edge and
+#: channel measured in docs/performance.md); graphs with more edges x channels than this
+#: take the eager chunked path, whose memory stays small
 COMPILED_MAX_EDGE_CHANNELS = 1 << 24
 
 _DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compiled graph is for
@@ -37,11 +37,11 @@ class CompiledPotential(nn.Module):
     The network and its backward pass are traced together into one graph of tensor
     operations and compiled by AOTInductor (`CompiledGradients`): a call runs fused C++
     kernels with no autograd engine or Python in between. Compilation happens on the
-    first call (about a minute on two cores; the compiled library is cached on disk,
-    `compile_cache`, and `export_model` saves one that loads at once) and serves every
-    later size, so it pays off for MD, relaxations and screening, not for a handful of
-    calls (docs/performance.md has the measured speed-ups). Results equal the eager
-    model's to float rounding.
+    first call (the compiled library is cached on disk, `compile_cache`, and
+    `export_model` saves one that loads at once) and serves every later size, so it pays
+    off for MD, relaxations and screening, not for a handful of calls (docs/performance.md
+    has the compile times and speed-ups). Results equal the eager model's to float
+    rounding.
 
     These calls run on the wrapped eager model instead: those that need the graph of the
     derivatives (``create_graph``, or positions that require grad: Hessians), energies

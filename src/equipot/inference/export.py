@@ -57,8 +57,7 @@ def export_model(
 ) -> Path:
     """Compile ``model`` for ``device`` (default: the model's) in ``dtype`` (default: the
     model's) and write the ``.pt2`` archive at ``path``. Takes as long as compiling
-    twice (about 2 minutes on two cores); `load_exported` then starts in a fraction of a
-    second. On a CPU the compiled loops use the number of threads set now
+    twice; `load_exported` then starts at once (times: docs/performance.md). On a CPU the compiled loops use the number of threads set now
     (``torch.set_num_threads``): export under the count the runs will use. ``metadata``
     (JSON-like) is stored with the embedded model file (default: the model's)."""
     path = Path(path)
