@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from ..config.train import TrainConfig, load_train_config
 from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
+from ..evaluation.labels import graph_labels, outputs_for_labels
 from ..models import EquivariantPotential
 from ..models.io import load_model, save_model
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints
@@ -43,7 +44,7 @@ __all__ = ["TrainResult", "as_train_config", "evaluate_errors", "fit"]
 class TrainResult:
     """What `fit` returns: where the files are and how good the model is.
 
-    Metrics (keys as in `equipot.train.metrics`: ``loss``, ``energy_per_atom_mae`` in
+    Metrics (keys as in `equipot.evaluation.metrics`: ``loss``, ``energy_per_atom_mae`` in
     meV/atom, ``forces_mae`` in meV/Å, ...) are those of the best model (EMA weights of
     the epoch with the lowest validation loss). On processes other than the first of a
     distributed run, the metrics are empty and ``statistics`` is None.
@@ -239,8 +240,7 @@ def evaluate_errors(
     loader: DataLoader[Any] = DataLoader(dataset, batch_size=batch_size, collate_fn=batch_graphs)
     for graph in loader:
         graph = graph.to(device=device, dtype=dtype)
-        outputs = {"energy"} | ({"forces"} & set(graph.atom_targets)) | ({"stress"} & set(graph.graph_targets))
-        outputs |= set(weights.targets) & (set(graph.graph_targets) | set(graph.atom_targets))
+        outputs = outputs_for_labels(graph_labels(graph), weights.targets)
         with torch.no_grad():
             output = model(graph, outputs=outputs, create_graph=False)
         sums.add(prediction_errors(output, graph), loss)
