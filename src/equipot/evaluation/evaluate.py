@@ -30,6 +30,7 @@ from ase.data import chemical_symbols
 from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
+from ..models import Potential
 from ..models.io import load_model
 from ..o3.voigt import voigt_from_matrix
 from .labels import graph_labels, outputs_for_labels
@@ -181,11 +182,12 @@ def target_metrics(targets: dict[str, TargetValues]) -> dict[str, Any]:
 
 
 def evaluate_model(
-    model: nn.Module, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
+    model: Potential, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
 ) -> EvaluationResult:
-    """Predict every structure of ``dataset`` with ``model`` and compare with its labels.
+    """Predict every structure of ``dataset`` with ``model`` (any `Potential`) and compare
+    with its labels.
 
-    The model runs in eval mode (restored afterwards) in its own dtype on ``device``;
+    The model runs in eval mode (a torch module's mode is restored afterwards) in its own dtype on ``device``;
     forces and stress come from one backward pass per batch without ``create_graph``, so
     no graph is kept between batches. Energies are compared per atom; structures without
     an energy, forces or stress label are left out of that quantity only. Outputs of the
@@ -206,10 +208,11 @@ def evaluate_model(
         )
     outputs = outputs_for_labels(labels, heads)
     target_columns: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    parameter = next(model.parameters())
-    dtype = parameter.dtype
-    was_training = model.training
-    model.eval()
+    dtype = model.dtype
+    module = model if isinstance(model, nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
     try:
         for start in range(0, len(graphs), batch_size):
@@ -219,7 +222,8 @@ def evaluate_model(
             _collect(columns, chunk, prediction, batch.batch.cpu().numpy())
             collect_target_values(target_columns, heads, chunk, prediction.extra, batch.batch.cpu().numpy())
     finally:
-        model.train(was_training)
+        if module is not None:
+            module.train(was_training)
     arrays = {name: _concatenate(name, values) for name, values in columns.items()}
     targets = {
         name: TargetValues(np.concatenate(ref), np.concatenate(pred), heads[name].unit, heads[name].per_atom)
@@ -272,7 +276,7 @@ def evaluate_file(
     (head name -> key) says; ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
     """
     model = load_model(model_path, device=device, dtype=dtype)
-    model_dtype = next(model.parameters()).dtype
+    model_dtype = model.dtype
     keys = keys or LabelKeys()
     specs = model.output_specs()
     head_keys = {name: (target_keys or {}).get(name, name) for name in specs}

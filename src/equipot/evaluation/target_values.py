@@ -14,6 +14,7 @@ import numpy as np
 from torch import Tensor
 
 from ..data import AtomicGraph
+from ..models import Potential
 from .labels import graph_labels
 
 __all__ = ["TargetValues", "collect_target_values", "labelled_targets"]
@@ -41,9 +42,9 @@ class TargetValues:
         return cls(*arrays, unit=data.get("unit", ""), per_atom=bool(data.get("per_atom", False)))
 
 
-def labelled_targets(model: Any, graphs: list[AtomicGraph]) -> dict[str, Any]:
+def labelled_targets(model: Potential, graphs: list[AtomicGraph]) -> dict[str, Any]:
     """The model's heads (name -> `OutputSpec`) that have labels in some of ``graphs``."""
-    specs = model.output_specs() if hasattr(model, "output_specs") else {}
+    specs = model.output_specs()
     labels = graph_labels(graphs)
     return {name: spec for name, spec in specs.items() if name in labels}
 

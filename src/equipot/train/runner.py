@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from ..config.train import TrainConfig, load_train_config
 from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
 from ..evaluation.labels import graph_labels, outputs_for_labels
-from ..models import EquivariantPotential
+from ..models import Potential
 from ..models.io import load_model, save_model
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints
 from .data import GraphDataModule
@@ -226,7 +226,7 @@ def _finish(
 
 
 def evaluate_errors(
-    model: EquivariantPotential,
+    model: Potential,
     dataset: GraphDataset,
     weights: LossWeights | None = None,
     loss: LossFunction | None = None,
@@ -235,7 +235,7 @@ def evaluate_errors(
     """Loss and MAE/RMSE (meV units; targets of ``weights`` in their units) of ``model`` on
     ``dataset``, as in validation."""
     weights, loss = weights or LossWeights(), loss or LossFunction()
-    device, dtype = model.z_to_species.device, next(model.parameters()).dtype
+    device, dtype = model.device, model.dtype
     sums = ErrorSums(terms=weights.terms)
     loader: DataLoader[Any] = DataLoader(dataset, batch_size=batch_size, collate_fn=batch_graphs)
     for graph in loader:
