@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..inference import keep_freed_memory
-from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
+from ..simulate import EnsembleSettings, MDResult, load_calculator, plot_md, read_structure, run_md
 from ._console import CompileOption, ExportedOption, console, user_errors
 
 
@@ -62,15 +62,17 @@ def md(
     """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
     if traj_format not in ("extxyz", "traj"):
         raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
+    settings = EnsembleSettings(
+        ensemble=ensemble, timestep_fs=timestep, temperature_K=temperature, thermostat=thermostat,
+        friction_per_fs=friction, tdamp_fs=tdamp, pressure_GPa=pressure, barostat=barostat,
+        anisotropic=anisotropic, pdamp_fs=pdamp, seed=seed,
+    )
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
     result = run_md(
-        atoms, calculator, ensemble=ensemble, steps=steps, timestep_fs=timestep, temperature_K=temperature,
-        friction_per_fs=friction, thermostat=thermostat, pressure_GPa=pressure, barostat=barostat,
-        anisotropic=anisotropic, tdamp_fs=tdamp, pdamp_fs=pdamp, seed=seed,
-        trajectory=out_dir / f"trajectory.{traj_format}", log_file=out_dir / "md_log.csv", log_every=log_every,
-        progress=progress,
+        atoms, calculator, settings, steps, trajectory=out_dir / f"trajectory.{traj_format}",
+        log_file=out_dir / "md_log.csv", log_every=log_every, progress=progress,
     )
     plot = plot_md(result, out_dir / "md.png")
     summary = out_dir / "md_summary.json"
