@@ -83,8 +83,8 @@ class EdgeCoupling(nn.Module):
             coupled = x * edge_matrices
         else:
             coupled = torch.bmm(x, edge_matrices)  # [n_edges, channels, dim_out]
-        # weights come expanded over components: one same-shape multiply, about twice as
-        # fast (with backward) as broadcasting per path block
+        # weights come expanded over components: one same-shape multiply, faster (with
+        # backward) than broadcasting per path block (docs/performance.md)
         return coupled * weights
 
 
