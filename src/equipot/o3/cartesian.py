@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 import torch
-from e3nn import io, o3
+from e3nn import o3
 from torch import Tensor
 
 from .voigt import VOIGT_PAIRS
@@ -40,6 +40,8 @@ def cartesian_rank(formula: str) -> int:
 def _basis(formula: str) -> tuple[str, Tensor]:
     if cartesian_rank(formula) == 1:  # e3nn's l=1 basis is (x, y, z)
         return "1x1o", torch.eye(3, dtype=torch.float64)
+    from e3nn import io  # here, not at the top: e3nn.io loads scipy.signal (start-up time)
+
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # e3nn computes the basis in the default dtype
     try:
