@@ -67,7 +67,7 @@ class CompiledPotential(nn.Module):
         if not isinstance(model, EquivariantPotential):
             raise TypeError(
                 f"CompiledPotential compiles an EquivariantPotential, got {type(model).__name__}; "
-                "compile the EquivariantPotential inside a composed potential and compose the compiled one"
+                "run other potentials (sums, repulsions) eagerly: compile=False"
             )
         eager = model.converted(model.dtype).eval().requires_grad_(False)
         use_dense_linears(eager)  # one matrix product each, its weight folded at compile time
