@@ -5,7 +5,7 @@ inductor config patches. Blocks of calls alternate between the variants, so the
 machine's slow and fast spells hit all of them; the figures are the median block and,
 per variant, the median over blocks of the first variant's block time over its own.
 Compilation is not timed. A variant's ``"_dense_linear"`` key (not an inductor option)
-sets `IrrepsLinear.dense` in its copy of the model (default: true, as in
+swaps in `DenseIrrepsLinear` maps (`use_dense_linears`) in its copy of the model (default: true, as in
 `EquivariantPotential.compiled`). Example (run I of benchmarks/README.md)::
 
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/bench_compile_options.py \\
@@ -32,7 +32,7 @@ import torch
 from bench_inference import alternating_durations  # benchmarks/ is on the path when run as a script
 
 import equipot
-from equipot.models.compiled import CompiledGradients
+from equipot.inference.compiled import CompiledGradients
 from equipot.nn import use_dense_linears
 
 

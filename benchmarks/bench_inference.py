@@ -23,6 +23,12 @@ from ase.build import bulk
 
 from equipot import EquivariantPotential, graph_from_atoms
 
+
+def compiled(model: EquivariantPotential):
+    from equipot.inference import CompiledPotential
+
+    return CompiledPotential(model)
+
 CUTOFF = 5.0  # Å
 
 
@@ -60,7 +66,7 @@ def build_model(args: argparse.Namespace, radial_hidden: int | None, dtype: torc
     torch.manual_seed(0)
     model = EquivariantPotential(dtype=dtype, **fields).to(args.device).eval()
     model.set_normalization(avg_num_neighbors=42.0)
-    return model.compiled() if args.compile else model
+    return model
 
 
 def main() -> None:
@@ -72,7 +78,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, help="num_channels (default: the model's default)")
     parser.add_argument("--radial-hidden", type=int, nargs="+", default=[None],
                         help="radial MLP widths to compare (default: the model's default)")
-    parser.add_argument("--compile", action="store_true", help="time model.compiled() (compilation not timed)")
+    parser.add_argument("--compile", action="store_true", help="time CompiledPotential(model) (compilation not timed)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write results to this file")
@@ -99,7 +105,8 @@ def main() -> None:
 
             return call
 
-        durations = alternating_durations({width: caller(model) for width, model in models.items()}, args.repeats, args.warmup)
+        runners = {width: compiled(model) if args.compile else model for width, model in models.items()}
+        durations = alternating_durations({width: caller(runner) for width, runner in runners.items()}, args.repeats, args.warmup)
         for width, model in models.items():
             median = statistics.median(durations[width])
             row = {

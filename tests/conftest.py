@@ -35,7 +35,7 @@ def _single_torch_thread():
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_compile_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Compiled models go to a cache of this run, not the user's (`equipot.models.compile_cache`)."""
+    """Compiled models go to a cache of this run, not the user's (`equipot.inference.compile_cache`)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EQUIPOT_CACHE_DIR", str(tmp_path_factory.mktemp("equipot-cache")))
         yield

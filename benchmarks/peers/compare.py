@@ -6,7 +6,7 @@ all with the same thread count, the same data splits (``write_splits.py``) and t
 error code (``metrics.py``):
 
     python benchmarks/peers/compare.py accuracy --minutes 10 --threads 1 --parallel 2
-    python benchmarks/peers/compare.py inference --threads 2   # also times model.compiled()
+    python benchmarks/peers/compare.py inference --threads 2   # also times CompiledPotential(model)
     python benchmarks/peers/compare.py train-step --threads 2
     python benchmarks/peers/compare.py report          # tables from the JSON files
 
@@ -41,7 +41,7 @@ RUNS = {
 }
 LIBRARIES = tuple(RUNS)
 #: inference-only runs: a trained model timed through its library's compiled path
-#: (equipot: ``model.compiled()``; NequIP: ``nequip-compile --mode aotinductor``, its
+#: (equipot: ``CompiledPotential(model)``; NequIP: ``nequip-compile --mode aotinductor``, its
 #: recommended way to run a model)
 COMPILED_RUNS = {"equipot-compiled": "equipot", "equipot-small-compiled": "equipot-small",
                  "equipot-compact-compiled": "equipot-compact", "equipot-tiny-compiled": "equipot-tiny",

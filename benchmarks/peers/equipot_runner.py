@@ -158,7 +158,12 @@ def infer(args: argparse.Namespace) -> None:
     from equipot import graph_from_atoms
 
     model, frames = _model_and_frames(args, args.structure)
-    model = model.compiled() if args.compile else model.eval()
+    if args.compile:
+        from equipot.inference import CompiledPotential
+
+        model = CompiledPotential(model)
+    else:
+        model = model.eval()
     atoms = frames[0].repeat(args.supercell) if args.supercell > 1 else frames[0]
     graph = graph_from_atoms(atoms, model.cutoff, dtype=torch.float32)
 
@@ -269,7 +274,7 @@ def main() -> None:
         q.add_argument("--warmup", type=int, default=3 if name == "infer" else 2)
     sub.choices["infer"].add_argument("--structure", required=True, help="FILE.xyz@INDEX")
     sub.choices["infer"].add_argument("--supercell", type=int, default=1)
-    sub.choices["infer"].add_argument("--compile", action="store_true", help="time model.compiled() (torch.compile)")
+    sub.choices["infer"].add_argument("--compile", action="store_true", help="time CompiledPotential(model) (AOTInductor)")
     sub.choices["train-step"].add_argument("--structures", required=True)
     sub.choices["train-step"].add_argument("--batch-size", type=int, default=5)
     sub.choices["train-step"].add_argument("--stress", action="store_true")

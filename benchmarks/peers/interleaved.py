@@ -17,7 +17,7 @@ interpreter that runs equipot (``--equipot-site``, appended after NequIP's own):
         --blocks 40 --calls 300 --json benchmarks/results/interleaved/ethanol_1.json
 
 NequIP's artifact is the one ``nequip_runner.py infer --compile`` made (compiled now if
-missing); equipot's model is `EquivariantPotential.compiled`.
+missing); equipot's model is `equipot.inference.CompiledPotential`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> None:
     nequip_calculator = NequIPCalculator.from_compiled_model(str(artifact), device="cpu", chemical_species_to_atom_type_map=True)
     nequip_data = nequip_calculator.atoms_to_data(atoms)
 
-    model = equipot.load_model(args.equipot_model).compiled()
+    model = equipot.CompiledPotential(equipot.load_model(args.equipot_model))
     graph = equipot.graph_from_atoms(atoms, model.cutoff, dtype=torch.float32)
 
     calls = {

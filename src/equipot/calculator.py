@@ -1,4 +1,4 @@
-"""`EquipotCalculator`: an equipot model behind ASE's calculator contract."""
+"""`EquipotCalculator`: any equipot `Potential` behind ASE's calculator contract."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from .data import NeighborList, graph_from_atoms
-from .models import EquivariantPotential
+from .models import Potential
 from .models.devices import checked_device
 from .models.io import load_model
 
@@ -19,21 +19,22 @@ __all__ = ["EquipotCalculator"]
 
 
 class EquipotCalculator(Calculator):
-    """ASE calculator for an `EquivariantPotential`.
+    """ASE calculator for a `Potential`: an `EquivariantPotential`, a sum of potentials
+    (`SumPotential`), a `CompiledPotential`, or any object with that contract.
 
     Provides ``energy`` and ``free_energy`` (eV), ``energies`` (eV per atom), ``forces``
     (eV/Å) and, for structures with a 3D cell, ``stress`` (eV/Å³, Voigt order xx yy zz yz
     xz xy, ASE's sign). Works unchanged with ASE's optimizers, MD and filters.
 
     ``device`` ("cpu", "cuda", ...) and ``dtype`` (``torch.float32`` / ``torch.float64``)
-    choose where and in which precision the model runs. ``compile=True`` runs energy,
-    forces and stress as one compiled graph (`EquivariantPotential.compiled`): about a
-    minute of compilation on the first call (cached on disk; a ``.pt2`` from
-    `equipot.export_model` loads compiled), then 1.2-1.5x faster on CPU for hundreds of atoms
-    and more, 3-5x for a small molecule; worth it for MD and long relaxations, not
-    for a few single points.
+    choose where and in which precision the model runs (another dtype than the
+    potential's needs its ``converted(dtype)``). ``compile=True`` wraps an
+    `EquivariantPotential` in `equipot.inference.CompiledPotential`: energy, forces and
+    stress as one compiled graph, compiled on the first call (about a minute; cached on
+    disk), faster from then on (docs/performance.md); worth it for MD and long
+    relaxations, not for a few single points.
 
-    A model with heads (`ModelConfig.heads`) also provides them under their names, e.g.
+    A potential with heads (``output_specs()``) also provides them under their names, e.g.
     ``dipole`` (e·Å, ASE's name: ``atoms.get_dipole_moment()`` works) and
     ``polarizability`` (3x3, Å³) with ``calc.get_property("polarizability", atoms)``;
     ``implemented_properties`` lists them. Heads are computed with the energy, in the same
@@ -45,21 +46,38 @@ class EquipotCalculator(Calculator):
 
     def __init__(
         self,
-        model: EquivariantPotential,
+        model: Potential,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
         compile: bool = False,
         **kwargs: object,
     ):
         super().__init__(**kwargs)
+        if not isinstance(model, Potential):
+            raise TypeError(
+                f"EquipotCalculator needs an equipot Potential (an EquivariantPotential, a SumPotential, ...), "
+                f"got {type(model).__name__}; load a model file with EquipotCalculator.from_file"
+            )
         self.device = checked_device(device)
-        model_dtype = model.atomic_energies.dtype
-        self.dtype = dtype or model_dtype
-        if self.dtype != model_dtype:
-            model = model.converted(self.dtype)
-        if compile and not model.is_compiled:
-            model = model.compiled()
-        self.model = model.to(device=self.device).eval()
+        self.dtype = dtype or model.dtype
+        if self.dtype != model.dtype:
+            converted = getattr(model, "converted", None)
+            if converted is None:
+                raise TypeError(
+                    f"{type(model).__name__} computes in {model.dtype} and has no converted(dtype) for a "
+                    f"{self.dtype} copy; build it in {self.dtype} or leave dtype=None"
+                )
+            model = converted(self.dtype)
+        if model.device != self.device:
+            model = model.to(device=self.device)  # type: ignore[attr-defined]
+        if compile:
+            from .inference import CompiledPotential  # the compiler loads only when asked for
+
+            if not isinstance(model, CompiledPotential):
+                model = CompiledPotential(model)  # type: ignore[arg-type]
+        if isinstance(model, torch.nn.Module):
+            model.eval()
+        self.model = model
         self.neighbor_list = NeighborList(model.cutoff)
         self.heads = self.model.output_specs()
         self.implemented_properties = [*type(self).implemented_properties, *self.heads]
@@ -72,7 +90,8 @@ class EquipotCalculator(Calculator):
         dtype: torch.dtype | None = None,
         compile: bool = False,
     ) -> EquipotCalculator:
-        """Load a model file safely (no code executed) and wrap it."""
+        """Load a ``.pt`` model file safely (no code executed) and wrap it. A ``.pt2``
+        export is refused (it runs machine code): wrap ``equipot.inference.load_exported(path)``."""
         return cls(load_model(path, device=device, dtype=dtype), device=device, dtype=dtype, compile=compile)
 
     def calculate(
@@ -109,7 +128,4 @@ class EquipotCalculator(Calculator):
         """Heads to compute: those asked for, and every other one defined for this structure."""
         assert self.atoms is not None
         periodic = bool(self.atoms.pbc.any())
-        skipped = {
-            head.name for head in self.model.config.heads if periodic and head.kind == "dipole" and head.periodic == "error"
-        }
-        return {name for name in self.heads if name in properties or name not in skipped}
+        return {name for name, spec in self.heads.items() if name in properties or spec.periodic or not periodic}

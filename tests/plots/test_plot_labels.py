@@ -15,7 +15,7 @@ import equipot.plots.parity as parity
 import equipot.simulate.plots as simulate_plots
 from equipot.plots import energy_trace_plot, write_evaluation_plots
 from equipot.simulate import MDResult, plot_md
-from equipot.train.evaluation import EvaluationResult
+from equipot.evaluation import EvaluationResult
 
 
 @pytest.fixture

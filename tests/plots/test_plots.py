@@ -20,7 +20,7 @@ from equipot.plots import (
     read_metrics_csv,
     write_evaluation_plots,
 )
-from equipot.train.evaluation import EvaluationResult, compute_metrics
+from equipot.evaluation import EvaluationResult, compute_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

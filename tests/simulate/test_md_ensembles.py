@@ -26,7 +26,7 @@ from ase import Atoms
 from ase.build import bulk, fcc100, molecule
 from ase.calculators.emt import EMT
 
-from equipot.simulate import MDResult, plot_md, run_md
+from equipot.simulate import EnsembleSettings, MDResult, plot_md, run_md
 
 
 def _cu32(a: float = 3.59) -> Atoms:
@@ -39,8 +39,9 @@ def _lattice(result: MDResult) -> np.ndarray:
 
 
 def test_langevin_nvt_heats_a_crystal_to_the_target_temperature(tmp_path) -> None:
-    result = run_md(_cu32(), EMT(), "nvt", steps=400, timestep_fs=2.0, temperature_K=300.0, initial_temperature_K=0.0,
-                    friction_per_fs=0.05, seed=0, log_every=2, log_file=tmp_path / "nvt.csv", progress=False)
+    settings = EnsembleSettings("nvt", timestep_fs=2.0, temperature_K=300.0, friction_per_fs=0.05, seed=0)
+    result = run_md(_cu32(), EMT(), settings, steps=400, initial_temperature_K=0.0, log_every=2,
+                    log_file=tmp_path / "nvt.csv", progress=False)
     assert result.temperature_K[0] == 0.0
     assert result.mean_over_last("temperature_K", 0.75) == pytest.approx(300.0, rel=0.1)
     assert result.integrator == "ase.md.langevin.Langevin"
@@ -52,8 +53,9 @@ def test_langevin_nvt_heats_a_crystal_to_the_target_temperature(tmp_path) -> Non
 
 
 def test_nose_hoover_nvt_conserves_its_extended_energy() -> None:
-    result = run_md(_cu32(), EMT(), "nvt", steps=100, timestep_fs=2.0, temperature_K=600.0, thermostat="nose-hoover",
-                    tdamp_fs=50.0, seed=1, log_every=2, progress=False)
+    settings = EnsembleSettings("nvt", timestep_fs=2.0, temperature_K=600.0, thermostat="nose-hoover", tdamp_fs=50.0,
+                                seed=1)
+    result = run_md(_cu32(), EMT(), settings, steps=100, log_every=2, progress=False)
     assert result.conserved_energy is not None
     exchanged = np.ptp(result.total_energy)  # the thermostat pumps energy in and out
     assert exchanged > 0.1
@@ -62,9 +64,9 @@ def test_nose_hoover_nvt_conserves_its_extended_energy() -> None:
 
 def test_mtk_npt_reaches_emt_lattice_constant_under_pressure(emt_cu_equilibrium, tmp_path) -> None:
     target = emt_cu_equilibrium["a_5GPa"]
-    result = run_md(_cu32(emt_cu_equilibrium["a0"]), EMT(), "npt", steps=200, timestep_fs=2.0, temperature_K=50.0,
-                    pressure_GPa=5.0, pdamp_fs=500.0, seed=0, log_every=2, log_file=tmp_path / "npt.csv",
-                    trajectory=tmp_path / "npt.xyz", progress=False)
+    settings = EnsembleSettings("npt", timestep_fs=2.0, temperature_K=50.0, pressure_GPa=5.0, pdamp_fs=500.0, seed=0)
+    result = run_md(_cu32(emt_cu_equilibrium["a0"]), EMT(), settings, steps=200, log_every=2,
+                    log_file=tmp_path / "npt.csv", trajectory=tmp_path / "npt.xyz", progress=False)
     assert result.integrator == "ase.md.nose_hoover_chain.IsotropicMTKNPT"
     start = _lattice(result)[0] / target - 1.0
     assert start > 0.01  # begins 1.2 % too large
@@ -78,8 +80,9 @@ def test_mtk_npt_reaches_emt_lattice_constant_under_pressure(emt_cu_equilibrium,
 
 def test_langevin_barostat_relaxes_a_stretched_cell_to_emt_equilibrium(emt_cu_equilibrium, tmp_path) -> None:
     a0 = emt_cu_equilibrium["a0"]
-    result = run_md(_cu32(1.02 * a0), EMT(), "npt", steps=300, timestep_fs=2.0, temperature_K=50.0, barostat="langevin",
-                    pdamp_fs=200.0, friction_per_fs=0.02, seed=0, log_every=2, progress=False)
+    settings = EnsembleSettings("npt", timestep_fs=2.0, temperature_K=50.0, barostat="langevin", pdamp_fs=200.0,
+                                friction_per_fs=0.02, seed=0)
+    result = run_md(_cu32(1.02 * a0), EMT(), settings, steps=300, log_every=2, progress=False)
     assert result.integrator == "ase.md.langevinbaoab.LangevinBAOAB"
     assert result.pressure_GPa is not None and result.pressure_GPa[0] < -5.0
     lattice = _lattice(result)
@@ -96,8 +99,8 @@ def test_anisotropic_barostat_changes_the_cell_shape(emt_cu_equilibrium) -> None
     for anisotropic in (False, True):
         atoms = _cu32(emt_cu_equilibrium["a0"])
         atoms.set_cell(atoms.cell.array * [[1.02], [1.0], [1.0]], scale_atoms=True)  # stretch x by 2 %
-        run_md(atoms, EMT(), "npt", steps=20, timestep_fs=2.0, temperature_K=50.0, anisotropic=anisotropic,
-               pdamp_fs=500.0, log_every=10, progress=False)
+        settings = EnsembleSettings("npt", timestep_fs=2.0, temperature_K=50.0, anisotropic=anisotropic, pdamp_fs=500.0)
+        run_md(atoms, EMT(), settings, steps=20, log_every=10, progress=False)
         lengths = atoms.cell.lengths()
         ratios[anisotropic] = lengths[0] / lengths[1]
     assert ratios[False] == pytest.approx(1.02, abs=1e-9)  # isotropic: the shape is kept
@@ -134,7 +137,7 @@ def _nan_atom():
 def test_bad_settings_are_refused_before_the_run(atoms, kwargs, message) -> None:
     before = atoms.get_positions().copy()
     with pytest.raises(ValueError, match=message):
-        run_md(atoms, EMT(), steps=5, progress=False, **kwargs)
+        run_md(atoms, EMT(), EnsembleSettings(**kwargs), steps=5, progress=False)
     np.testing.assert_array_equal(atoms.get_positions(), before)
     assert not atoms.has("momenta")  # nothing was drawn
 
@@ -144,11 +147,23 @@ def test_run_nve_is_run_md_with_nve(tmp_path) -> None:
 
     first = run_nve(_cu32(), EMT(), steps=10, timestep_fs=1.0, seed=2, log_every=5, progress=False,
                     log_file=tmp_path / "nve.csv")
-    second = run_md(_cu32(), EMT(), "nve", steps=10, timestep_fs=1.0, temperature_K=300.0, seed=2, log_every=5,
-                    progress=False)
+    settings = EnsembleSettings("nve", timestep_fs=1.0, temperature_K=300.0, seed=2)
+    second = run_md(_cu32(), EMT(), settings, steps=10, log_every=5, progress=False)
     np.testing.assert_array_equal(first.total_energy, second.total_energy)
     assert first.integrator == "ase.md.verlet.VelocityVerlet" and first.target_temperature_K is None
     table = np.loadtxt(tmp_path / "nve.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(table[:, 3], first.total_energy, rtol=1e-9)
-    langevin = run_md(_cu32(), EMT(), "nvt", steps=2, log_every=1, progress=False)
+    langevin = run_md(_cu32(), EMT(), EnsembleSettings("nvt"), steps=2, log_every=1, progress=False)
     assert np.isnan(langevin.conserved_drift_per_atom_per_ps)  # Langevin conserves nothing
+
+
+def test_settings_are_one_frozen_object_checked_where_used() -> None:
+    """A setting the chosen integrator does not use is not checked (a Nose-Hoover NVT run
+    has no friction), and settings cannot change under a run."""
+    import dataclasses
+
+    settings = EnsembleSettings("nvt", thermostat="nose-hoover", friction_per_fs=0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.temperature_K = 10.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="EnsembleSettings: tdamp_fs must be a positive number, got 0.0"):
+        EnsembleSettings("npt", tdamp_fs=0.0)  # the MTK barostat's thermostat

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from equipot.cli.md import md
 from equipot.cli.neb import neb
 from equipot.cli.relax import relax
+from equipot.inference import CompiledPotential
 
 app = typer.Typer(pretty_exceptions_enable=False)
 app.command()(md)
@@ -159,10 +160,10 @@ def test_device_cuda_without_cuda_is_one_line(command, tiny_model_file, cu_cell,
 
 
 def test_compile_option_reaches_the_calculator(tiny_model_file) -> None:
-    """``--compile`` goes through `load_calculator` (compilation itself: tests/models/test_compiled.py)."""
+    """``--compile`` goes through `load_calculator` (compilation itself: tests/inference/test_compiled.py)."""
     from equipot.simulate import load_calculator
 
-    assert load_calculator(tiny_model_file, compile=True).model.is_compiled
-    assert not load_calculator(tiny_model_file).model.is_compiled
+    assert isinstance(load_calculator(tiny_model_file, compile=True).model, CompiledPotential)
+    assert not isinstance(load_calculator(tiny_model_file).model, CompiledPotential)
     result = _invoke("md", "--help")
     assert "--compile" in result.output

@@ -19,7 +19,7 @@ from equipot.train import (
     ShardedBatchSampler,
     prediction_errors,
 )
-from equipot.train.metrics import column_name
+from equipot.evaluation import column_name
 
 
 def labelled_batch() -> AtomicGraph:

@@ -18,8 +18,9 @@ from equipot.data.shipped import shipped_dataset_path
 from equipot.models import ModelOutput
 from equipot.plots import write_evaluation_plots
 from equipot.train import LossFunction, LossWeights, TrainingDataError, fit, prediction_errors
-from equipot.train.evaluation import EvaluationResult, evaluate_file, evaluate_model
-from equipot.train.metrics import ErrorSums, column_name
+from equipot.evaluation import EvaluationResult, evaluate_file, evaluate_model
+from equipot.evaluation import column_name
+from equipot.train import ErrorSums
 
 DIPOLE_HEAD = {"name": "dipole", "kind": "dipole"}
 

@@ -21,7 +21,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 CompileOption = Annotated[
     bool,
     typer.Option(
-        help="compile model and forces into one graph: ~1 min the first time (cached), then 1.2-5x faster on CPU (most on small systems)"
+        help="compile model and forces into one graph: slow the first time (cached on disk), faster from then on (docs/performance.md)"
+    ),
+]
+
+#: ``--exported`` of the commands that take a model file: the explicit consent to load a
+#: ``.pt2`` export, which runs machine code from the file (docs/performance.md)
+ExportedOption = Annotated[
+    bool,
+    typer.Option(
+        help="MODEL is a .pt2 from `equipot export`: loading it RUNS MACHINE CODE from the file; only for exports you made or trust"
     ),
 ]
 

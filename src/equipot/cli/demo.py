@@ -20,7 +20,7 @@ from ..plots import energy_trace_plot, write_evaluation_plots
 from ..simulate import run_nve
 from ..train import fit, load_training_data
 from ..train.presets import demo_config
-from ..train.evaluation import evaluate_model, format_metrics_table
+from ..evaluation import evaluate_model, format_metrics_table
 from ..train.run_files import RunPaths
 from ._console import ProgressOption, console, follows_progress_option, user_errors
 

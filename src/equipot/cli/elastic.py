@@ -12,10 +12,9 @@ from rich.table import Table
 
 from ..data import read_structure
 from ..models.io import load_model
+from ..o3 import VOIGT_NAMES
 from ..properties import elastic_tensor, write_elastic_files
 from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
-
-VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 
 
 @user_errors
@@ -39,9 +38,9 @@ def elastic(
     kind = "relaxed ions" if relax_ions else "clamped ions"
     table = Table(title=f"{structure.name}: elastic constants C_ij (GPa, {kind})")
     table.add_column("")
-    for name in VOIGT:
+    for name in VOIGT_NAMES:
         table.add_column(name, justify="right")
-    for name, row in zip(VOIGT, result.matrix):
+    for name, row in zip(VOIGT_NAMES, result.matrix):
         table.add_row(name, *(f"{value:.2f}" for value in row))
     console.print(table)
     moduli = Table(title="moduli (GPa)")

@@ -9,7 +9,7 @@ import typer
 
 from ..data import LabelKeys
 from ..plots import write_evaluation_plots
-from ..train.evaluation import evaluate_file, format_metrics_table
+from ..evaluation import evaluate_file, format_metrics_table
 from ._console import ProgressOption, console, follows_progress_option, user_errors, working
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import torch
 import typer
 
-from ..models.export import export_model
+from ..inference import export_model
 from ..models.io import load_model
 from ..simulate.inputs import DTYPES
 from ._console import ProgressOption, console, follows_progress_option, user_errors, working
@@ -25,10 +25,13 @@ def export(
     threads: Annotated[int | None, typer.Option(help="CPU threads the runs will use (default: torch's)")] = None,
     progress: ProgressOption = True,
 ) -> None:
-    """Compile MODEL's energy, forces and stress ahead of time into a .pt2 that `equipot md`,
-    `relax`, `neb` and `EquipotCalculator.from_file` load ready to run (no compiling at start).
+    """Compile MODEL's energy, forces and stress ahead of time into a .pt2 (machine code).
 
-    The .pt2 holds machine code for this kind of machine: share the .pt, export where it runs.
+    `equipot md`, `relax` and `neb` load it ready to run with --exported (no compiling at
+    start), and `equipot.inference.load_exported` in Python.
+
+    The .pt2 holds machine code for this kind of machine, which runs when it is loaded:
+    share the .pt, export where it runs.
     """
     if dtype is not None and dtype not in DTYPES:
         raise ValueError(f"--dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -39,4 +42,4 @@ def export(
     start = time.perf_counter()
     with working(f"compiling {model} for {device} ({torch.get_num_threads()} threads)"):
         export_model(potential, output, device=device, dtype=DTYPES[dtype] if dtype else None)
-    console.print(f"wrote {output} in {time.perf_counter() - start:.0f} s; use it wherever a model file goes")
+    console.print(f"wrote {output} in {time.perf_counter() - start:.0f} s; run it with --exported (equipot md/relax/neb)")

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..models.allocator import keep_freed_memory
-from ..simulate import MDResult, load_calculator, plot_md, read_structure, run_md
-from ._console import CompileOption, ProgressOption, console, follows_progress_option, user_errors
+from ..inference import keep_freed_memory
+from ..simulate import EnsembleSettings, MDResult, load_calculator, plot_md, read_structure, run_md
+from ._console import CompileOption, ExportedOption, ProgressOption, console, follows_progress_option, user_errors
 
 
 def _summary_table(result: MDResult, title: str) -> Table:
@@ -37,7 +37,7 @@ def _summary_table(result: MDResult, title: str) -> Table:
 @user_errors
 @follows_progress_option
 def md(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt); a .pt2 export only with --exported")],
     structure: Annotated[Path, typer.Argument(help="starting structure, any file ASE reads (last frame)")],
     ensemble: Annotated[str, typer.Option(help="nve (velocity Verlet), nvt (thermostat) or npt (barostat)")] = "nve",
     steps: Annotated[int, typer.Option(help="number of MD steps")] = 1000,
@@ -57,20 +57,23 @@ def md(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    exported: ExportedOption = False,
     progress: ProgressOption = True,
 ) -> None:
     """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
     if traj_format not in ("extxyz", "traj"):
         raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
+    settings = EnsembleSettings(
+        ensemble=ensemble, timestep_fs=timestep, temperature_K=temperature, thermostat=thermostat,
+        friction_per_fs=friction, tdamp_fs=tdamp, pressure_GPa=pressure, barostat=barostat,
+        anisotropic=anisotropic, pdamp_fs=pdamp, seed=seed,
+    )
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
-    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
     result = run_md(
-        atoms, calculator, ensemble=ensemble, steps=steps, timestep_fs=timestep, temperature_K=temperature,
-        friction_per_fs=friction, thermostat=thermostat, pressure_GPa=pressure, barostat=barostat,
-        anisotropic=anisotropic, tdamp_fs=tdamp, pdamp_fs=pdamp, seed=seed,
-        trajectory=out_dir / f"trajectory.{traj_format}", log_file=out_dir / "md_log.csv", log_every=log_every,
-        progress=progress,
+        atoms, calculator, settings, steps, trajectory=out_dir / f"trajectory.{traj_format}",
+        log_file=out_dir / "md_log.csv", log_every=log_every, progress=progress,
     )
     plot = plot_md(result, out_dir / "md.png")
     summary = out_dir / "md_summary.json"

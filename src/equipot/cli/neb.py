@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..models.allocator import keep_freed_memory
+from ..inference import keep_freed_memory
 from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, read_structure, run_neb
 from ._console import (
-    CompileOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
+    CompileOption, ExportedOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
 )
 
 
@@ -30,7 +30,7 @@ def _profile_table(result: NEBResult, title: str) -> Table:
 @user_errors
 @follows_progress_option
 def neb(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt); a .pt2 export only with --exported")],
     initial: Annotated[Path, typer.Argument(help="initial state, any file ASE reads (last frame)")],
     final: Annotated[Path, typer.Argument(help="final state: same atoms in the same order, same cell")],
     images: Annotated[int, typer.Option(help="number of intermediate images")] = 7,
@@ -46,12 +46,13 @@ def neb(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    exported: ExportedOption = False,
     progress: ProgressOption = True,
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
-    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
     with working(f"nudged elastic band, {images} images ({optimizer}, at most {max_steps} steps)"):
         result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
                          interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,

@@ -9,11 +9,11 @@ import ase.io
 import typer
 from rich.table import Table
 
-from ..models.allocator import keep_freed_memory
+from ..inference import keep_freed_memory
 from ..simulate import RelaxResult, load_calculator, read_structure
 from ..simulate import relax as relax_structure
 from ._console import (
-    CompileOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
+    CompileOption, ExportedOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
 )
 
 
@@ -38,7 +38,7 @@ def _summary_table(result: RelaxResult, title: str) -> Table:
 @user_errors
 @follows_progress_option
 def relax(
-    model: Annotated[Path, typer.Argument(help="model file (model.pt), or its .pt2 export (equipot export)")],
+    model: Annotated[Path, typer.Argument(help="model file (model.pt); a .pt2 export only with --exported")],
     structure: Annotated[Path, typer.Argument(help="structure to relax, any file ASE reads (last frame)")],
     cell: Annotated[bool, typer.Option("--cell", help="also relax the cell (3D-periodic structures)")] = False,
     fmax: Annotated[float, typer.Option(help="force tolerance (eV/Å)")] = 0.05,
@@ -54,12 +54,13 @@ def relax(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
     dtype: Annotated[str | None, typer.Option(help="float32 or float64 (default: the model's)")] = None,
     compile: CompileOption = False,
+    exported: ExportedOption = False,
     progress: ProgressOption = True,
 ) -> None:
     """Relax STRUCTURE to --fmax (and --stress-tol with --cell); write the relaxed structure."""
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
-    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile)
+    calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
     with working(f"relaxing {structure.name} ({optimizer}, at most {max_steps} steps)"):
         result = relax_structure(
             atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,

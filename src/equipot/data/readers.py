@@ -29,8 +29,6 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase import Atoms
-from ase.io import iread
-from ase.io.formats import string2index
 
 from .atoms import LabelKeys, MissingLabelError, read_label
 from .neighbors import check_structure
@@ -153,6 +151,8 @@ def _suffix(path: Path) -> str:
 
 
 def _read_extxyz(path: Path, index: str | int | slice) -> list[Atoms]:
+    from ase.io import iread  # deferred: ase.io loads all of ASE's formats (start-up time)
+
     structures: list[Atoms] = []
     try:
         # decompressed once into memory: ASE's reader seeks back to each frame, and every
@@ -176,6 +176,7 @@ def _read_extxyz(path: Path, index: str | int | slice) -> list[Atoms]:
 
 def _read_db(path: Path, index: str | int | slice, select: str | None) -> list[Atoms]:
     import ase.db  # deferred: only database users pay for the import
+    from ase.io.formats import string2index
 
     if path.stat().st_size == 0:  # sqlite would turn an empty file into a new database
         return []

@@ -40,7 +40,7 @@ from ase import Atoms
 
 from .readers import read_structures
 
-__all__ = ["SHIPPED_DATASETS", "ShippedDataset", "read_shipped_dataset", "shipped_dataset_path"]
+__all__ = ["SHIPPED_DATASETS", "ShippedDataset", "read_shipped_dataset", "resolve_data_path", "shipped_dataset_path"]
 
 
 class ShippedDataset(NamedTuple):
@@ -117,3 +117,10 @@ def read_shipped_dataset(name: str, index: str | int = ":") -> list[Atoms] | Ato
     # read_structures decompresses in memory first (see its module for why)
     frames = read_structures(shipped_dataset_path(name), index=index)
     return frames[0] if isinstance(index, int) else frames
+
+
+def resolve_data_path(name: str) -> pathlib.Path:
+    """A data file path; ``"shipped:NAME"`` is the shipped dataset NAME (e.g. ``shipped:ethanol``)."""
+    if name.startswith("shipped:"):
+        return shipped_dataset_path(name.removeprefix("shipped:"))
+    return pathlib.Path(name)

@@ -25,9 +25,10 @@ from torch import Tensor, nn
 from ..config.heads import HeadConfig
 from ..data import AtomicGraph
 from ..nn.layout import IrrepsLayout
-from ..nn.projection import Irrep, IrrepsProjection
+from ..nn.projection import IrrepsProjection
 from ..nn.scatter import scatter_sum
 from ..o3.cartesian import cartesian_change_of_basis, cartesian_rank
+from ..o3.irreps import Irrep
 from .irreps_flow import head_output_irreps
 
 __all__ = ["CartesianHead", "DipoleHead", "HeadSet", "IrrepsHead", "OutputSpec", "PeriodicDipoleError", "build_head"]
@@ -44,6 +45,8 @@ class OutputSpec:
     ``irreps``: e3nn irreps of a flat output (``x' = D(R) x``), or None for Cartesian
     outputs of ``cartesian_rank`` indices (``T' = R ⊗ ... ⊗ R T``, times ``det R`` if
     ``pseudo``). ``per_atom`` outputs have a leading atom axis (they permute with the atoms).
+    ``periodic``: whether the output is defined for periodic structures (a dipole head
+    declared ``periodic: error`` is not; asked for one, it raises).
     """
 
     name: str
@@ -52,6 +55,7 @@ class OutputSpec:
     cartesian_rank: int | None = None
     pseudo: bool = False
     unit: str = ""
+    periodic: bool = True
 
 
 #: the irreps the node features carry (`irreps_flow.check_heads`); None: all of the layout
@@ -138,7 +142,9 @@ class DipoleHead(nn.Module):
         self.register_buffer("masses", masses, persistent=False)  # amu, by atomic number
 
     def spec(self) -> OutputSpec:
-        return OutputSpec(self.config.name, False, cartesian_rank=1, unit=self.config.resolved_unit)
+        return OutputSpec(
+            self.config.name, False, cartesian_rank=1, unit=self.config.resolved_unit, periodic=self.config.periodic != "error"
+        )
 
     def _charges_and_dipoles(self, features: Tensor, graph: AtomicGraph) -> tuple[Tensor, Tensor]:
         values = self.scale * self.projection(features)

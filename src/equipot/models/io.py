@@ -2,7 +2,8 @@
 
 Files are written with `torch.save` of a dict of tensors and primitive values and read
 with ``torch.load(weights_only=True)``: loading never executes code from the file.
-(``.pt2`` exports, `models.export`, are the explicit exception: compiled code.)
+``.pt2`` exports hold compiled machine code: `load_model` refuses them; they load only
+through the explicit `equipot.inference.load_exported`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..atomic_files import atomic_write
 from ..config import ModelConfig
 from .devices import checked_device
@@ -90,18 +91,20 @@ def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> Equi
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
-    """Rebuild the model stored in ``path`` (see `save_model`), in eval mode.
+    """Rebuild the model stored in the ``.pt`` model file ``path`` (see `save_model`), in
+    eval mode. Loading never runs code from the file.
 
-    A ``.pt2`` file made by `equipot.export_model` (``equipot export``) loads as a
-    compiled copy ready to run (`models.export.load_exported`). Unlike a model file, it
-    holds machine code that runs when loaded: load only exports you made or trust.
+    Raises `ModelFileError` for a ``.pt2`` export: it holds machine code that runs when
+    loaded, so it loads only through the explicit ``equipot.inference.load_exported(path)``.
     A ``device`` this PyTorch cannot use raises ValueError (`checked_device`)."""
     device = checked_device(device)
     if Path(path).suffix == ".pt2":
-        from .export import load_exported
-
-        return load_exported(path, device=device, dtype=dtype)
+        raise ModelFileError(
+            f"{path} is an exported model (.pt2), which holds machine code that runs when loaded; "
+            "load_model reads .pt model files only. Load an export you trust with "
+            "equipot.inference.load_exported(path)"
+        )
     model = model_from_payload(read_model_file(path), path)
-    if dtype is not None and dtype != model.atomic_energies.dtype:
+    if dtype is not None and dtype != model.dtype:
         model = model.converted(dtype)
     return model.to(device=device).eval()

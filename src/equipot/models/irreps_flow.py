@@ -23,8 +23,10 @@ from __future__ import annotations
 from e3nn import o3
 
 from ..config import HeadConfig, ModelConfig
-from ..nn.projection import Irrep, UnreachableIrrepsError, check_reachable, irrep_name, irrep_products, reachable_irreps
+from ..nn.block import node_layout
+from ..nn.projection import UnreachableIrrepsError, check_reachable, reachable_irreps
 from ..o3 import cartesian_irreps
+from ..o3.irreps import Irrep, irrep_name, irrep_products
 
 __all__ = ["UnreachableIrrepsError", "check_heads", "head_output_irreps", "producible_irreps"]
 
@@ -68,19 +70,13 @@ def producible_irreps(
     return carried
 
 
-def _hidden(config: ModelConfig) -> tuple[Irrep, ...]:
-    from .potential import node_layout
-
-    return node_layout(config).irreps
-
-
 def check_heads(config: ModelConfig) -> set[Irrep]:
     """Check that every head of ``config`` can be computed; return the carried irreps.
 
     Raises `UnreachableIrrepsError` naming the head, what the features carry, and the
     smallest irrep to add to ``hidden_irreps`` (with an example string).
     """
-    hidden = _hidden(config)
+    hidden = node_layout(config).irreps
     depth = (config.lmax, config.num_layers, config.correlation, config.parity)
     carried = producible_irreps(hidden, *depth)
     for head in config.heads:

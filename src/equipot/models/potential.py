@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Iterable
 
 import torch
@@ -15,36 +14,23 @@ from ..config import ModelConfig
 from ..data import AtomicGraph, GraphValidationError, edge_vectors
 from ..nn import (
     BesselBasis,
-    GatedNonlinearity,
-    Interaction,
+    EdgeContext,
+    InteractionBlock,
     IrrepsLayout,
-    IrrepsLinear,
     LinearReadout,
     NonLinearReadout,
     PolynomialEnvelope,
-    ProductBasis,
-    use_dense_linears,
+    node_layout,
 )
-from ..o3 import natural_irreps, so3_irreps
-from .compiled import CompiledGradients
 from .derivatives import derive_outputs
 from .heads import HeadSet, OutputSpec
 from .irreps_flow import check_heads
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["COMPILED_MAX_EDGE_CHANNELS", "EquivariantPotential", "UnknownElementError"]
-
-
-#: a `compiled` model keeps per-edge tensors for the backward pass, ~0.2 kB per edge and
-#: channel (measured: 2.6 GB for 460 000 edges at 24 channels); graphs with more edges x
-#: channels than this (~3.5 GB) take the eager chunked path, whose memory stays small
-COMPILED_MAX_EDGE_CHANNELS = 1 << 24
+__all__ = ["EquivariantPotential", "UnknownElementError", "check_graph_cutoff"]
 
 #: buffers that carry learned or fitted state (the rest are constants recomputed on build)
 _STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
-
-
-_DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compiled graph is for
 
 
 class UnknownElementError(ValueError):
@@ -61,53 +47,6 @@ def check_graph_cutoff(graph_cutoff: float, model_cutoff: float) -> None:
             f"graph built with cutoff {graph_cutoff:g} Å but the model needs {model_cutoff:g} Å; "
             "rebuild it with graph_from_atoms(atoms, cutoff=model.cutoff)"
         )
-
-
-def node_layout(config: ModelConfig) -> IrrepsLayout:
-    """Layout of the hidden node features: scalars first, then the gated l > 0 irreps."""
-    irreps = (
-        o3.Irreps(config.hidden_irreps)
-        if config.hidden_irreps is not None
-        else natural_irreps(config.num_channels, config.hidden_lmax)
-    )
-    if not config.parity:
-        irreps = so3_irreps(irreps)
-    layout = IrrepsLayout.from_irreps(irreps)
-    ordered = sorted(dict.fromkeys(layout.irreps), key=lambda ir: (ir[0] > 0, ir[0], -ir[1]))
-    return IrrepsLayout(tuple(ordered), layout.channels)
-
-
-class InteractionBlock(nn.Module):
-    """Messages -> many-body product -> gated nonlinearity, plus a linear skip connection.
-
-    [n_atoms, C, layout_in.dim] -> [n_atoms, C, layout_node.dim].
-    """
-
-    def __init__(self, layout_in: IrrepsLayout, layout_sh: IrrepsLayout, layout_node: IrrepsLayout, config: ModelConfig):
-        super().__init__()
-        self.interaction = Interaction(
-            layout_in, layout_sh, layout_node, config.num_radial_basis, config.radial_hidden
-        )
-        self.product = ProductBasis(layout_node, config.correlation, len(config.species))
-        self.nonlinearity = GatedNonlinearity(layout_node, layout_node)
-        self.skip = IrrepsLinear(layout_in, layout_node)
-
-    def forward(
-        self,
-        features: Tensor,
-        species: Tensor,
-        harmonics: Tensor,
-        radial: Tensor,
-        envelope: Tensor,
-        senders: Tensor,
-        receivers: Tensor,
-        avg_num_neighbors: Tensor,
-        first_order_only: bool = False,
-    ) -> Tensor:
-        messages = self.interaction(
-            features, harmonics, radial, envelope, senders, receivers, avg_num_neighbors, first_order_only
-        )
-        return self.nonlinearity(self.product(messages, species)) + self.skip(features)
 
 
 class EquivariantPotential(nn.Module):
@@ -256,6 +195,24 @@ class EquivariantPotential(nn.Module):
         """[n_atoms] energies (eV) from (possibly strained) ``positions`` and ``cell``."""
         return self.energies_and_features(graph, positions, cell, first_order_only, species)[0]
 
+    def edge_context(
+        self, graph: AtomicGraph, positions: Tensor, cell: Tensor, first_order_only: bool = False
+    ) -> EdgeContext:
+        """The `EdgeContext` of ``graph`` at (possibly strained) ``positions`` and ``cell``:
+        edge vectors, their harmonics, radial basis and envelope, and the normalization."""
+        vectors = edge_vectors(graph, positions, cell)
+        lengths = torch.linalg.norm(vectors, dim=-1)
+        return EdgeContext(
+            vectors=vectors,
+            harmonics=self.spherical_harmonics(vectors),
+            radial=self.radial_basis(lengths),
+            envelope=self.envelope(lengths),
+            senders=graph.senders,
+            receivers=graph.receivers,
+            avg_num_neighbors=self.avg_num_neighbors,
+            first_order_only=first_order_only,
+        )
+
     def energies_and_features(
         self,
         graph: AtomicGraph,
@@ -271,25 +228,11 @@ class EquivariantPotential(nn.Module):
         differentiated only once. ``species`` [n_atoms]: `species_of` the graph, if
         already known."""
         species = self.species_of(graph) if species is None else species
-        vectors = edge_vectors(graph, positions, cell)
-        lengths = torch.linalg.norm(vectors, dim=-1)
-        edge_harmonics = self.spherical_harmonics(vectors)
-        edge_radial = self.radial_basis(lengths)
-        edge_envelope = self.envelope(lengths)
+        edges = self.edge_context(graph, positions, cell, first_order_only)
         features = self.embedding(species).unsqueeze(-1)  # [n_atoms, C, 1]: even scalars
         readout = torch.zeros_like(positions[:, 0])
         for block, head in zip(self.blocks, self.readouts):
-            features = block(
-                features,
-                species,
-                edge_harmonics,
-                edge_radial,
-                edge_envelope,
-                graph.senders,
-                graph.receivers,
-                self.avg_num_neighbors,
-                first_order_only,
-            )
+            features = block(features, species, edges)
             readout = readout + head(features)
         return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species), features
 
@@ -316,10 +259,6 @@ class EquivariantPotential(nn.Module):
         cutoff gives the same result, because the envelope makes the edges beyond the
         model's cutoff contribute exactly zero."""
         check_graph_cutoff(graph.cutoff, self.config.cutoff)
-        if not (create_graph or self.training) and self.is_compiled:
-            compiled_outputs = self._compiled_outputs(graph, frozenset(outputs))  # first: the per-call fast path
-            if compiled_outputs is not None:
-                return compiled_outputs
         create_graph = self.training if create_graph is None else create_graph
         dtype = self.atomic_energies.dtype
         if graph.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
@@ -349,74 +288,6 @@ class EquivariantPotential(nn.Module):
         result.extra.update(extra)
         return result
 
-    # ------------------------------------------------------- compiled inference
-    def compiled(self) -> EquivariantPotential:
-        """A copy for inference whose energy, forces and stress run as one compiled graph.
-
-        The network and its backward pass are traced together into one graph of tensor
-        operations and compiled ahead of time by AOTInductor
-        (`models.compiled.CompiledGradients`): a call runs the fused C++ kernels with no
-        autograd engine or Python in between. Compilation happens on the first call
-        (about a minute on two cores; the compiled library is cached on disk, so a later
-        start with the same model takes ~15 s, and `equipot.export_model` saves one
-        that loads at once) and serves every later size, so it pays off for MD,
-        relaxations and screening, not for a handful of calls. The results equal the
-        eager model's to float rounding; on CPU it is 1.2-1.5x faster from hundreds of
-        atoms up and 3-5x on a small molecule
-        (docs/performance.md). These run eagerly: calls that need the graph of the
-        derivatives (``create_graph``: Hessians, training), energies alone, heads, graphs
-        with fewer than two atoms or edges, and graphs whose edges x channels exceed
-        `COMPILED_MAX_EDGE_CHANNELS` (~700 000 edges at 24 channels: they take the
-        memory-saving chunked path). If compilation fails (no C++ compiler, say) the copy
-        warns once and runs eagerly. The copy has no trainable parameters: train the
-        original.
-        """
-        copy = self.converted(self.atomic_energies.dtype).eval().requires_grad_(False)
-        use_dense_linears(copy)  # one matrix product each, its weight folded at compile time
-        copy._compiled_gradients = CompiledGradients(copy.atomic_energies_of, copy.species_indices)
-        return copy
-
-    @property
-    def is_compiled(self) -> bool:
-        """Whether this is a `compiled` copy (and compilation has not failed)."""
-        # the instance dict, not getattr: nn.Module's fallback raises and catches for plain models
-        return self.__dict__.get("_compiled_gradients") is not None
-
-    def _compiled_outputs(self, graph: AtomicGraph, outputs: frozenset[str]) -> ModelOutput | None:
-        """The outputs through the compiled graph; None for a call that is not for it
-        (see `compiled`), or (after a warning, for good) if compilation fails."""
-        positions = graph.positions
-        if (
-            positions.requires_grad  # the caller differentiates further
-            or not outputs <= OUTPUT_NAMES
-            or not outputs & _DERIVED_OUTPUTS
-            or not CompiledGradients.supports(graph)
-            or graph.n_edges * self.layout_node.channels > COMPILED_MAX_EDGE_CHANNELS
-        ):
-            return None
-        dtype = self.atomic_energies.dtype
-        if positions.dtype != dtype:  # e.g. graph_from_atoms' float64 default with a float32 model
-            graph = graph.to(dtype=dtype)
-        try:
-            result = self._compiled_gradients(graph)
-        except Exception as error:  # inductor needs a C++ compiler: fall back, loudly
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            warnings.warn(
-                f"compiling the model failed ({type(error).__name__}: {first_line}); running eagerly instead",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            self._compiled_gradients = None
-            return None
-        if result.unknown_species:
-            self.species_of(graph)  # raises UnknownElementError, naming the structure and element
-        output = ModelOutput(energy=result.energy, atomic_energies=result.atomic_energies)
-        if "forces" in outputs:
-            output.forces = result.forces
-        if "stress" in outputs or "virial" in outputs:
-            output.stress, output.virial = result.stress, result.virial
-        return output
-
     def output_specs(self) -> dict[str, OutputSpec]:
         """How each head's output transforms (name -> `OutputSpec`); empty without heads."""
         return self.heads.specs() if self.heads is not None else {}
@@ -428,3 +299,12 @@ class EquivariantPotential(nn.Module):
     @property
     def species(self) -> list[str]:
         return list(self.config.species)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (its outputs come in it)."""
+        return self.atomic_energies.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.atomic_energies.device

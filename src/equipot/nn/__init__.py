@@ -3,11 +3,13 @@
 Features are ``[n, channels, dim]`` tensors described by an `IrrepsLayout`.
 """
 
+from .block import InteractionBlock, node_layout
 from .coupling import EdgeCoupling, FeatureCoupling, coupling_paths
+from .edges import EdgeContext
 from .gate import GatedNonlinearity
 from .interaction import Interaction, RadialMLP
 from .layout import IrrepsLayout
-from .linear import IrrepsLinear, use_dense_linears
+from .linear import DenseIrrepsLinear, IrrepsLinear, use_dense_linears
 from .product import ProductBasis
 from .projection import IrrepsProjection, UnreachableIrrepsError
 from .radial import BesselBasis, PolynomialEnvelope
@@ -16,10 +18,13 @@ from .scatter import scatter_sum
 
 __all__ = [
     "BesselBasis",
+    "DenseIrrepsLinear",
+    "EdgeContext",
     "EdgeCoupling",
     "FeatureCoupling",
     "GatedNonlinearity",
     "Interaction",
+    "InteractionBlock",
     "IrrepsLayout",
     "IrrepsLinear",
     "IrrepsProjection",
@@ -30,6 +35,7 @@ __all__ = [
     "RadialMLP",
     "UnreachableIrrepsError",
     "coupling_paths",
+    "node_layout",
     "scatter_sum",
     "use_dense_linears",
 ]

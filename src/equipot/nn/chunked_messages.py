@@ -1,9 +1,9 @@
 """Message passing in chunks of edges, for energy and forces (first derivatives).
 
 The plain path of `Interaction` builds per-edge tensors for the whole graph (radial MLP
-activations, path weights, coupled features, messages: about 10 kB per edge at 64
-channels, both layers) and autograd keeps them for the backward pass. Memory then grows as
-~950 kB per Cu atom at a 5 Å cutoff, so 100 000 atoms would need ~95 GB.
+activations, path weights, coupled features, messages) and autograd keeps them for the
+backward pass, so memory grows with the number of edges times the channels: too much for
+cells of 10^5 atoms (docs/performance.md, "Memory", has the figures).
 
 `chunked_edge_sum` evaluates a per-edge function chunk by chunk and sums the results into
 the receivers, keeping nothing per edge for the backward pass but its inputs: the backward
@@ -11,7 +11,7 @@ pass recomputes one chunk at a time and differentiates it with autograd (gradien
 checkpointing, by hand so that gradients of the shared node features are accumulated in
 place instead of through a full-size tensor per chunk). The result equals the plain path
 to rounding and memory is linear in atoms with a small constant; the price is one more
-forward evaluation of the edge function (10-15% more CPU time), so small graphs skip it.
+forward evaluation of the edge function, so small graphs skip it.
 
 The backward is first-order only (``once_differentiable``): use the plain path when the
 graph of the derivatives is needed (training on forces, Hessians).
@@ -25,18 +25,20 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from .edges import EdgeContext
+
 __all__ = ["CHUNK_ABOVE_EDGES", "DEFAULT_EDGE_CHUNK", "EdgeFunction", "chunked_edge_sum"]
 
 #: edges per chunk: large enough that the per-op overhead of autograd's recomputation is
-#: small, small enough that a chunk's tensors (~6 kB per edge) stay well below 100 MB
+#: small, small enough that a chunk's tensors stay small (docs/performance.md, "Memory")
 DEFAULT_EDGE_CHUNK = 2048
 
 #: graphs with at most this many edges are summed in one piece: recomputing the chunks
-#: costs 10-15% of CPU time, worth it only once the one-piece memory (~20 kB per edge at
-#: 64 channels, ~0.7 GB here) starts to matter
+#: costs CPU time, worth it only once the one-piece memory starts to matter
 CHUNK_ABOVE_EDGES = 32768
 
-#: ``(sent [e, C, d_in], *edge_inputs [e, ...], *parameters) -> messages [e, C, d_out]``
+#: ``(sent [e, C, d_in], harmonics [e, ...], radial [e, ...], envelope [e], *parameters)
+#: -> messages [e, C, d_out]``: the edge inputs are those of `EdgeContext.per_edge`
 EdgeFunction = Callable[..., Tensor]
 
 
@@ -44,7 +46,7 @@ def _wanted(node: torch.autograd.graph.Node | None) -> bool:
     """Whether the running backward pass will run ``node`` (the grad_fn of an input).
 
     ``ctx.needs_input_grad`` only says that an input requires grad; forces never need the
-    gradients of the weights, and skipping them saves a third of the work. Pass parameters
+    gradients of the weights, and skipping them saves much of the work. Pass parameters
     as views (``p.view_as(p)``): the engine can only be asked about non-leaf nodes."""
     return True if node is None else bool(torch._C._will_engine_execute_node(node))
 
@@ -117,23 +119,23 @@ class _ChunkedEdgeSum(torch.autograd.Function):
 def chunked_edge_sum(
     function: EdgeFunction,
     features: Tensor,
-    senders: Tensor,
-    receivers: Tensor,
-    edge_inputs: Sequence[Tensor],
+    edges: EdgeContext,
     parameters: Sequence[Tensor],
     chunk: int | None = None,
 ) -> Tensor:
-    """``out[i] = sum over edges e into i of function(features[senders[e]], edge_inputs[e], parameters)``.
+    """``out[i] = sum over edges e into i of function(features[senders[e]], per_edge[e], parameters)``.
 
-    ``features`` [n_atoms, ...] are gathered by ``senders`` [n_edges]; every tensor of
-    ``edge_inputs`` has ``n_edges`` rows; ``parameters`` are passed whole (pass learned
-    parameters as views, ``p.view_as(p)``, so the backward pass can skip their gradients
-    when only forces are asked for). Returns [n_atoms, *message shape], summed into
-    ``receivers`` [n_edges]. Differentiable once (see the module docstring). ``chunk``
-    edges at a time (default `DEFAULT_EDGE_CHUNK`); graphs of at most
-    `CHUNK_ABOVE_EDGES` edges (or one chunk) are summed in one plain autograd evaluation.
+    ``features`` [n_atoms, ...] are gathered by ``edges.senders``; the per-edge inputs are
+    `EdgeContext.per_edge` (harmonics, radial basis, envelope), sliced along with the
+    edges; ``parameters`` are passed whole (pass learned parameters as views,
+    ``p.view_as(p)``, so the backward pass can skip their gradients when only forces are
+    asked for). Returns [n_atoms, *message shape], summed into ``edges.receivers``.
+    Differentiable once (see the module docstring). ``chunk`` edges at a time (default
+    `DEFAULT_EDGE_CHUNK`); graphs of at most `CHUNK_ABOVE_EDGES` edges (or one chunk) are
+    summed in one plain autograd evaluation.
     """
     chunk = DEFAULT_EDGE_CHUNK if chunk is None else chunk
+    senders, receivers, edge_inputs = edges.senders, edges.receivers, edges.per_edge
     if senders.shape[0] <= max(chunk, CHUNK_ABOVE_EDGES):
         messages = function(features.index_select(0, senders), *edge_inputs, *parameters)
         return messages.new_zeros(features.shape[0], *messages.shape[1:]).index_add(0, receivers, messages)

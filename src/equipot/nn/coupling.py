@@ -21,14 +21,10 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 
+from ..o3.irreps import irrep_products
 from .layout import IrrepsLayout
 
 __all__ = ["EdgeCoupling", "FeatureCoupling", "coupling_paths"]
-
-
-def _allowed(ir1: tuple[int, int], ir2: tuple[int, int]) -> list[tuple[int, int]]:
-    (l1, p1), (l2, p2) = ir1, ir2
-    return [(l3, p1 * p2) for l3 in range(abs(l1 - l2), l1 + l2 + 1)]
 
 
 def coupling_paths(
@@ -39,7 +35,7 @@ def coupling_paths(
         (i1, i2, ir3)
         for i1, ir1 in enumerate(layout1.irreps)
         for i2, ir2 in enumerate(layout2.irreps)
-        for ir3 in _allowed(ir1, ir2)
+        for ir3 in irrep_products(ir1, ir2)
         if ir3 in targets
     ]
 
@@ -87,8 +83,8 @@ class EdgeCoupling(nn.Module):
             coupled = x * edge_matrices
         else:
             coupled = torch.bmm(x, edge_matrices)  # [n_edges, channels, dim_out]
-        # weights come expanded over components: one same-shape multiply, about twice as
-        # fast (with backward) as broadcasting per path block
+        # weights come expanded over components: one same-shape multiply, faster (with
+        # backward) than broadcasting per path block (docs/performance.md)
         return coupled * weights
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional
 
 from .chunked_messages import chunked_edge_sum
 from .coupling import EdgeCoupling
+from .edges import EdgeContext
 from .layout import IrrepsLayout
 from .linear import IrrepsLinear
 from .scatter import scatter_sum
@@ -24,6 +26,16 @@ class RadialMLP(nn.Sequential):
     def __init__(self, num_basis: int, hidden: int):
         super().__init__(nn.Linear(num_basis, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
 
+    def weights(self) -> list[Tensor]:
+        """``[W1, b1, W2, b2]``, the arguments of `apply_weights` after the input."""
+        first, second = self[0], self[2]
+        return [first.weight, first.bias, second.weight, second.bias]
+
+    @staticmethod
+    def apply_weights(radial: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tensor:
+        """The MLP with the given weights (those of `weights`, or views of them)."""
+        return functional.silu(functional.linear(functional.silu(functional.linear(radial, w1, b1)), w2, b2))
+
 
 class Interaction(nn.Module):
     """One round of messages ``A_i = sum_j R(r_ij) (h_j x Y(r_ij)) / avg_num_neighbors``.
@@ -32,9 +44,9 @@ class Interaction(nn.Module):
     on its own) with one weight per path and channel from an MLP of the radial basis,
     multiplied by the cutoff envelope so messages vanish smoothly at the cutoff.
 
-    Inputs: ``features`` [n_atoms, C, layout_in.dim], ``harmonics`` [n_edges,
-    layout_sh.dim], ``radial`` [n_edges, num_basis], ``envelope`` [n_edges]. Output
-    [n_atoms, C, layout_out.dim]. With ``first_order_only=True`` the edge sum of a large
+    ``features`` [n_atoms, C, layout_in.dim] and the graph's `EdgeContext` (harmonics
+    [n_edges, layout_sh.dim], radial basis [n_edges, num_basis], envelope [n_edges]) ->
+    [n_atoms, C, layout_out.dim]. With ``edges.first_order_only`` the edge sum of a large
     graph runs in chunks of edges (`chunked_edge_sum`): same result, memory linear in
     atoms with a small constant, but differentiable only once (energy and forces, not
     training on forces).
@@ -52,7 +64,6 @@ class Interaction(nn.Module):
         self.linear_up = IrrepsLinear(layout_in, layout_in)
         self.coupling = EdgeCoupling(layout_in, layout_sh, layout_out.irreps)
         self.radial = RadialMLP(num_basis, radial_hidden)
-        self._radial_names = [name for name, _ in self.radial.named_parameters()]
         channels, num_paths = layout_in.channels, self.coupling.num_paths
         # one weight per (channel, path); no bias, so the envelope can scale the hidden layer
         self.path_weights = nn.Linear(radial_hidden, channels * num_paths, bias=False)
@@ -62,32 +73,24 @@ class Interaction(nn.Module):
         self.register_buffer("component_rows", component_rows.reshape(-1))
         self.linear_down = IrrepsLinear(self.coupling.layout_out, layout_out)
 
-    def forward(
-        self,
-        features: Tensor,
-        harmonics: Tensor,
-        radial: Tensor,
-        envelope: Tensor,
-        senders: Tensor,
-        receivers: Tensor,
-        avg_num_neighbors: Tensor,
-        first_order_only: bool = False,
-    ) -> Tensor:
+    def _edge_weights(self) -> list[Tensor]:
+        """The learned weights of `_messages`: the radial MLP's, then [hidden, C * dim_out]."""
+        return [*self.radial.weights(), self.path_weights.weight.index_select(0, self.component_rows).T]
+
+    def _messages(self, sent: Tensor, harmonics: Tensor, radial: Tensor, envelope: Tensor, *weights: Tensor) -> Tensor:
+        """[e, C, dim_out] messages of ``e`` edges from the sent features [e, C, dim_in]."""
+        hidden = RadialMLP.apply_weights(radial, *weights[:-1]) * envelope.unsqueeze(-1)
+        path_weights = (hidden @ weights[-1]).view(sent.shape[0], sent.shape[1], self.coupling.dim_out)
+        return self.coupling(sent, harmonics, path_weights)
+
+    def forward(self, features: Tensor, edges: EdgeContext) -> Tensor:
         features = self.linear_up(features)
-        # parameters as views: the chunked backward can then skip their gradients for forces
-        parameters = [p.view_as(p) for p in self.radial.parameters()]
-        parameters.append(self.path_weights.weight.index_select(0, self.component_rows).T)  # [hidden, C * dim_out]
-
-        def edge_messages(sent: Tensor, harmonics: Tensor, radial: Tensor, envelope: Tensor, *weights: Tensor) -> Tensor:
-            radial_parameters, weight_matrix = dict(zip(self._radial_names, weights[:-1])), weights[-1]
-            hidden = torch.func.functional_call(self.radial, radial_parameters, (radial,)) * envelope.unsqueeze(-1)
-            path_weights = (hidden @ weight_matrix).view(sent.shape[0], sent.shape[1], self.coupling.dim_out)
-            return self.coupling(sent, harmonics, path_weights)
-
-        edge_inputs = (harmonics, radial, envelope)
-        if first_order_only:
-            aggregated = chunked_edge_sum(edge_messages, features, senders, receivers, edge_inputs, parameters)
+        weights = self._edge_weights()
+        if edges.first_order_only:
+            # weights as views: the chunked backward can then skip their gradients for forces
+            views = [w.view_as(w) for w in weights]
+            aggregated = chunked_edge_sum(self._messages, features, edges, views)
         else:
-            messages = edge_messages(features.index_select(0, senders), *edge_inputs, *parameters)
-            aggregated = scatter_sum(messages, receivers, features.shape[0])
-        return self.linear_down(aggregated / avg_num_neighbors)
+            messages = self._messages(features.index_select(0, edges.senders), *edges.per_edge, *weights)
+            aggregated = scatter_sum(messages, edges.receivers, features.shape[0])
+        return self.linear_down(aggregated / edges.avg_num_neighbors)

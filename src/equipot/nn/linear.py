@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .layout import IrrepsLayout
 
-__all__ = ["IrrepsLinear", "use_dense_linears"]
+__all__ = ["DenseIrrepsLinear", "IrrepsLinear", "use_dense_linears"]
 
 
 class IrrepsLinear(nn.Module):
@@ -20,15 +20,8 @@ class IrrepsLinear(nn.Module):
 
     ``x`` [n, layout_in.channels, layout_in.dim] -> [n, layout_out.channels, layout_out.dim].
 
-    With ``dense = True`` the map runs as one matrix product with `dense_weight` (the
-    per-irrep weights placed on every component): a few times the arithmetic, but one
-    library call instead of one batched product per irrep. Compiled inference
-    (`EquivariantPotential.compiled`) sets it, where freezing folds the dense weight into
-    a constant: 1.07-1.14x faster calls from one molecule to 864 Cu atoms, at 16 and 64
-    channels. Training keeps the per-irrep products.
+    `DenseIrrepsLinear` is the same map as one matrix product (for compiled inference).
     """
-
-    dense: bool = False
 
     def __init__(self, layout_in: IrrepsLayout, layout_out: IrrepsLayout):
         super().__init__()
@@ -44,6 +37,17 @@ class IrrepsLinear(nn.Module):
             self.weights.append(nn.Parameter(torch.randn(fan_in, layout_out.channels) / math.sqrt(fan_in)))
         self._sizes_in = [2 * l + 1 for l, _ in layout_in.irreps]
         self._slices_out = layout_out.slices
+
+    @classmethod
+    def sharing_weights_of(cls, linear: IrrepsLinear) -> IrrepsLinear:
+        """A ``cls`` (this form or `DenseIrrepsLinear`) of the same map, sharing the weights
+        of ``linear`` (no copy)."""
+        shared = cls.__new__(cls)
+        nn.Module.__init__(shared)
+        shared.layout_in, shared.layout_out, shared.groups = linear.layout_in, linear.layout_out, linear.groups
+        shared.weights = linear.weights
+        shared._sizes_in, shared._slices_out = linear._sizes_in, linear._slices_out
+        return shared.train(linear.training)
 
     def dense_weight(self) -> Tensor:
         """[layout_in.channels * layout_in.dim, layout_out.channels * layout_out.dim]: the
@@ -63,8 +67,6 @@ class IrrepsLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n = x.shape[0]
-        if self.dense and self.groups:
-            return (x.reshape(n, -1) @ self.dense_weight()).view(n, self.layout_out.channels, self.layout_out.dim)
         # torch.split (not slicing): its backward is one cat instead of zero-filled copies
         inputs = torch.split(x, self._sizes_in, dim=-1) if len(self._sizes_in) > 1 else (x,)
         blocks: list[Tensor | None] = [None] * len(self.layout_out.irreps)
@@ -81,8 +83,28 @@ class IrrepsLinear(nn.Module):
         return full[0] if len(full) == 1 else torch.cat(full, dim=-1)
 
 
+class DenseIrrepsLinear(IrrepsLinear):
+    """`IrrepsLinear` as one matrix product with its `dense_weight` (the per-irrep weights
+    placed on every component): a few times the arithmetic, but one library call instead
+    of one batched product per irrep. It pays where the dense weight is computed once:
+    in compiled inference, whose freezing folds it into a constant (docs/performance.md).
+    Training keeps the per-irrep products. Same parameters and state-dict keys as
+    `IrrepsLinear`: ``DenseIrrepsLinear.sharing_weights_of(linear)`` is the dense form of
+    an existing map.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.groups:  # no irrep in common: zeros, as the per-irrep form gives
+            return super().forward(x)
+        n = x.shape[0]
+        return (x.reshape(n, -1) @ self.dense_weight()).view(n, self.layout_out.channels, self.layout_out.dim)
+
+
 def use_dense_linears(module: nn.Module, dense: bool = True) -> None:
-    """Set `IrrepsLinear.dense` on every equivariant linear map inside ``module``."""
-    for submodule in module.modules():
-        if isinstance(submodule, IrrepsLinear):
-            submodule.dense = dense
+    """Replace, in place, every `IrrepsLinear` inside ``module`` by its `DenseIrrepsLinear`
+    form (``dense=False``: back to the per-irrep form), sharing the weights."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, IrrepsLinear) and isinstance(child, DenseIrrepsLinear) != dense:
+                form = DenseIrrepsLinear if dense else IrrepsLinear
+                setattr(parent, name, form.sharing_weights_of(child))

@@ -15,27 +15,16 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 
+from ..o3.irreps import Irrep, irrep_name, irrep_products
 from .coupling import FeatureCoupling, coupling_paths
 from .layout import IrrepsLayout
 from .linear import IrrepsLinear
 
-__all__ = ["IrrepsProjection", "UnreachableIrrepsError", "check_reachable", "irrep_name", "irrep_products", "reachable_irreps"]
-
-Irrep = tuple[int, int]
+__all__ = ["IrrepsProjection", "UnreachableIrrepsError", "check_reachable", "reachable_irreps"]
 
 
 class UnreachableIrrepsError(ValueError):
     """A head asks for irreps that the node features cannot produce."""
-
-
-def irrep_name(irrep: Irrep) -> str:
-    """``(1, -1)`` -> ``'1o'``."""
-    return f"{irrep[0]}{'e' if irrep[1] == 1 else 'o'}"
-
-
-def irrep_products(a: Irrep, b: Irrep) -> list[Irrep]:
-    """Irreps in the tensor product of ``a`` and ``b``."""
-    return [(l, a[1] * b[1]) for l in range(abs(a[0] - b[0]), a[0] + b[0] + 1)]
 
 
 def reachable_irreps(features: Iterable[Irrep]) -> set[Irrep]:

@@ -17,8 +17,10 @@ import functools
 
 import numpy as np
 import torch
-from e3nn import io, o3
+from e3nn import o3
 from torch import Tensor
+
+from .voigt import VOIGT_PAIRS
 
 __all__ = [
     "cartesian_change_of_basis",
@@ -38,6 +40,8 @@ def cartesian_rank(formula: str) -> int:
 def _basis(formula: str) -> tuple[str, Tensor]:
     if cartesian_rank(formula) == 1:  # e3nn's l=1 basis is (x, y, z)
         return "1x1o", torch.eye(3, dtype=torch.float64)
+    from e3nn import io  # here, not at the top: e3nn.io loads scipy.signal (start-up time)
+
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # e3nn computes the basis in the default dtype
     try:
@@ -88,12 +92,9 @@ def rotate_cartesian(tensor: np.ndarray | Tensor, rotation: np.ndarray | Tensor,
     return result
 
 
-_VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-
-
 def voigt_from_cartesian(tensor: np.ndarray) -> np.ndarray:
     """A rank-4 tensor [..., 3, 3, 3, 3] with minor symmetries as a Voigt matrix [..., 6, 6]
     (order xx yy zz yz xz xy, no factors of 2: ``C_IJ = C_ijkl``)."""
     tensor = np.asarray(tensor)
-    rows = [[tensor[..., i, j, k, l] for k, l in _VOIGT_PAIRS] for i, j in _VOIGT_PAIRS]
+    rows = [[tensor[..., i, j, k, l] for k, l in VOIGT_PAIRS] for i, j in VOIGT_PAIRS]
     return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)

@@ -1,10 +1,11 @@
-"""Irreps utilities: node-feature irreps and SO(3) relabelling."""
+"""Irreps utilities: node-feature irreps, SO(3) relabelling, and the selection rule of
+tensor products."""
 
 from __future__ import annotations
 
 from e3nn import o3
 
-__all__ = ["natural_irreps", "so3_irreps", "scalar_irreps"]
+__all__ = ["Irrep", "irrep_name", "irrep_products", "natural_irreps", "scalar_irreps", "so3_irreps"]
 
 
 def natural_irreps(num_channels: int, lmax: int) -> o3.Irreps:
@@ -26,3 +27,19 @@ def so3_irreps(irreps: o3.Irreps) -> o3.Irreps:
 def scalar_irreps(irreps: o3.Irreps) -> o3.Irreps:
     """The ``0e`` part of ``irreps``."""
     return o3.Irreps([(mul, ir) for mul, ir in o3.Irreps(irreps) if ir.l == 0 and ir.p == 1])
+
+
+#: an irrep as ``(l, p)``: degree ``l`` and parity ``p`` (+1 even, -1 odd)
+Irrep = tuple[int, int]
+
+
+def irrep_products(a: Irrep, b: Irrep) -> list[Irrep]:
+    """Irreps in the tensor product of ``a`` and ``b`` (the selection rule): ``l`` from
+    ``|l_a - l_b|`` to ``l_a + l_b``, parity ``p_a * p_b``. ``(1, -1), (1, -1)`` ->
+    ``[(0, 1), (1, 1), (2, 1)]``."""
+    return [(l, a[1] * b[1]) for l in range(abs(a[0] - b[0]), a[0] + b[0] + 1)]
+
+
+def irrep_name(irrep: Irrep) -> str:
+    """``(1, -1)`` -> ``'1o'``."""
+    return f"{irrep[0]}{'e' if irrep[1] == 1 else 'o'}"

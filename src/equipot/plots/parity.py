@@ -15,8 +15,8 @@ from matplotlib.ticker import MaxNLocator
 from ._figure import mae_rmse, new_figure, save_figure
 from .tensors import tensor_parity_plot
 
-if TYPE_CHECKING:  # plots never import the training layer at run time
-    from ..train.evaluation import EvaluationResult
+if TYPE_CHECKING:  # plots draw arrays; they import no computing layer at run time
+    from ..evaluation import EvaluationResult
 
 __all__ = ["error_histogram", "parity_plot", "write_evaluation_plots"]
 

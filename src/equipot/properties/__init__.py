@@ -1,7 +1,7 @@
 """Properties as transformations of the energy: Hessians, vibrations, phonons, elastic
 constants, the stable MD time step and a Newton optimizer.
 
-Every workflow takes an ``EnergySource``: an equipot `EquivariantPotential` (exact
+Every workflow takes an ``EnergySource``: an equipot `Potential` (exact
 second derivatives by automatic differentiation where supported) or any ASE calculator
 (finite differences), so a model and its reference method (EMT, GFN2-xTB) run through the
 same code. Units are ASE's: eV, Å, amu; frequencies in cm^-1 (molecules) or THz

@@ -1,7 +1,8 @@
-"""What a property workflow differentiates: an equipot model or any ASE calculator.
+"""What a property workflow differentiates: an equipot potential or any ASE calculator.
 
-Workflows take an ``EnergySource``: an `EquivariantPotential` (exact derivatives by
-automatic differentiation where a workflow supports it) or any ASE calculator (finite
+Workflows take an ``EnergySource``: an equipot `Potential` (an `EquivariantPotential`, a
+`SumPotential`, ...: exact derivatives by automatic differentiation where a workflow
+supports it) or any ASE calculator (finite
 differences of its forces and stress). The same workflow code therefore validates a model
 against ASE's EMT or GFN2-xTB.
 """
@@ -13,27 +14,27 @@ from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 
 from ..calculator import EquipotCalculator
-from ..models import EquivariantPotential
+from ..models import Potential
 
 __all__ = ["EnergySource", "as_calculator", "attach", "is_model"]
 
-#: an equipot model or any ASE calculator
-EnergySource = EquivariantPotential | BaseCalculator
+#: an equipot potential or any ASE calculator
+EnergySource = Potential | BaseCalculator
 
 
 def is_model(source: EnergySource) -> bool:
-    """True for an equipot model (exact derivatives available), False for a calculator."""
-    return isinstance(source, EquivariantPotential)
+    """True for an equipot potential (exact derivatives available), False for a calculator."""
+    return isinstance(source, Potential) and not isinstance(source, BaseCalculator)
 
 
 def as_calculator(source: EnergySource) -> BaseCalculator:
-    """The ASE calculator of ``source`` (a model is wrapped in `EquipotCalculator`)."""
-    if isinstance(source, EquivariantPotential):
-        return EquipotCalculator(source)
+    """The ASE calculator of ``source`` (a potential is wrapped in `EquipotCalculator`)."""
+    if is_model(source):
+        return EquipotCalculator(source, device=source.device)  # type: ignore[arg-type]
     if isinstance(source, BaseCalculator):
         return source
     raise TypeError(
-        f"expected an equipot EquivariantPotential or an ASE calculator, got {type(source).__name__}"
+        f"expected an equipot Potential (e.g. an EquivariantPotential) or an ASE calculator, got {type(source).__name__}"
     )
 
 

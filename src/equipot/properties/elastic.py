@@ -37,7 +37,8 @@ from ase import Atoms, units
 from ase.optimize import BFGS, FIRE
 
 from ..data import check_cell_volume, graph_from_atoms
-from ..models import EquivariantPotential
+from ..models import Potential
+from ..o3.voigt import VOIGT_NAMES, VOIGT_PAIRS, voigt_from_matrix
 from ._source import EnergySource, as_calculator, attach, check_atoms
 from .figures import elastic_matrix_plot
 from .stability import InstabilityWarning, born_stability_message
@@ -51,9 +52,6 @@ __all__ = [
     "write_elastic_files",
 ]
 
-#: Voigt index -> Cartesian pair (xx, yy, zz, yz, xz, xy)
-VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
 OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE}
 
 
@@ -231,7 +229,7 @@ def _voigt_strain_tensor(voigt: torch.Tensor) -> torch.Tensor:
 
 
 def elastic_tensor_autograd(
-    model: EquivariantPotential, atoms: Atoms, asymmetry_tolerance: float = 1.0, stress_tolerance: float = 0.1
+    model: Potential, atoms: Atoms, asymmetry_tolerance: float = 1.0, stress_tolerance: float = 0.1
 ) -> ElasticResult:
     """The clamped-ion elastic tensor of ``model`` by automatic differentiation: positions
     and cell are deformed by ``I + e(v)`` with a Voigt strain ``v = 0`` that requires
@@ -242,14 +240,13 @@ def elastic_tensor_autograd(
     if not atoms.pbc.all():
         raise ValueError("elastic constants need a periodic cell (atoms.pbc all True)")
     check_cell_volume(atoms.cell.array, "elastic constants", "elastic constants need")
-    parameter = next(model.parameters())
-    graph = graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype).to(device=parameter.device)
-    voigt = torch.zeros(6, dtype=parameter.dtype, device=parameter.device, requires_grad=True)
-    deformation = torch.eye(3, dtype=parameter.dtype, device=parameter.device) + _voigt_strain_tensor(voigt)
+    graph = graph_from_atoms(atoms, model.cutoff, dtype=model.dtype).to(device=model.device)
+    voigt = torch.zeros(6, dtype=model.dtype, device=model.device, requires_grad=True)
+    deformation = torch.eye(3, dtype=model.dtype, device=model.device) + _voigt_strain_tensor(voigt)
     strained = replace(graph, positions=graph.positions @ deformation, cell=graph.cell @ deformation)
     stress = model(strained, outputs={"energy", "stress"}, create_graph=True).stress
     assert stress is not None
-    stress_voigt = torch.stack([stress[0, i, j] for i, j in VOIGT_PAIRS])
+    stress_voigt = voigt_from_matrix(stress[0])
     (jacobian,) = torch.autograd.grad(
         stress_voigt, voigt, grad_outputs=torch.eye(6, dtype=voigt.dtype, device=voigt.device), is_grads_batched=True
     )

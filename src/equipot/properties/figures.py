@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..o3.voigt import VOIGT_NAMES
 from ..plots._figure import new_figure, save_figure
 
 __all__ = ["band_structure_plot", "dos_plot", "elastic_matrix_plot", "frequency_spectrum_plot", "pretty_label"]
@@ -85,9 +86,8 @@ def elastic_matrix_plot(matrix: np.ndarray, path: str | os.PathLike, title: str 
     for (i, j), value in np.ndenumerate(matrix):
         axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8)
     ticks = list(range(6))
-    names = ["xx", "yy", "zz", "yz", "xz", "xy"]
-    axes.set_xticks(ticks, names)
-    axes.set_yticks(ticks, names)
+    axes.set_xticks(ticks, VOIGT_NAMES)
+    axes.set_yticks(ticks, VOIGT_NAMES)
     figure.colorbar(image, ax=axes, label="C (GPa)")
     axes.set_title(title)
     return save_figure(figure, path)

@@ -27,7 +27,7 @@ import torch
 from ase import Atoms
 
 from ..data import graph_from_atoms
-from ..models import EquivariantPotential
+from ..models import Potential
 from ._source import EnergySource, as_calculator, attach, check_atoms, is_model
 
 __all__ = [
@@ -90,7 +90,7 @@ def _rows_looped(forces: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
 
 
 def exact_hessian(
-    model: EquivariantPotential, atoms: Atoms, chunk_size: int = 16, vectorize: bool = True
+    model: Potential, atoms: Atoms, chunk_size: int = 16, vectorize: bool = True
 ) -> HessianResult:
     """The exact Hessian of ``model`` at ``atoms`` by automatic differentiation.
 
@@ -105,8 +105,7 @@ def exact_hessian(
     check_atoms(atoms)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    parameter = next(model.parameters())
-    graph = graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype).to(device=parameter.device)
+    graph = graph_from_atoms(atoms, model.cutoff, dtype=model.dtype).to(device=model.device)
     positions = graph.positions.detach().requires_grad_(True)
     graph.positions = positions
     forces = model(graph, outputs={"energy", "forces"}, create_graph=True).forces
@@ -126,7 +125,7 @@ def exact_hessian(
     return _symmetrized(matrix, method, ASYMMETRY_TOLERANCE)
 
 
-def hessian(model: EquivariantPotential, atoms: Atoms, chunk_size: int = 16) -> np.ndarray:
+def hessian(model: Potential, atoms: Atoms, chunk_size: int = 16) -> np.ndarray:
     """The exact, symmetrized Hessian [3N, 3N] of ``model`` at ``atoms``, eV/Å²
     (see `exact_hessian` for the method and the symmetry check)."""
     return exact_hessian(model, atoms, chunk_size=chunk_size).matrix

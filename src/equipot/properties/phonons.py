@@ -34,7 +34,7 @@ from phonopy.structure import cells as phonopy_cells
 from phonopy.structure.atoms import PhonopyAtoms
 
 from ..data import check_cell_volume
-from ..models import EquivariantPotential
+from ..models import Potential
 from ._source import EnergySource, as_calculator, attach, check_atoms, is_model
 from .figures import band_structure_plot, dos_plot
 from .hessian import exact_hessian as _exact_hessian
@@ -228,7 +228,7 @@ def phonons(
     if exact_hessian:
         if not is_model(source):
             raise TypeError("exact_hessian=True needs an equipot model, not an ASE calculator")
-        assert isinstance(source, EquivariantPotential)
+        assert isinstance(source, Potential)
         cell = ase_atoms(phonon.supercell)
         n = len(cell)
         matrix = _exact_hessian(source, cell).matrix

@@ -2,6 +2,7 @@
 dynamics (NVE, NVT, NPT), relaxation of positions and cell, nudged elastic bands, and
 their figures. Units: eV, Å, fs, K, GPa."""
 
+from .ensembles import EnsembleSettings
 from .md import MDResult, run_md, run_nve
 from .neb import NEBResult, UnphysicalBandError, band_problems, run_neb
 from .plots import plot_md, plot_minimum_energy_path
@@ -9,6 +10,7 @@ from .relax import RelaxResult, relax
 from .inputs import load_calculator, read_structure
 
 __all__ = [
+    "EnsembleSettings",
     "MDResult",
     "NEBResult",
     "RelaxResult",

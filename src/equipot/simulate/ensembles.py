@@ -1,4 +1,4 @@
-"""Which ASE integrator runs each ensemble, and its construction from plain-unit settings.
+"""Which ASE integrator runs each ensemble, and its construction from `EnsembleSettings`.
 
 ================  =========================================================================
 ensemble          ASE integrator
@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -37,12 +38,84 @@ from ase.md.md import MolecularDynamics
 
 from ..data import check_cell_volume
 
-__all__ = ["BAROSTATS", "ENSEMBLES", "THERMOSTATS", "check_npt_structure", "integrator_name", "make_dynamics"]
+__all__ = [
+    "BAROSTATS",
+    "ENSEMBLES",
+    "THERMOSTATS",
+    "EnsembleSettings",
+    "check_npt_structure",
+    "integrator_name",
+    "make_dynamics",
+]
 
 Ensemble = Literal["nve", "nvt", "npt"]
 ENSEMBLES: tuple[str, ...] = ("nve", "nvt", "npt")
 THERMOSTATS: tuple[str, ...] = ("langevin", "nose-hoover")
 BAROSTATS: tuple[str, ...] = ("mtk", "langevin")
+
+
+def _positive(label: str, value: float | None) -> float:
+    if value is None or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"EnsembleSettings: {label} must be a positive number, got {value}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """How an MD run samples: the ensemble, the time step and the thermostat and barostat.
+
+    - ``ensemble``: "nve", "nvt" or "npt"; ``timestep_fs``: the time step (fs);
+    - ``temperature_K``: the thermostat's target (K), required for ``nvt`` and ``npt``
+      (for ``nve`` only the temperature of the initial velocities; None keeps the atoms'
+      momenta);
+    - ``thermostat`` (NVT): "langevin" (friction ``friction_per_fs``, 1/fs; 0.01/fs is a
+      relaxation time of 100 fs) or "nose-hoover" (damping time ``tdamp_fs``);
+    - ``pressure_GPa`` (NPT): the target pressure (positive = compression);
+    - ``barostat`` (NPT): "mtk" (Martyna-Tobias-Klein with Nose-Hoover chains, damping
+      times ``tdamp_fs`` and ``pdamp_fs``; ASE suggests about 100 and 1000 time steps) or
+      "langevin" (ASE's LangevinBAOAB: friction ``friction_per_fs``, cell time constant
+      ``pdamp_fs``); ``anisotropic=True`` lets the cell shape change too;
+    - ``seed``: seeds the initial velocities (``default_rng(seed)``) and the noise of the
+      stochastic integrators (``default_rng([seed, 1])``).
+
+    Checked when built: ValueError naming the setting for a value out of range. Whether
+    the structure suits the ensemble (NPT needs a 3D cell) is checked by `make_dynamics`.
+    """
+
+    ensemble: str = "nve"
+    timestep_fs: float = 1.0
+    temperature_K: float | None = 300.0
+    thermostat: str = "langevin"
+    friction_per_fs: float = 0.01
+    tdamp_fs: float = 100.0
+    pressure_GPa: float = 0.0
+    barostat: str = "mtk"
+    anisotropic: bool = False
+    pdamp_fs: float = 1000.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ensemble not in ENSEMBLES:
+            raise ValueError(f"EnsembleSettings: ensemble must be one of {ENSEMBLES}, got {self.ensemble!r}")
+        if not self.timestep_fs > 0:
+            raise ValueError(f"EnsembleSettings: timestep_fs must be positive, got {self.timestep_fs}")
+        if self.ensemble == "nve":
+            return
+        _positive(f"temperature_K (the {self.ensemble.upper()} target)", self.temperature_K)
+        uses_friction = self.thermostat == "langevin" if self.ensemble == "nvt" else self.barostat == "langevin"
+        uses_tdamp = self.thermostat == "nose-hoover" if self.ensemble == "nvt" else self.barostat == "mtk"
+        if self.ensemble == "nvt" and self.thermostat not in THERMOSTATS:
+            raise ValueError(f"EnsembleSettings: thermostat must be one of {THERMOSTATS}, got {self.thermostat!r}")
+        if self.ensemble == "npt":
+            if self.barostat not in BAROSTATS:
+                raise ValueError(f"EnsembleSettings: barostat must be one of {BAROSTATS}, got {self.barostat!r}")
+            if not math.isfinite(self.pressure_GPa):
+                raise ValueError(f"EnsembleSettings: pressure_GPa must be finite, got {self.pressure_GPa}")
+            _positive("pdamp_fs", self.pdamp_fs)
+        if uses_friction:
+            _positive("friction_per_fs", self.friction_per_fs)
+        if uses_tdamp:
+            _positive("tdamp_fs", self.tdamp_fs)
 
 
 def check_npt_structure(atoms: Atoms, name: str = "run_md") -> None:
@@ -60,85 +133,59 @@ def check_npt_structure(atoms: Atoms, name: str = "run_md") -> None:
         raise ValueError(f"{name}: NPT needs a calculator that gives the stress: {error}") from error
 
 
-def _positive(name: str, label: str, value: float | None) -> float:
-    if value is None or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: {label} must be a positive number, got {value}")
-    return float(value)
-
-
-def make_dynamics(
-    atoms: Atoms,
-    ensemble: str,
-    timestep_fs: float,
-    temperature_K: float | None,
-    *,
-    friction_per_fs: float = 0.01,
-    thermostat: str = "langevin",
-    pressure_GPa: float = 0.0,
-    barostat: str = "mtk",
-    anisotropic: bool = False,
-    tdamp_fs: float = 100.0,
-    pdamp_fs: float = 1000.0,
-    seed: int = 0,
-    name: str = "run_md",
-) -> Callable[[], MolecularDynamics]:
-    """Check the settings now; return a function that builds the ASE integrator for ``ensemble``.
+def make_dynamics(atoms: Atoms, settings: EnsembleSettings, name: str = "run_md") -> Callable[[], MolecularDynamics]:
+    """Check that ``atoms`` suits ``settings`` now; return a function that builds the ASE
+    integrator.
 
     Call the returned function *after* the initial velocities are drawn: the MTK
-    integrators copy positions and momenta when constructed. ``temperature_K`` is the
-    thermostat's target (required for ``nvt`` and ``npt``); ``tdamp_fs`` is the
-    Nose-Hoover damping time, ``pdamp_fs`` the barostat's (ASE suggests about 100 and 1000
-    time steps); the Langevin friction is ``friction_per_fs`` (0.01/fs = 10/ps, a
-    relaxation time of 100 fs). Stochastic integrators draw from
-    ``np.random.default_rng([seed, 1])``. Raises ValueError, naming ``name``, for bad
-    settings or an NPT run on a structure without a 3D cell.
+    integrators copy positions and momenta when constructed. Raises ValueError, naming
+    ``name``, for an NPT run on a structure without a 3D cell or a calculator without
+    stress, and for the MTK barostat on a structure with constraints.
     """
-    if ensemble not in ENSEMBLES:
-        raise ValueError(f"{name}: ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
-    timestep = timestep_fs * units.fs
-    if ensemble == "nve":
+    timestep = settings.timestep_fs * units.fs
+    if settings.ensemble == "nve":
         from ase.md.verlet import VelocityVerlet
 
         return lambda: VelocityVerlet(atoms, timestep=timestep)
-    target = _positive(name, f"temperature_K (the {ensemble.upper()} target)", temperature_K)
-    rng = np.random.default_rng([seed, 1])
-    if ensemble == "nvt":
-        if thermostat not in THERMOSTATS:
-            raise ValueError(f"{name}: thermostat must be one of {THERMOSTATS}, got {thermostat!r}")
-        if thermostat == "langevin":
+    target = float(settings.temperature_K)  # type: ignore[arg-type]  # checked by EnsembleSettings
+    rng = np.random.default_rng([settings.seed, 1])
+    if settings.ensemble == "nvt":
+        if settings.thermostat == "langevin":
             from ase.md.langevin import Langevin
 
-            friction = _positive(name, "friction_per_fs", friction_per_fs) / units.fs
+            friction = settings.friction_per_fs / units.fs
             return lambda: Langevin(atoms, timestep, temperature_K=target, friction=friction, fixcm=False, rng=rng)
         from ase.md.nose_hoover_chain import NoseHooverChainNVT
 
-        tdamp = _positive(name, "tdamp_fs", tdamp_fs) * units.fs
+        tdamp = settings.tdamp_fs * units.fs
         return lambda: NoseHooverChainNVT(atoms, timestep, temperature_K=target, tdamp=tdamp)
-    if barostat not in BAROSTATS:
-        raise ValueError(f"{name}: barostat must be one of {BAROSTATS}, got {barostat!r}")
-    if not math.isfinite(pressure_GPa):
-        raise ValueError(f"{name}: pressure_GPa must be finite, got {pressure_GPa}")
-    pdamp = _positive(name, "pdamp_fs", pdamp_fs) * units.fs
     check_npt_structure(atoms, name)
-    pressure = pressure_GPa * units.GPa  # eV/Å³
-    if barostat == "mtk":
+    return _npt_dynamics(atoms, settings, timestep, target, rng, name)
+
+
+def _npt_dynamics(
+    atoms: Atoms, settings: EnsembleSettings, timestep: float, target: float, rng: np.random.Generator, name: str
+) -> Callable[[], MolecularDynamics]:
+    pressure = settings.pressure_GPa * units.GPa  # eV/Å³
+    pdamp = settings.pdamp_fs * units.fs
+    if settings.barostat == "mtk":
         from ase.md.nose_hoover_chain import IsotropicMTKNPT, MTKNPT
 
         if atoms.constraints:
             raise ValueError(f"{name}: the MTK barostat does not support constraints; use barostat='langevin'")
-        integrator = MTKNPT if anisotropic else IsotropicMTKNPT
-        tdamp = _positive(name, "tdamp_fs", tdamp_fs) * units.fs
+        integrator = MTKNPT if settings.anisotropic else IsotropicMTKNPT
+        tdamp = settings.tdamp_fs * units.fs
         return lambda: integrator(atoms, timestep, temperature_K=target, pressure_au=pressure, tdamp=tdamp,
                                   pdamp=pdamp)
     from ase.md.langevinbaoab import LangevinBAOAB
 
-    t_tau = units.fs / _positive(name, "friction_per_fs", friction_per_fs)
+    t_tau = units.fs / settings.friction_per_fs
 
     def langevin_baoab() -> MolecularDynamics:
         with warnings.catch_warnings():  # the barostat mass comes from P_tau by ASE's heuristic, as intended
             warnings.filterwarnings("ignore", message="Using heuristic P_mass")
             return LangevinBAOAB(atoms, timestep, temperature_K=target, externalstress=-pressure,
-                                 hydrostatic=not anisotropic, T_tau=t_tau, P_tau=pdamp, rng=rng)
+                                 hydrostatic=not settings.anisotropic, T_tau=t_tau, P_tau=pdamp, rng=rng)
 
     return langevin_baoab
 

@@ -33,9 +33,9 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation
 
 from ..data import check_structure
 from ._output import TRAJECTORY_SUFFIXES, CsvLog, MDResult, progress_bar, trajectory_writer
-from .ensembles import integrator_name, make_dynamics
+from .ensembles import EnsembleSettings, integrator_name, make_dynamics
 
-__all__ = ["MDResult", "run_md", "run_nve"]
+__all__ = ["EnsembleSettings", "MDResult", "run_md", "run_nve"]
 
 
 def _initial_velocities(atoms: Atoms, temperature_K: float | None, seed: int) -> None:
@@ -54,12 +54,10 @@ def _initial_velocities(atoms: Atoms, temperature_K: float | None, seed: int) ->
         ZeroRotation(atoms)  # a free molecule: no overall rotation either
 
 
-def _check_arguments(steps: int, timestep_fs: float, log_every: int, initial_K: float | None,
+def _check_arguments(steps: int, log_every: int, initial_K: float | None,
                      trajectory: str | os.PathLike | None) -> Path | None:
     if steps < 1:
         raise ValueError(f"run_md: steps must be at least 1, got {steps}")
-    if not timestep_fs > 0:
-        raise ValueError(f"run_md: timestep_fs must be positive, got {timestep_fs}")
     if log_every < 1:
         raise ValueError(f"run_md: log_every must be at least 1, got {log_every}")
     if initial_K is not None and not initial_K >= 0:
@@ -121,46 +119,31 @@ class _Recorder:
 def run_md(
     atoms: Atoms,
     calculator: BaseCalculator | None,
-    ensemble: str = "nve",
+    settings: EnsembleSettings | None = None,
     steps: int = 1000,
-    timestep_fs: float = 1.0,
-    temperature_K: float | None = 300.0,
     *,
     initial_temperature_K: float | None = None,
     keep_momenta: bool = False,
-    friction_per_fs: float = 0.01,
-    thermostat: str = "langevin",
-    pressure_GPa: float = 0.0,
-    barostat: str = "mtk",
-    anisotropic: bool = False,
-    tdamp_fs: float = 100.0,
-    pdamp_fs: float = 1000.0,
-    seed: int = 0,
     trajectory: str | os.PathLike | None = None,
     log_file: str | os.PathLike | None = None,
     log_every: int = 10,
     progress: bool = True,
 ) -> MDResult:
-    """Run ``steps`` MD steps of ``ensemble`` ("nve", "nvt" or "npt") on ``atoms`` (moved in place).
+    """Run ``steps`` MD steps on ``atoms`` (moved in place) as ``settings`` say.
 
     Args:
         atoms: the structure; ``calculator`` is attached to it (None keeps ``atoms.calc``).
             NPT needs a 3D-periodic cell and a calculator with stress.
-        steps: number of MD steps (>= 1); ``timestep_fs``: the time step in fs.
-        temperature_K: target temperature (K) of the thermostat (NVT, NPT), and the
-            temperature of the initial velocities unless ``initial_temperature_K`` is
-            given. Velocities are drawn from a Maxwell-Boltzmann distribution with
-            ``np.random.default_rng(seed)``, then the total momentum is removed (and for
-            non-periodic structures the angular momentum), keeping the temperature. For
-            NVE, ``None`` keeps the atoms' momenta; ``keep_momenta=True`` always does.
-        friction_per_fs: Langevin friction in 1/fs (NVT with ``thermostat="langevin"``,
-            NPT with ``barostat="langevin"``).
-        thermostat: NVT thermostat, "langevin" or "nose-hoover" (damping time ``tdamp_fs``).
-        pressure_GPa: NPT target pressure in GPa (1 bar = 1e-4 GPa).
-        barostat: "mtk" (Martyna-Tobias-Klein with Nose-Hoover chains, damping times
-            ``tdamp_fs`` and ``pdamp_fs``) or "langevin" (ASE's LangevinBAOAB, cell time
-            constant ``pdamp_fs``); ``anisotropic=True`` lets the cell shape change too.
-            See `equipot.simulate.ensembles` for the ASE classes.
+        settings: the ensemble, time step, thermostat and barostat (`EnsembleSettings`;
+            default: NVE, 1 fs, initial velocities at 300 K). See
+            `equipot.simulate.ensembles` for the ASE classes.
+        steps: number of MD steps (>= 1).
+        initial_temperature_K: temperature of the initial velocities, if not
+            ``settings.temperature_K``. Velocities are drawn from a Maxwell-Boltzmann
+            distribution with ``np.random.default_rng(settings.seed)``, then the total
+            momentum is removed (and for non-periodic structures the angular momentum),
+            keeping the temperature. For NVE, a temperature of ``None`` keeps the atoms'
+            momenta; ``keep_momenta=True`` always does.
         trajectory: ``.traj`` (ASE) or ``.xyz``/``.extxyz`` file written every
             ``log_every`` steps (positions, momenta, cell, energy, forces).
         log_file: CSV written while the run goes (flushed every row): time_fs,
@@ -172,22 +155,20 @@ def run_md(
     Returns:
         `MDResult`; for NVE its ``drift_per_atom_per_ps`` measures energy conservation.
     """
-    initial_K = temperature_K if initial_temperature_K is None else initial_temperature_K
-    path = _check_arguments(steps, timestep_fs, log_every, None if keep_momenta else initial_K, trajectory)
+    settings = EnsembleSettings() if settings is None else settings
+    initial_K = settings.temperature_K if initial_temperature_K is None else initial_temperature_K
+    path = _check_arguments(steps, log_every, None if keep_momenta else initial_K, trajectory)
     if calculator is not None:
         atoms.calc = calculator
     if atoms.calc is None:
         raise ValueError("run_md: no calculator given and atoms.calc is None")
     check_structure(atoms.positions, atoms.cell.array, atoms.pbc, name="run_md")  # before the velocities
-    build_dynamics = make_dynamics(
-        atoms, ensemble, timestep_fs, temperature_K, friction_per_fs=friction_per_fs, thermostat=thermostat,
-        pressure_GPa=pressure_GPa, barostat=barostat, anisotropic=anisotropic, tdamp_fs=tdamp_fs,
-        pdamp_fs=pdamp_fs, seed=seed,
-    )
+    build_dynamics = make_dynamics(atoms, settings)
     if not keep_momenta:
-        _initial_velocities(atoms, initial_K, seed)
+        _initial_velocities(atoms, initial_K, settings.seed)
     dynamics = build_dynamics()  # after the velocities: the MTK integrators copy them when built
-    record = _Recorder(atoms, dynamics, timestep_fs, ensemble == "npt", path, log_file)
+    ensemble = settings.ensemble
+    record = _Recorder(atoms, dynamics, settings.timestep_fs, ensemble == "npt", path, log_file)
     dynamics.attach(record, interval=log_every)
     start = time.perf_counter()
     try:
@@ -199,10 +180,10 @@ def run_md(
     finally:
         record.close()
     return MDResult(
-        **record.columns(), n_atoms=len(atoms), timestep_fs=float(timestep_fs), steps=int(steps),
+        **record.columns(), n_atoms=len(atoms), timestep_fs=float(settings.timestep_fs), steps=int(steps),
         wall_time_s=time.perf_counter() - start, trajectory=path, ensemble=ensemble,
-        target_temperature_K=None if ensemble == "nve" else float(temperature_K),  # type: ignore[arg-type]
-        target_pressure_GPa=float(pressure_GPa) if ensemble == "npt" else None,
+        target_temperature_K=None if ensemble == "nve" else float(settings.temperature_K),  # type: ignore[arg-type]
+        target_pressure_GPa=float(settings.pressure_GPa) if ensemble == "npt" else None,
         log_file=Path(log_file) if log_file is not None else None, integrator=integrator_name(dynamics),
     )
 
@@ -240,8 +221,9 @@ def run_nve(
         energy conservation.
     """
     try:
-        return run_md(atoms, calculator, "nve", steps, timestep_fs, temperature_K, seed=seed, trajectory=trajectory,
-                      log_file=log_file, log_every=log_every, progress=progress)
+        settings = EnsembleSettings("nve", timestep_fs, temperature_K, seed=seed)
+        return run_md(atoms, calculator, settings, steps, trajectory=trajectory, log_file=log_file,
+                      log_every=log_every, progress=progress)
     except ValueError as error:  # name the function the caller called
         message = str(error)
         if message.startswith("run_md: "):

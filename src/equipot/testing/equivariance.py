@@ -9,6 +9,7 @@ import torch
 from ase import Atoms
 
 from ..data import batch_graphs, graph_from_atoms
+from ..models import Potential
 from .output_rules import expected_transform, is_per_atom
 from .transforms import permute_atoms, random_rotation, rotate_atoms, translate_atoms
 
@@ -22,15 +23,14 @@ def default_tolerance(dtype: torch.dtype) -> float:
     return 1e-10 if dtype == torch.float64 else 1e-5
 
 
-def evaluate_many(model: torch.nn.Module, structures: list[Atoms], outputs: Iterable[str]) -> list[dict[str, np.ndarray]]:
+def evaluate_many(model: Potential, structures: list[Atoms], outputs: Iterable[str]) -> list[dict[str, np.ndarray]]:
     """Outputs of ``model`` for each structure (evaluated as one batch), in the model's
     dtype, as float64 numpy arrays: per-atom outputs [n_atoms, ...], per-structure outputs
     without a batch dimension. Names other than the energy outputs are read from
     ``ModelOutput.extra`` (heads; per atom where the model's `output_specs` say so)."""
     outputs = tuple(outputs)
-    parameter = next(model.parameters())
-    graphs = [graph_from_atoms(atoms, model.cutoff, dtype=parameter.dtype) for atoms in structures]
-    result = model(batch_graphs(graphs).to(device=parameter.device), outputs=set(outputs), create_graph=False)
+    graphs = [graph_from_atoms(atoms, model.cutoff, dtype=model.dtype) for atoms in structures]
+    result = model(batch_graphs(graphs).to(device=model.device), outputs=set(outputs), create_graph=False)
     starts = np.cumsum([0] + [len(atoms) for atoms in structures])
     per_structure: list[dict[str, np.ndarray]] = [{} for _ in structures]
     for name in outputs:
@@ -43,7 +43,7 @@ def evaluate_many(model: torch.nn.Module, structures: list[Atoms], outputs: Iter
     return per_structure
 
 
-def evaluate(model: torch.nn.Module, atoms: Atoms, outputs: Iterable[str]) -> dict[str, np.ndarray]:
+def evaluate(model: Potential, atoms: Atoms, outputs: Iterable[str]) -> dict[str, np.ndarray]:
     """`evaluate_many` for one structure."""
     return evaluate_many(model, [atoms], outputs)[0]
 
@@ -59,7 +59,7 @@ def _check(name: str, got: np.ndarray, expected: np.ndarray, rtol: float, what: 
 
 
 def assert_equivariant(
-    model: torch.nn.Module,
+    model: Potential,
     atoms: Atoms,
     outputs: Iterable[str] = ("energy", "forces"),
     rtol: float | None = None,
@@ -82,7 +82,7 @@ def assert_equivariant(
     for SO(3)-only models (``parity=False``).
     """
     outputs = tuple(outputs)
-    rtol = default_tolerance(next(model.parameters()).dtype) if rtol is None else rtol
+    rtol = default_tolerance(model.dtype) if rtol is None else rtol
     rng = np.random.default_rng(seed)
     reference = evaluate(model, atoms, outputs)
 

@@ -6,22 +6,23 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from ..models import Potential
 from .equivariance import evaluate, evaluate_many
 
 __all__ = ["assert_forces_match_finite_differences", "assert_stress_match_finite_differences"]
 
 
-def _energies(model: torch.nn.Module, structures: list[Atoms]) -> np.ndarray:
+def _energies(model: Potential, structures: list[Atoms]) -> np.ndarray:
     return np.array([float(result["energy"]) for result in evaluate_many(model, structures, ("energy",))])
 
 
-def _require_float64(model: torch.nn.Module) -> None:
-    if next(model.parameters()).dtype != torch.float64:
+def _require_float64(model: Potential) -> None:
+    if model.dtype != torch.float64:
         raise TypeError("finite-difference checks need a float64 model, e.g. model.converted(torch.float64)")
 
 
 def assert_forces_match_finite_differences(
-    model: torch.nn.Module, atoms: Atoms, delta: float = 1e-5, rtol: float = 1e-7, max_atoms: int = 6
+    model: Potential, atoms: Atoms, delta: float = 1e-5, rtol: float = 1e-7, max_atoms: int = 6
 ) -> None:
     """Compare autograd forces with central differences ``-(E(r+d) - E(r-d)) / 2d`` in float64.
 
@@ -55,7 +56,7 @@ def assert_forces_match_finite_differences(
 
 
 def assert_stress_match_finite_differences(
-    model: torch.nn.Module, atoms: Atoms, delta: float = 1e-5, rtol: float = 1e-7
+    model: Potential, atoms: Atoms, delta: float = 1e-5, rtol: float = 1e-7
 ) -> None:
     """Compare the model stress (eV/Å³) with ``(E(eps+d) - E(eps-d)) / (2 d V)`` for each of
     the six symmetric strain components, in float64; tolerance ``rtol`` times the largest

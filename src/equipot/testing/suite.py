@@ -85,8 +85,8 @@ class ModelTestSuite:
 
     @staticmethod
     def _dipole_heads(model: torch.nn.Module) -> set[str]:
-        heads = getattr(getattr(model, "config", None), "heads", [])
-        return {head.name for head in heads if head.kind == "dipole" and head.periodic == "error"}
+        """Heads undefined for periodic structures (`OutputSpec.periodic`)."""
+        return {name for name, spec in model.output_specs().items() if not spec.periodic}
 
     def test_equivariance_float32(self) -> None:
         model = self._model(torch.float32)

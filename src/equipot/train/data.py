@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..config.train import TrainConfig
 from ..data import AtomicGraph, GraphDataset, LabelKeys, batch_graphs
+from ..data.shipped import resolve_data_path
 from .errors import TrainingDataError
 
 __all__ = [
@@ -52,15 +53,6 @@ class TrainingData:
             for graph in dataset.graphs:
                 found.update(graph.atomic_numbers.unique().tolist())
         return sorted(found)
-
-
-def resolve_data_path(name: str) -> Path:
-    """A data file path; ``"shipped:NAME"`` is the shipped dataset NAME (e.g. ``shipped:ethanol``)."""
-    if name.startswith("shipped:"):
-        from ..data.shipped import shipped_dataset_path
-
-        return shipped_dataset_path(name.removeprefix("shipped:"))
-    return Path(name)
 
 
 def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: frozenset[str] = frozenset()) -> TrainingData:

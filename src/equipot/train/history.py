@@ -1,7 +1,7 @@
 """Per-epoch history of a run: ``metrics.csv``, ``learning_curve.png`` and a summary line.
 
 Columns of ``metrics.csv`` (one row per epoch, errors in meV units as in
-`equipot.train.metrics`): ``epoch`` (1-based), ``lr``, ``train_loss``, ``valid_loss``,
+`equipot.evaluation.metrics`): ``epoch`` (1-based), ``lr``, ``train_loss``, ``valid_loss``,
 ``valid_energy_per_atom_mae_meV_per_atom``, ``valid_energy_per_atom_rmse_meV_per_atom``,
 ``valid_forces_mae_meV_per_A``, ``valid_forces_rmse_meV_per_A``, stress columns when the
 data have stress, ``valid_<target>_mae_<unit>`` and ``valid_<target>_rmse_<unit>`` for
@@ -22,7 +22,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
-from .metrics import column_name
+from ..evaluation.metrics import column_name
 from .run_files import RunPaths, atomic_write
 
 __all__ = ["TrainingHistory", "plot_learning_curve", "summary_line", "write_metrics_csv"]

@@ -1,54 +1,26 @@
-"""Error sums over a dataset (summable across processes) and the metrics they give.
+"""Running error sums over a dataset during training (summable across processes).
 
-Metric names are those of `equipot.train.evaluation`: ``energy_per_atom_mae`` (meV/atom),
-``forces_mae`` (meV/Å, over Cartesian components), ``stress_mae`` (meV/Å³, over the six
-Voigt components), the matching ``*_rmse``, and ``loss`` (the weighted loss over the
-whole set, as in training). Further targets (outputs of model heads) give ``<name>_mae``
-and ``<name>_rmse`` over all their components, in the head's unit (e·Å for a dipole: no
-meV scaling). `column_name` adds the unit for tables: ``forces_mae_meV_per_A``,
-``dipole_mae_e_A``.
+`ErrorSums.metrics` reports ``loss`` (the weighted loss over the whole set, as in
+training) and the MAE/RMSE of every term through `equipot.evaluation.metrics`, so training
+logs and evaluations use the same names and units: ``energy_per_atom_mae`` (meV/atom),
+``forces_mae`` (meV/Å), ``stress_mae`` (meV/Å³, over the six Voigt components), the
+matching ``*_rmse``, and ``<name>_mae``/``_rmse`` for outputs of model heads in their unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from ..evaluation.metrics import error_metrics
+from ..o3.voigt import voigt_from_matrix
 from .losses import TERMS, LossFunction, LossWeights
 
-__all__ = ["ErrorSums", "column_name", "metric_names", "unit_suffix"]
+__all__ = ["ErrorSums"]
 
-_PREFIX = {"energy": "energy_per_atom", "forces": "forces", "stress": "stress"}
-_UNIT = {"energy_per_atom": "meV_per_atom", "forces": "meV_per_A", "stress": "meV_per_A3"}
-_VOIGT = (torch.tensor([0, 1, 2, 1, 0, 0]), torch.tensor([0, 1, 2, 2, 2, 1]))
 _ABS, _SQUARE, _COUNT, _PENALTY, _PENALTY_COUNT = range(5)
-
-
-def metric_names(term: str) -> tuple[str, str]:
-    """``(mae name, rmse name)`` of a loss term (``energy`` -> ``energy_per_atom_mae``, ...)."""
-    prefix = _PREFIX.get(term, term)
-    return f"{prefix}_mae", f"{prefix}_rmse"
-
-
-def unit_suffix(unit: str) -> str:
-    """A unit as a column-name suffix: ``e·Å`` -> ``e_A``, ``Å³`` -> ``A3``, ``eV/Å`` -> ``eV_per_A``."""
-    text = unit.replace("/", "_per_").replace("·", "_").replace("*", "_").replace("Å", "A")
-    text = text.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")).replace("^", "").replace(" ", "_")
-    return "".join(c for c in text if c.isalnum() or c == "_").strip("_")
-
-
-def column_name(metric: str, units: Mapping[str, str] | None = None) -> str:
-    """``metric`` with its unit appended (``forces_mae`` -> ``forces_mae_meV_per_A``);
-    ``units`` gives the units of further targets by name (``{"dipole": "e·Å"}``)."""
-    for prefix, unit in _UNIT.items():
-        if metric.startswith(prefix + "_"):
-            return f"{metric}_{unit}"
-    for name, unit in (units or {}).items():
-        if metric in (f"{name}_mae", f"{name}_rmse") and unit_suffix(unit):
-            return f"{metric}_{unit_suffix(unit)}"
-    return metric
 
 
 class ErrorSums:
@@ -75,7 +47,7 @@ class ErrorSums:
             row[_PENALTY] += loss.penalty(error).sum()
             row[_PENALTY_COUNT] += error.numel()
             if term == "stress":
-                error = error[:, _VOIGT[0], _VOIGT[1]]
+                error = voigt_from_matrix(error)
             row[_ABS] += error.abs().sum()
             row[_SQUARE] += error.square().sum()
             row[_COUNT] += error.numel()
@@ -97,12 +69,6 @@ class ErrorSums:
         """``loss`` and MAE/RMSE (meV/atom, meV/Å, meV/Å³; further targets in their own
         unit) for every term with data."""
         result = {"loss": self.loss(weights)}
-        for index, term in enumerate(self.terms):
-            count = float(self.values[index, _COUNT])
-            if count == 0:
-                continue
-            mae, rmse = metric_names(term)
-            factor = 1000.0 if term in TERMS else 1.0
-            result[mae] = factor * float(self.values[index, _ABS]) / count
-            result[rmse] = factor * (float(self.values[index, _SQUARE]) / count) ** 0.5
+        for term, row in zip(self.terms, self.values):
+            result.update(error_metrics(term, float(row[_ABS]), float(row[_SQUARE]), float(row[_COUNT])))
         return result

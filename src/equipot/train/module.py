@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..config.train import TrainConfig
+from ..evaluation.labels import graph_labels, outputs_for_labels
 from ..models import EquivariantPotential
 from .data import GraphBatch
 from .ema import ExponentialMovingAverage
@@ -28,7 +29,7 @@ class PotentialModule(pl.LightningModule):
       `loss_weights`), forces and stress by autograd with ``create_graph=True``;
     - validation: with the EMA weights (`averaged_model`), on every label present;
       the epoch's summary lands in `epoch_record` (keys ``epoch``, ``lr``, ``train_loss``,
-      ``valid_loss``, ``valid_<metric>``, see `equipot.train.metrics`);
+      ``valid_loss``, ``valid_<metric>``, see `equipot.evaluation.metrics`);
     - the learning-rate schedule steps once per epoch after validation (here, not in
       Lightning, so that a checkpoint written at the end of an epoch holds the stepped state).
 
@@ -131,10 +132,7 @@ class PotentialModule(pl.LightningModule):
 
     def validation_step(self, batch: GraphBatch, batch_idx: int) -> None:
         graph = batch.graph
-        outputs = {"energy"}
-        outputs |= {"forces"} if "forces" in graph.atom_targets else set()
-        outputs |= {"stress"} if "stress" in graph.graph_targets else set()
-        outputs |= {name for name in self.config.loss.targets if name in graph.graph_targets or name in graph.atom_targets}
+        outputs = outputs_for_labels(graph_labels(graph), self.config.loss.targets)
         output = self.averaged_model(graph, outputs=outputs, create_graph=False)
         self._valid_sums.add(prediction_errors(output, graph), self.loss_fn)
 

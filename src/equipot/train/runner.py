@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader
 
 from ..config.train import TrainConfig, load_train_config
 from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
-from ..models import EquivariantPotential
+from ..evaluation.labels import graph_labels, outputs_for_labels
+from ..models import Potential
 from ..models.io import load_model, save_model
 from ..progress import progress_enabled
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
@@ -46,7 +47,7 @@ __all__ = ["TrainResult", "as_train_config", "evaluate_errors", "fit"]
 class TrainResult:
     """What `fit` returns: where the files are and how good the model is.
 
-    Metrics (keys as in `equipot.train.metrics`: ``loss``, ``energy_per_atom_mae`` in
+    Metrics (keys as in `equipot.evaluation.metrics`: ``loss``, ``energy_per_atom_mae`` in
     meV/atom, ``forces_mae`` in meV/Å, ...) are those of the best model (EMA weights of
     the epoch with the lowest validation loss). On processes other than the first of a
     distributed run, the metrics are empty and ``statistics`` is None.
@@ -252,7 +253,7 @@ def _finish(
 
 
 def evaluate_errors(
-    model: EquivariantPotential,
+    model: Potential,
     dataset: GraphDataset,
     weights: LossWeights | None = None,
     loss: LossFunction | None = None,
@@ -261,13 +262,12 @@ def evaluate_errors(
     """Loss and MAE/RMSE (meV units; targets of ``weights`` in their units) of ``model`` on
     ``dataset``, as in validation."""
     weights, loss = weights or LossWeights(), loss or LossFunction()
-    device, dtype = model.z_to_species.device, next(model.parameters()).dtype
+    device, dtype = model.device, model.dtype
     sums = ErrorSums(terms=weights.terms)
     loader: DataLoader[Any] = DataLoader(dataset, batch_size=batch_size, collate_fn=batch_graphs)
     for graph in loader:
         graph = graph.to(device=device, dtype=dtype)
-        outputs = {"energy"} | ({"forces"} & set(graph.atom_targets)) | ({"stress"} & set(graph.graph_targets))
-        outputs |= set(weights.targets) & (set(graph.graph_targets) | set(graph.atom_targets))
+        outputs = outputs_for_labels(graph_labels(graph), weights.targets)
         with torch.no_grad():
             output = model(graph, outputs=outputs, create_graph=False)
         sums.add(prediction_errors(output, graph), loss)

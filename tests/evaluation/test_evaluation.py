@@ -17,7 +17,7 @@ from rich.console import Console
 
 from equipot import EquipotCalculator, EquivariantPotential, save_model
 from equipot.data import GraphDataset, LabelKeys
-from equipot.train.evaluation import (
+from equipot.evaluation import (
     EvaluationResult,
     compute_metrics,
     evaluate_file,

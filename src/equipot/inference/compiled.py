@@ -26,15 +26,15 @@ from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from ..data import AtomicGraph
+from ..models.derivatives import energies_and_gradients, outputs_from_gradients
 from .compile_cache import cached_package
-from .derivatives import energies_and_gradients, outputs_from_gradients
 
 __all__ = ["COMPILE_OPTIONS", "CompiledGradients", "CompiledResult", "SpecializedTraceError"]
 
 #: inductor options of `CompiledGradients`. Freezing turns the parameters into constants of
-#: the compiled graph and folds what depends on them alone (1.13-1.17x on one ethanol
-#: molecule, the same from 108 atoms up). Its oneDNN weight prepacking gained nothing at
-#: these sizes and more than doubled the compilation time (benchmarks/bench_compile_options.py).
+#: the compiled graph and folds what depends on them alone; its oneDNN weight prepacking
+#: stays off (no faster at our sizes, much slower to compile). Measured in
+#: docs/performance.md with benchmarks/bench_compile_options.py.
 COMPILE_OPTIONS: dict[str, object] = {"freezing": True, "cpp.weight_prepack": False}
 
 #: ``(graph, positions, cell, *, species) -> atomic energies [n_atoms]``, in one piece
@@ -147,8 +147,9 @@ def _compile(
     """AOTInductor's library for ``traced``, with the trace's sizes symbolic, as
     ``list of input tensors -> list of output tensors`` (from the on-disk cache when the
     same program was compiled before: `compile_cache`). Not `torch.compile`: dynamo's
-    guards and the runtime wrappers of its compiled code would add 0.1-0.6 ms per call
-    (a third of a call on a small molecule), and the trace has been checked already."""
+    guards and the runtime wrappers of its compiled code would add per-call overhead
+    that dominates small molecules (docs/performance.md), and the trace has been checked
+    already."""
     require_aot_inductor()
     with torch.no_grad():
         runner = cached_package(_export(traced, inputs), options)

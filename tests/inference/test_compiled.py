@@ -1,9 +1,11 @@
-"""`EquivariantPotential.compiled`: energy, forces and stress as one compiled graph.
+"""`CompiledPotential`: energy, forces and stress of a model as one compiled graph.
 
 One compiled model (float64, small) serves the whole module: compiling takes ~20-60 s.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -11,12 +13,13 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-import equipot.models.compiled as compiled_module
+import equipot.inference.compiled as compiled_module
 from equipot import AtomicGraph, EquipotCalculator, EquivariantPotential, graph_from_atoms
 from equipot.data import batch_graphs
-from equipot.models import UnknownElementError
-from equipot.models.compiled import CompiledGradients, SpecializedTraceError
-from equipot.models.compiled import _compile as compile_traced
+from equipot.inference import CompiledPotential
+from equipot.inference.compiled import COMPILE_OPTIONS, CompiledGradients, SpecializedTraceError
+from equipot.inference.compiled import _compile as compile_traced
+from equipot.models import PairRepulsion, UnknownElementError
 from equipot.testing import (
     assert_equivariant,
     assert_forces_match_finite_differences,
@@ -36,9 +39,9 @@ def _model() -> EquivariantPotential:
 
 
 @pytest.fixture(scope="module")
-def models() -> tuple[EquivariantPotential, EquivariantPotential]:
+def models() -> tuple[EquivariantPotential, CompiledPotential]:
     eager = _model()
-    return eager, eager.compiled()
+    return eager, CompiledPotential(eager)
 
 
 def _structures() -> list:
@@ -55,8 +58,9 @@ def test_compiled_equals_eager_on_any_size_without_recompiling(models, monkeypat
     """A 9-atom molecule, a 32-atom crystal (with stress) and a 3-atom molecule: at most
     one compilation (none if an earlier test compiled already) serves all three."""
     eager, compiled = models
-    assert compiled.is_compiled and not eager.is_compiled
+    assert compiled.is_compiled and not isinstance(eager, CompiledPotential)
     assert not any(p.requires_grad for p in compiled.parameters())
+    assert all(p.requires_grad for p in eager.parameters())  # the wrapped model is a copy
     compilations = []
 
     def counted_compile(*args):
@@ -149,7 +153,7 @@ def test_a_second_copy_loads_the_compiled_library_from_the_cache(models, monkeyp
     graph = graph_from_atoms(_structures()[0], eager.cutoff)
     compiled(graph)  # compiled now, unless an earlier test did
     compilations = _count_compilations(monkeypatch)
-    second = eager.compiled()
+    second = CompiledPotential(eager)
     torch.testing.assert_close(second(graph).forces, compiled(graph).forces, rtol=0, atol=0)
     assert second.is_compiled and compilations == []
 
@@ -166,7 +170,7 @@ class _Tiny(torch.nn.Module):
 def test_compile_cache_keys_on_weights_and_rebuilds_a_broken_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """The cache key follows the weights; a cached file that does not load is compiled
     again, with a warning, and replaced."""
-    from equipot.models.compile_cache import cache_directory, cached_package, program_key
+    from equipot.inference.compile_cache import cache_directory, cached_package, program_key
 
     monkeypatch.setenv("EQUIPOT_CACHE_DIR", str(tmp_path))
     x = torch.linspace(0.0, 1.0, 5)
@@ -208,7 +212,7 @@ def test_calculator_compile_option(models) -> None:
     reference = atoms.copy()
     reference.calc = EquipotCalculator(eager)
     atoms.calc = EquipotCalculator(eager, compile=True)
-    assert atoms.calc.model.is_compiled
+    assert isinstance(atoms.calc.model, CompiledPotential) and atoms.calc.model.is_compiled
     np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(atoms.get_stress(), reference.get_stress(), rtol=1e-9, atol=1e-12)
 
@@ -225,10 +229,35 @@ def test_failed_compilation_warns_and_runs_eagerly() -> None:
 
     eager = _model()
     eager.set_normalization(scale=0.7)  # another model than the fixture's
-    compiled = eager.compiled()
+    compiled = CompiledPotential(eager)
     graph = graph_from_atoms(_structures()[2], eager.cutoff)
     no_compiler = {"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}
     with inductor_config.patch(no_compiler), pytest.warns(RuntimeWarning, match="compiling the model failed"):
         out = compiled(graph, outputs={"energy", "forces"})
-    assert not compiled.is_compiled
+    assert not compiled.is_compiled and "compiling the model failed" in compiled.fallback_reason
     torch.testing.assert_close(out.forces, eager(graph, outputs={"forces"}).forces, rtol=1e-12, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: later calls run the eager model quietly
+        again = compiled(graph, outputs={"energy", "forces"})
+    torch.testing.assert_close(again.forces, out.forces, rtol=0, atol=0)
+
+
+def test_compiled_potential_takes_its_options_and_only_equivariant_potentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options are given, not read from global state; a graph over ``max_edge_channels``
+    runs eagerly without compiling; a potential it cannot trace is refused."""
+    eager = _model()
+    options = {**COMPILE_OPTIONS, "freezing": False}
+    compiled = CompiledPotential(eager, options=options, max_edge_channels=1000)
+    assert compiled.gradients.options == options and compiled.max_edge_channels == 1000
+    assert CompiledPotential(eager).gradients.options == COMPILE_OPTIONS
+    assert (compiled.cutoff, compiled.species, compiled.dtype, compiled.output_specs()) == (
+        eager.cutoff, eager.species, eager.dtype, {}
+    )
+    monkeypatch.setattr(compiled_module, "_compile", lambda *args: pytest.fail("compiled a graph over max_edge_channels"))
+    graph = graph_from_atoms(_structures()[1], eager.cutoff)
+    assert graph.n_edges * 8 > 1000
+    fast, reference = compiled(graph, outputs=OUTPUTS), eager(graph, outputs=OUTPUTS)
+    for name in OUTPUTS:
+        torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+    with pytest.raises(TypeError, match="CompiledPotential compiles an EquivariantPotential, got PairRepulsion"):
+        CompiledPotential(PairRepulsion(["H"]))

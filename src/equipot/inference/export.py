@@ -1,14 +1,15 @@
 """Exported models: the compiled energy, forces and stress of a model as one ``.pt2`` file.
 
-`export_model` compiles a model ahead of time with AOTInductor (see `models.compiled`)
+`export_model` compiles a model ahead of time with AOTInductor (see `inference.compiled`)
 and writes a PyTorch 2 archive with two compiled programs, ``single`` (one structure)
 and ``batch`` (several), plus the model file it came from. `load_exported` gives back a
-`EquivariantPotential.compiled` copy that runs those programs at once, without tracing or
-compiling; what they do not cover (Hessians, heads, energies alone, tiny or huge graphs)
-runs eagerly on the embedded model file, which is read with ``weights_only=True``.
+`CompiledPotential` that runs those programs at once, without tracing or compiling; what
+they do not cover (Hessians, heads, energies alone, tiny or huge graphs) runs eagerly on
+the embedded model file, which is read with ``weights_only=True``.
 
 Unlike a model file, a ``.pt2`` holds machine code that runs when it is loaded: load only
-files you made or trust. Share the ``.pt`` model file; export where it will run.
+files you made or trust. `load_exported` is the only call that loads one (`load_model`
+refuses them). Share the ``.pt`` model file; export where it will run.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from ase import Atoms
 
 from ..atomic_files import atomic_write
 from ..data import batch_graphs, graph_from_atoms
+from ..models import EquivariantPotential
+from ..models.io import ModelFileError, model_from_payload, model_payload, read_model_file
 from .compiled import require_aot_inductor
-from .devices import checked_device
-from .io import ModelFileError, model_from_payload, model_payload, read_model_file
-from .potential import EquivariantPotential
+from ..models.devices import checked_device
+from .compiled_potential import CompiledPotential
 
 __all__ = ["EXPORT_FORMAT", "export_model", "load_exported"]
 
@@ -56,18 +58,17 @@ def export_model(
 ) -> Path:
     """Compile ``model`` for ``device`` (default: the model's) in ``dtype`` (default: the
     model's) and write the ``.pt2`` archive at ``path``. Takes as long as compiling
-    twice (about 2 minutes on two cores); `load_exported` then starts in a fraction of a
-    second. On a CPU the compiled loops use the number of threads set now
+    twice; `load_exported` then starts at once (times: docs/performance.md). On a CPU the compiled loops use the number of threads set now
     (``torch.set_num_threads``): export under the count the runs will use. ``metadata``
     (JSON-like) is stored with the embedded model file (default: the model's)."""
     path = Path(path)
     if path.suffix != ".pt2":
         raise ValueError(f"an exported model is a .pt2 file; got {path}")
     require_aot_inductor()
-    dtype = dtype or model.atomic_energies.dtype
-    device = checked_device(device) if device is not None else model.z_to_species.device
-    compiled = model.converted(dtype).to(device).compiled()
-    gradients = compiled._compiled_gradients
+    dtype = dtype or model.dtype
+    device = checked_device(device) if device is not None else model.device
+    compiled = CompiledPotential(model.converted(dtype).to(device))
+    gradients = compiled.gradients
     single = graph_from_atoms(_example_structure(model, 4), model.cutoff, dtype=dtype).to(device=device)
     batch = batch_graphs([single, graph_from_atoms(_example_structure(model, 5), model.cutoff, dtype=dtype).to(device=device)])
     aoti_files = {}
@@ -78,7 +79,7 @@ def export_model(
                 program.module(), *program.example_inputs, options={**gradients.options, "aot_inductor.package": True}
             )
     model_bytes = io.BytesIO()
-    torch.save(model_payload(compiled, metadata if metadata is not None else getattr(model, "metadata", {})), model_bytes)
+    torch.save(model_payload(compiled.model, metadata if metadata is not None else getattr(model, "metadata", {})), model_bytes)
     info = {
         "format": EXPORT_FORMAT,
         "device": device.type,
@@ -92,11 +93,15 @@ def export_model(
     return atomic_write(path, lambda stream: package_pt2(stream, aoti_files=aoti_files, extra_files=extra_files))
 
 
-def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
-    """The compiled copy stored by `export_model` at ``path``, ready to run (no tracing,
-    no compiling). Raises `ModelFileError` for a file that is not an equipot export or
-    was made for another kind of device. Asked for another ``dtype`` than the export's,
-    it returns the embedded model in that dtype, uncompiled, with a warning."""
+def load_exported(
+    path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> CompiledPotential | EquivariantPotential:
+    """The `CompiledPotential` stored by `export_model` at ``path``, ready to run (no
+    tracing, no compiling). This RUNS MACHINE CODE from the file: load only exports you
+    made or trust. Raises `ModelFileError` for a file that is not an equipot export or
+    was made for another kind of device, before any of its code is loaded. Asked for
+    another ``dtype`` than the export's, it returns the embedded model in that dtype,
+    uncompiled (an `EquivariantPotential`), with a warning."""
     require_aot_inductor()
     from torch.export.pt2_archive._package import load_pt2
 
@@ -127,9 +132,9 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu", d
             stacklevel=2,
         )
     runners = load_pt2(str(path), device_index=device.index if device.index is not None else -1).aoti_runners
-    compiled = model.to(device=device).compiled()
+    compiled = CompiledPotential(model.to(device=device))
     for single, name in _PROGRAMS.items():
-        compiled._compiled_gradients.use_compiled(single, runners[name].loader.boxed_run)
+        compiled.gradients.use_compiled(single, runners[name].loader.boxed_run)
     return compiled
 
 

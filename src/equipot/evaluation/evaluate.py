@@ -2,15 +2,8 @@
 
 `evaluate_model` runs a model over a `GraphDataset` in eval mode and returns an
 `EvaluationResult` holding, for every labelled quantity, the reference and predicted
-arrays and the error metrics (MAE and RMSE):
-
-| metric key                                | meaning                                    | unit      |
-| ----------------------------------------- | ------------------------------------------ | --------- |
-| ``energy_per_atom_mae`` / ``_rmse``       | total energy divided by the atom count     | meV/atom  |
-| ``forces_mae`` / ``forces_rmse``          | over all Cartesian force components        | meV/Å     |
-| ``forces_by_element[symbol]``             | the same over the atoms of one element     | meV/Å     |
-| ``stress_mae`` / ``stress_rmse``          | over the 6 Voigt components (xx yy zz yz xz xy) | meV/Å³ |
-| ``<head>_mae`` / ``<head>_rmse``          | outputs of model heads (``dipole``, ...), all components | the head's (e·Å, Å³) |
+arrays and the error metrics (MAE and RMSE; names and units in `equipot.evaluation.metrics`,
+plus ``forces_by_element[symbol]``, the force errors over the atoms of one element).
 
 Each quantity is compared only on the structures that carry its label, so a data set that
 mixes periodic structures with stress and molecules without it is fine.
@@ -20,7 +13,7 @@ Example::
     >>> result = evaluate_file("model.pt", "test.xyz")            # doctest: +SKIP
     >>> result.metrics["forces_mae"]                               # doctest: +SKIP
     23.4
-    >>> rich.print(format_metrics_table(result.metrics))           # doctest: +SKIP
+    >>> rich.print(format_metrics_table(result.metrics))           # doctest: +SKIP  (tables.py)
 """
 
 from __future__ import annotations
@@ -37,27 +30,16 @@ from ase.data import chemical_symbols
 from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
+from ..models import Potential
 from ..models.io import load_model
-from .data import resolve_data_path
-from .target_values import TargetValues, collect_target_values, labelled_targets, target_metrics
+from ..data.shipped import resolve_data_path
+from ..o3.voigt import voigt_from_matrix
+from .labels import graph_labels, outputs_for_labels
+from .metrics import array_metrics
+from .target_values import TargetValues, collect_target_values, labelled_targets
 
-__all__ = [
-    "METRIC_UNITS",
-    "EvaluationResult",
-    "compute_metrics",
-    "evaluate_file",
-    "evaluate_model",
-    "format_metrics_table",
-]
+__all__ = ["EvaluationResult", "compute_metrics", "evaluate_file", "evaluate_model"]
 
-#: unit of each error metric in `EvaluationResult.metrics`
-METRIC_UNITS: dict[str, str] = {
-    "energy_per_atom": "meV/atom",
-    "forces": "meV/Å",
-    "stress": "meV/Å³",
-}
-
-_VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 _ARRAYS = (
     "energy_per_atom_reference", "energy_per_atom_predicted", "energy_n_atoms",
     "forces_reference", "forces_predicted", "forces_atomic_numbers",
@@ -82,7 +64,7 @@ class EvaluationResult:
     reference and predicted [n, ...] in the head's unit, e.g. a dipole [n, 3] in e·Å).
 
     ``metrics`` is the JSON-safe dict of `compute_metrics` (errors in meV units, see
-    `METRIC_UNITS`; targets in their own units); ``names`` are the structure names of the data set
+    `metrics.METRIC_UNITS`; targets in their own units); ``names`` are the structure names of the data set
     (``"structure 12 of test.xyz"``) and ``source`` its file name.
     """
 
@@ -156,12 +138,6 @@ def _as_array(name: str, values: list) -> np.ndarray:
     return array.reshape(-1)
 
 
-def _mae_rmse(errors: np.ndarray, scale: float = 1000.0) -> tuple[float, float]:
-    """MAE and RMSE of ``errors`` times ``scale`` (eV -> meV by default)."""
-    errors = np.asarray(errors, dtype=np.float64).reshape(-1) * scale
-    return float(np.mean(np.abs(errors))), float(np.sqrt(np.mean(errors**2)))
-
-
 def compute_metrics(result: EvaluationResult) -> dict[str, Any]:
     """Error metrics of ``result``'s arrays; errors in meV units (see `METRIC_UNITS`).
 
@@ -169,43 +145,50 @@ def compute_metrics(result: EvaluationResult) -> dict[str, Any]:
     ``n_energy_structures``; when forces are, ``forces_mae``/``_rmse`` (meV/Å, over all
     components), ``n_force_atoms`` and ``forces_by_element`` (symbol -> ``{"mae", "rmse",
     "n_atoms"}``); when stress is, ``stress_mae``/``_rmse`` (meV/Å³, over the 6 Voigt
-    components) and ``n_stress_structures``. `evaluate_model` adds ``n_structures`` and
-    ``n_atoms`` (the whole data set).
+    components) and ``n_stress_structures``; for each labelled output of a head,
+    ``<name>_mae``/``_rmse`` (its unit) and ``n_<name>``. `evaluate_model` adds
+    ``n_structures`` and ``n_atoms`` (the whole data set).
     """
     metrics: dict[str, Any] = {}
     if result.has_energy:
         errors = result.energy_per_atom_predicted - result.energy_per_atom_reference
-        metrics["energy_per_atom_mae"], metrics["energy_per_atom_rmse"] = _mae_rmse(errors)
+        metrics.update(array_metrics("energy", errors))
         metrics["n_energy_structures"] = int(errors.shape[0])
     if result.has_forces:
         errors = result.forces_predicted - result.forces_reference
-        metrics["forces_mae"], metrics["forces_rmse"] = _mae_rmse(errors)
+        metrics.update(array_metrics("forces", errors))
         metrics["n_force_atoms"] = int(errors.shape[0])
         by_element: dict[str, dict[str, float | int]] = {}
         for z in np.unique(result.forces_atomic_numbers):
             mask = result.forces_atomic_numbers == z
-            mae, rmse = _mae_rmse(errors[mask])
+            mae, rmse = array_metrics("forces", errors[mask]).values()
             by_element[chemical_symbols[int(z)]] = {"mae": mae, "rmse": rmse, "n_atoms": int(mask.sum())}
         metrics["forces_by_element"] = by_element
     if result.has_stress:
         errors = result.stress_predicted - result.stress_reference
-        metrics["stress_mae"], metrics["stress_rmse"] = _mae_rmse(errors)
+        metrics.update(array_metrics("stress", errors))
         metrics["n_stress_structures"] = int(result.stress_reference.shape[0])
     metrics.update(target_metrics(result.targets))
     return metrics
 
 
-def _voigt(stress: np.ndarray) -> np.ndarray:
-    """[n, 3, 3] -> [n, 6] Voigt (xx yy zz yz xz xy)."""
-    return np.stack([stress[:, i, j] for i, j in _VOIGT], axis=1)
+def target_metrics(targets: dict[str, TargetValues]) -> dict[str, Any]:
+    """``<name>_mae``, ``<name>_rmse`` (over all components, in the target's unit) and
+    ``n_<name>`` (labelled structures or atoms) for each target."""
+    metrics: dict[str, Any] = {}
+    for name, values in targets.items():
+        metrics.update(array_metrics(name, values.predicted - values.reference))
+        metrics[f"n_{name}"] = int(values.reference.shape[0])
+    return metrics
 
 
 def evaluate_model(
-    model: nn.Module, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
+    model: Potential, dataset: GraphDataset, batch_size: int = 16, device: str | torch.device = "cpu"
 ) -> EvaluationResult:
-    """Predict every structure of ``dataset`` with ``model`` and compare with its labels.
+    """Predict every structure of ``dataset`` with ``model`` (any `Potential`) and compare
+    with its labels.
 
-    The model runs in eval mode (restored afterwards) in its own dtype on ``device``;
+    The model runs in eval mode (a torch module's mode is restored afterwards) in its own dtype on ``device``;
     forces and stress come from one backward pass per batch without ``create_graph``, so
     no graph is kept between batches. Energies are compared per atom; structures without
     an energy, forces or stress label are left out of that quantity only. Outputs of the
@@ -217,7 +200,7 @@ def evaluate_model(
     if batch_size < 1:
         raise ValueError(f"evaluate_model: batch_size must be at least 1, got {batch_size}")
     graphs = dataset.graphs
-    labels = {name for g in graphs for name in (*g.graph_targets, *g.atom_targets)}
+    labels = graph_labels(graphs)
     heads = labelled_targets(model, graphs)
     if not labels & {"energy", "forces", "stress"} and not heads:
         source = dataset.source or "the data"
@@ -226,15 +209,13 @@ def evaluate_model(
             "name the keys the file stores them under (equipot evaluate --energy-key/--forces-key/"
             "--stress-key; data.keys.energy/forces/stress in a training config)"
         )
-    outputs = {"energy"} | ({"forces"} if "forces" in labels else set())
-    if "stress" in labels:
-        outputs.add("stress")
-    outputs |= set(heads)
+    outputs = outputs_for_labels(labels, heads)
     target_columns: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    parameter = next(model.parameters())
-    dtype = parameter.dtype
-    was_training = model.training
-    model.eval()
+    dtype = model.dtype
+    module = model if isinstance(model, nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
     try:
         for start in range(0, len(graphs), batch_size):
@@ -244,7 +225,8 @@ def evaluate_model(
             _collect(columns, chunk, prediction, batch.batch.cpu().numpy())
             collect_target_values(target_columns, heads, chunk, prediction.extra, batch.batch.cpu().numpy())
     finally:
-        model.train(was_training)
+        if module is not None:
+            module.train(was_training)
     arrays = {name: _concatenate(name, values) for name, values in columns.items()}
     targets = {
         name: TargetValues(np.concatenate(ref), np.concatenate(pred), heads[name].unit, heads[name].per_atom)
@@ -271,8 +253,8 @@ def _collect(columns: dict[str, list[np.ndarray]], chunk: list, prediction: Any,
             columns["forces_predicted"].append(forces[batch_index == index])
             columns["forces_atomic_numbers"].append(graph.atomic_numbers.numpy())
         if "stress" in graph.graph_targets and stress is not None and bool(graph.pbc.all()):
-            columns["stress_reference"].append(_voigt(graph.graph_targets["stress"].double().numpy()))
-            columns["stress_predicted"].append(_voigt(stress[index : index + 1]))
+            columns["stress_reference"].append(voigt_from_matrix(graph.graph_targets["stress"].double().numpy()))
+            columns["stress_predicted"].append(voigt_from_matrix(stress[index : index + 1]))
 
 
 def _concatenate(name: str, values: list[np.ndarray]) -> np.ndarray:
@@ -298,7 +280,7 @@ def evaluate_file(
     (head name -> key) says; ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
     """
     model = load_model(model_path, device=device, dtype=dtype)
-    model_dtype = next(model.parameters()).dtype
+    model_dtype = model.dtype
     keys = keys or LabelKeys()
     specs = model.output_specs()
     head_keys = {name: (target_keys or {}).get(name, name) for name in specs}
@@ -312,43 +294,3 @@ def evaluate_file(
     data_path = resolve_data_path(str(data_path))
     dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys, dtype=model_dtype)
     return evaluate_model(model, dataset, batch_size=batch_size, device=device)
-
-
-def format_metrics_table(metrics: dict[str, Any], title: str | None = None, units: dict[str, str] | None = None) -> Any:
-    """A `rich.table.Table` of ``metrics`` (from `compute_metrics`): one row per quantity,
-    columns MAE, RMSE, unit and count; per-element force rows are indented under forces;
-    further targets get a row each when ``units`` names them (name -> unit, e.g.
-    ``{name: v.unit for name, v in result.targets.items()}``).
-
-    Print with ``rich.print(table)``; ``str`` it through ``rich.console.Console`` for text.
-    """
-    from rich.table import Table
-
-    if title is None:
-        title = f"{metrics.get('n_structures', '?')} structures, {metrics.get('n_atoms', '?')} atoms"
-    table = Table(title=title)
-    for column in ("quantity", "MAE", "RMSE", "unit", "n"):
-        table.add_column(column, justify="left" if column in ("quantity", "unit") else "right")
-
-    def row(label: str, mae: float, rmse: float, unit: str, count: object) -> None:
-        table.add_row(label, _number(mae), _number(rmse), unit, str(count))
-
-    if "energy_per_atom_mae" in metrics:
-        row("energy per atom", metrics["energy_per_atom_mae"], metrics["energy_per_atom_rmse"],
-            METRIC_UNITS["energy_per_atom"], metrics.get("n_energy_structures", ""))
-    if "forces_mae" in metrics:
-        row("forces", metrics["forces_mae"], metrics["forces_rmse"], METRIC_UNITS["forces"], metrics.get("n_force_atoms", ""))
-        for symbol, values in metrics.get("forces_by_element", {}).items():
-            row(f"  forces {symbol}", values["mae"], values["rmse"], METRIC_UNITS["forces"], values["n_atoms"])
-    if "stress_mae" in metrics:
-        row("stress", metrics["stress_mae"], metrics["stress_rmse"], METRIC_UNITS["stress"],
-            metrics.get("n_stress_structures", ""))
-    for name, unit in (units or {}).items():
-        if f"{name}_mae" in metrics:
-            row(name, metrics[f"{name}_mae"], metrics[f"{name}_rmse"], unit, metrics.get(f"n_{name}", ""))
-    return table
-
-
-def _number(value: float) -> str:
-    """Four significant digits, trailing zeros kept (``95.00``, ``1.912``, ``1234``)."""
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:#.4g}"

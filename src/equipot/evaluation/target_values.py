@@ -1,8 +1,8 @@
 """Reference and predicted values of further targets (outputs of model heads) in an evaluation.
 
 A target is compared component by component: a dipole [n_structures, 3] gives 3 values
-per structure, a polarizability [n_structures, 3, 3] gives 9; MAE and RMSE are in the
-head's unit (e·Å, Å³, ...), not scaled to meV.
+per structure, a polarizability [n_structures, 3, 3] gives 9; MAE and RMSE
+(`metrics.target_metrics`) are in the head's unit (e·Å, Å³, ...), not scaled to meV.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import numpy as np
 from torch import Tensor
 
 from ..data import AtomicGraph
+from ..models import Potential
+from .labels import graph_labels
 
-__all__ = ["TargetValues", "collect_target_values", "labelled_targets", "target_metrics"]
+__all__ = ["TargetValues", "collect_target_values", "labelled_targets"]
 
 
 @dataclass
@@ -40,10 +42,10 @@ class TargetValues:
         return cls(*arrays, unit=data.get("unit", ""), per_atom=bool(data.get("per_atom", False)))
 
 
-def labelled_targets(model: Any, graphs: list[AtomicGraph]) -> dict[str, Any]:
+def labelled_targets(model: Potential, graphs: list[AtomicGraph]) -> dict[str, Any]:
     """The model's heads (name -> `OutputSpec`) that have labels in some of ``graphs``."""
-    specs = model.output_specs() if hasattr(model, "output_specs") else {}
-    labels = {name for graph in graphs for name in (*graph.graph_targets, *graph.atom_targets)}
+    specs = model.output_specs()
+    labels = graph_labels(graphs)
     return {name: spec for name, spec in specs.items() if name in labels}
 
 
@@ -65,15 +67,3 @@ def collect_target_values(
             references, predictions = columns.setdefault(name, ([], []))
             references.append(label.double().cpu().numpy().reshape(predicted.shape))
             predictions.append(predicted)
-
-
-def target_metrics(targets: dict[str, TargetValues]) -> dict[str, Any]:
-    """``<name>_mae``, ``<name>_rmse`` (over all components, in the target's unit) and
-    ``n_<name>`` (labelled structures or atoms) for each target."""
-    metrics: dict[str, Any] = {}
-    for name, values in targets.items():
-        errors = (values.predicted - values.reference).reshape(-1)
-        metrics[f"{name}_mae"] = float(np.mean(np.abs(errors)))
-        metrics[f"{name}_rmse"] = float(np.sqrt(np.mean(errors**2)))
-        metrics[f"n_{name}"] = int(values.reference.shape[0])
-    return metrics

@@ -1,7 +1,7 @@
 """An on-disk cache of AOTInductor packages, keyed by what was compiled.
 
-Compiling a traced model takes about a minute on two cores; loading the compiled package
-takes a fraction of a second. The key is a hash of the exported program (its code, its
+Compiling a traced model takes far longer than loading the compiled package
+(docs/performance.md has the times). The key is a hash of the exported program (its code, its
 weights and constants, its symbolic size ranges), the inductor options, the torch version,
 the device and the thread count, so a changed model, a changed equipot or a changed torch
 compile anew.

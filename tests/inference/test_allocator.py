@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from equipot.models import allocator
+from equipot.inference import allocator
 
 # A 40 MB block: above glibc's largest automatic mmap threshold (32 MiB), so without the
 # setting it is always mmapped, and with it always served from the heap.

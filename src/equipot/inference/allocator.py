@@ -2,7 +2,7 @@
 
 Every energy + forces call allocates its per-edge buffers afresh. glibc's ``malloc`` serves
 large ones with ``mmap`` and unmaps them when freed, so the next call faults every page
-in again: at 108 Cu atoms that was a quarter of a compiled call. Raising the mmap and
+in again (docs/performance.md measures what that costs). Raising the mmap and
 trim thresholds makes freed buffers stay in the heap for reuse. Peak memory is
 unchanged; what changes is that the process keeps it instead of returning it between
 calls. This is a process-wide setting, so equipot applies it only where asked: the
@@ -31,8 +31,8 @@ def keep_freed_memory(max_block_bytes: int = KEPT_BLOCK_BYTES) -> bool:
 
     Same effect as starting the process with ``MALLOC_MMAP_THRESHOLD_`` and
     ``MALLOC_TRIM_THRESHOLD_`` set to ``max_block_bytes``; those variables also cover
-    what was allocated before this call and gave more (21.5 -> 14.6 ms per compiled call at
-    108 Cu atoms, against 21-24 -> 17-18 ms from this call). Returns True if applied,
+    what was allocated before this call, and gained more where measured
+    (docs/performance.md, "The memory allocator"). Returns True if applied,
     False where the C library is not glibc (macOS, Windows, musl), which is left as it is.
     Raises ValueError below 1 MiB.
     """
