@@ -34,6 +34,28 @@ def _summary_table(result: MDResult, title: str) -> Table:
     return table
 
 
+def parse_timestep(text: str) -> float | str:
+    """``--timestep``: a positive number of fs, or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--timestep must be a time step in fs (e.g. 0.5) or auto, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"--timestep must be positive (fs) or auto, got {text!r}")
+    return value
+
+
+def describe_auto_timestep(estimate: dict) -> str:
+    """One line: the time step ``--timestep auto`` chose and why."""
+    return (
+        f"time step (auto): {estimate['recommended_fs']:.3g} fs = {estimate['fraction']:g} x the velocity-Verlet "
+        f"limit {estimate['stability_limit_fs']:.3g} fs (2/omega_max; highest mode {estimate['max_frequency_cm']:.0f} "
+        f"cm^-1, period {estimate['period_fs']:.3g} fs; Hessian by {estimate['hessian_method']})"
+    )
+
+
 @user_errors
 @follows_progress_option
 def md(
@@ -41,7 +63,10 @@ def md(
     structure: Annotated[Path, typer.Argument(help="starting structure, any file ASE reads (last frame)")],
     ensemble: Annotated[str, typer.Option(help="nve (velocity Verlet), nvt (thermostat) or npt (barostat)")] = "nve",
     steps: Annotated[int, typer.Option(help="number of MD steps")] = 1000,
-    timestep: Annotated[float, typer.Option(help="time step (fs)")] = 1.0,
+    timestep: Annotated[
+        str,
+        typer.Option(help="time step (fs), or auto: 0.15 x the Verlet stability limit 2/omega_max from the Hessian of STRUCTURE"),
+    ] = "1.0",
     temperature: Annotated[float, typer.Option(help="initial and target temperature (K)")] = 300.0,
     pressure: Annotated[float, typer.Option(help="NPT target pressure (GPa; 1 bar = 1e-4 GPa)")] = 0.0,
     friction: Annotated[float, typer.Option(help="Langevin friction (1/fs)")] = 0.01,
@@ -64,7 +89,7 @@ def md(
     if traj_format not in ("extxyz", "traj"):
         raise ValueError(f"--traj-format must be extxyz or traj, got {traj_format!r}")
     settings = EnsembleSettings(
-        ensemble=ensemble, timestep_fs=timestep, temperature_K=temperature, thermostat=thermostat,
+        ensemble=ensemble, timestep_fs=parse_timestep(timestep), temperature_K=temperature, thermostat=thermostat,
         friction_per_fs=friction, tdamp_fs=tdamp, pressure_GPa=pressure, barostat=barostat,
         anisotropic=anisotropic, pdamp_fs=pdamp, seed=seed,
     )
@@ -78,6 +103,8 @@ def md(
     plot = plot_md(result, out_dir / "md.png")
     summary = out_dir / "md_summary.json"
     summary.write_text(json.dumps(result.to_dict(include_arrays=False), indent=2) + "\n", encoding="utf-8")
+    if result.timestep_estimate is not None:
+        console.print(describe_auto_timestep(result.timestep_estimate))
     console.print(_summary_table(result, f"{ensemble.upper()} MD of {structure.name} with {model.name}"))
     if result.ensemble == "nve":
         console.print(f"energy drift: {result.drift_per_atom_per_ps:.3e} eV/atom/ps")

@@ -42,7 +42,9 @@ class MDResult:
     term); Nose-Hoover and MTK runs add ``conserved_energy`` (eV, the integrator's
     conserved quantity). ``target_temperature_K`` / ``target_pressure_GPa`` are the
     thermostat's and barostat's targets (None where there is none); ``integrator`` the
-    ASE class that ran (``module.Class``).
+    ASE class that ran (``module.Class``). ``timestep_estimate``: for a run with
+    ``timestep_fs="auto"``, the `equipot.properties.TimestepEstimate` fields that chose
+    ``timestep_fs`` (else None).
     """
 
     times_fs: np.ndarray
@@ -63,6 +65,7 @@ class MDResult:
     target_pressure_GPa: float | None = None
     log_file: Path | None = None
     integrator: str | None = None
+    timestep_estimate: dict[str, Any] | None = None
 
     @staticmethod
     def _slope_per_ps(times_fs: np.ndarray, values: np.ndarray) -> float:
@@ -155,6 +158,8 @@ class MDResult:
             "ns_per_day": safe(self.ns_per_day),
             "trajectory": None if self.trajectory is None else str(self.trajectory),
         }
+        if self.timestep_estimate is not None:
+            data["timestep_estimate"] = dict(self.timestep_estimate)
         if self.volume_A3 is not None and self.pressure_GPa is not None:
             data["mean_volume_A3"] = float(np.mean(self.volume_A3))
             data["mean_pressure_GPa"] = float(np.mean(self.pressure_GPa))

@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from ase import Atoms, units
@@ -37,6 +37,9 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.md.md import MolecularDynamics
 
 from ..data import check_cell_volume
+
+if TYPE_CHECKING:
+    from ..properties.timestep import TimestepEstimate
 
 __all__ = [
     "BAROSTATS",
@@ -46,6 +49,7 @@ __all__ = [
     "check_npt_structure",
     "integrator_name",
     "make_dynamics",
+    "resolve_timestep",
 ]
 
 Ensemble = Literal["nve", "nvt", "npt"]
@@ -64,7 +68,11 @@ def _positive(label: str, value: float | None) -> float:
 class EnsembleSettings:
     """How an MD run samples: the ensemble, the time step and the thermostat and barostat.
 
-    - ``ensemble``: "nve", "nvt" or "npt"; ``timestep_fs``: the time step (fs);
+    - ``ensemble``: "nve", "nvt" or "npt"; ``timestep_fs``: the time step (fs), or
+      ``"auto"``: `resolve_timestep` (called by `run_md`) replaces it by
+      `equipot.properties.stable_timestep`'s recommended step for the starting structure,
+      ``SAFETY_FRACTION`` (0.15) x the velocity-Verlet limit ``2 / omega_max`` from the
+      largest eigenvalue of the mass-weighted Hessian;
     - ``temperature_K``: the thermostat's target (K), required for ``nvt`` and ``npt``
       (for ``nve`` only the temperature of the initial velocities; None keeps the atoms'
       momenta);
@@ -83,7 +91,7 @@ class EnsembleSettings:
     """
 
     ensemble: str = "nve"
-    timestep_fs: float = 1.0
+    timestep_fs: float | str = 1.0
     temperature_K: float | None = 300.0
     thermostat: str = "langevin"
     friction_per_fs: float = 0.01
@@ -97,7 +105,12 @@ class EnsembleSettings:
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
             raise ValueError(f"EnsembleSettings: ensemble must be one of {ENSEMBLES}, got {self.ensemble!r}")
-        if not self.timestep_fs > 0:
+        if isinstance(self.timestep_fs, str):
+            if self.timestep_fs != "auto":
+                raise ValueError(
+                    f"EnsembleSettings: timestep_fs must be a positive number (fs) or 'auto', got {self.timestep_fs!r}"
+                )
+        elif not self.timestep_fs > 0:
             raise ValueError(f"EnsembleSettings: timestep_fs must be positive, got {self.timestep_fs}")
         if self.ensemble == "nve":
             return
@@ -142,6 +155,8 @@ def make_dynamics(atoms: Atoms, settings: EnsembleSettings, name: str = "run_md"
     ``name``, for an NPT run on a structure without a 3D cell or a calculator without
     stress, and for the MTK barostat on a structure with constraints.
     """
+    if isinstance(settings.timestep_fs, str):
+        raise ValueError(f"{name}: timestep_fs='auto' must be resolved first: call resolve_timestep(atoms, settings)")
     timestep = settings.timestep_fs * units.fs
     if settings.ensemble == "nve":
         from ase.md.verlet import VelocityVerlet
@@ -188,6 +203,34 @@ def _npt_dynamics(
                                  hydrostatic=not settings.anisotropic, T_tau=t_tau, P_tau=pdamp, rng=rng)
 
     return langevin_baoab
+
+
+def resolve_timestep(atoms: Atoms, settings: EnsembleSettings) -> tuple[EnsembleSettings, TimestepEstimate | None]:
+    """``settings`` with ``timestep_fs="auto"`` replaced by the recommended step for
+    ``atoms`` (its calculator attached), and the `TimestepEstimate` behind it; other
+    settings come back unchanged with None.
+
+    The estimate is `equipot.properties.stable_timestep` at the starting structure: the
+    exact Hessian when ``atoms.calc`` is an `EquipotCalculator` over a model that can
+    differentiate twice, else central differences of the calculator's forces (6N calls).
+    It is harmonic: a hot system visits stiffer regions, hence the safety fraction 0.15.
+    """
+    if not isinstance(settings.timestep_fs, str):
+        return settings, None
+    from ..calculator import EquipotCalculator
+    from ..properties.timestep import stable_timestep
+
+    if atoms.calc is None:
+        raise ValueError("timestep 'auto' needs a calculator attached to the atoms")
+    estimate = None
+    if isinstance(atoms.calc, EquipotCalculator):
+        try:
+            estimate = stable_timestep(atoms.calc.model, atoms)
+        except (RuntimeError, NotImplementedError):  # a compiled or exported model: no second derivatives
+            estimate = None
+    if estimate is None:
+        estimate = stable_timestep(atoms.calc, atoms)
+    return replace(settings, timestep_fs=estimate.recommended_fs), estimate
 
 
 def integrator_name(dynamics: MolecularDynamics) -> str:

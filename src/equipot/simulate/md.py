@@ -22,6 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation
 
 from ..data import check_structure
 from ._output import TRAJECTORY_SUFFIXES, CsvLog, MDResult, progress_bar, trajectory_writer
-from .ensembles import EnsembleSettings, integrator_name, make_dynamics
+from .ensembles import EnsembleSettings, integrator_name, make_dynamics, resolve_timestep
 
 __all__ = ["EnsembleSettings", "MDResult", "run_md", "run_nve"]
 
@@ -136,7 +137,9 @@ def run_md(
             NPT needs a 3D-periodic cell and a calculator with stress.
         settings: the ensemble, time step, thermostat and barostat (`EnsembleSettings`;
             default: NVE, 1 fs, initial velocities at 300 K). See
-            `equipot.simulate.ensembles` for the ASE classes.
+            `equipot.simulate.ensembles` for the ASE classes. ``timestep_fs="auto"``
+            takes the recommended step of `equipot.properties.stable_timestep` at the
+            starting structure (stored in ``result.timestep_estimate``).
         steps: number of MD steps (>= 1).
         initial_temperature_K: temperature of the initial velocities, if not
             ``settings.temperature_K``. Velocities are drawn from a Maxwell-Boltzmann
@@ -163,6 +166,7 @@ def run_md(
     if atoms.calc is None:
         raise ValueError("run_md: no calculator given and atoms.calc is None")
     check_structure(atoms.positions, atoms.cell.array, atoms.pbc, name="run_md")  # before the velocities
+    settings, estimate = resolve_timestep(atoms, settings)  # timestep_fs="auto": from the Hessian, before moving
     build_dynamics = make_dynamics(atoms, settings)
     if not keep_momenta:
         _initial_velocities(atoms, initial_K, settings.seed)
@@ -185,6 +189,7 @@ def run_md(
         target_temperature_K=None if ensemble == "nve" else float(settings.temperature_K),  # type: ignore[arg-type]
         target_pressure_GPa=float(settings.pressure_GPa) if ensemble == "npt" else None,
         log_file=Path(log_file) if log_file is not None else None, integrator=integrator_name(dynamics),
+        timestep_estimate=None if estimate is None else asdict(estimate),
     )
 
 
