@@ -1,0 +1,290 @@
+"""`CoulombEnergy`: the electrostatic energy of per-atom charges for a batch of structures.
+
+Periodic cells go through torch-pme (Ewald for small cells, PME for large ones); molecules
+and clusters through the direct sum over all pairs. The interaction between two charges is
+the bare ``1/r``, a Gaussian-smeared ``erf(r / 2σ) / r`` (two Gaussian charges of width σ)
+or a screened Yukawa ``exp(-κ r) / r``; an atom's interaction with itself (and, for the
+Gaussian, a charge's self-energy) is not included.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torchpme
+from torch import Tensor, nn
+from torchpme.tuning.ewald import EwaldErrorBounds
+from torchpme.tuning.pme import PMEErrorBounds
+from torchpme.tuning.tuner import TunerBase
+
+from ..data.neighbors import NeighborList
+
+__all__ = [
+    "COULOMB_CONSTANT",
+    "CoulombEnergy",
+    "EwaldParameters",
+    "LongRangeError",
+    "ewald_parameters",
+    "pme_parameters",
+]
+
+#: e² / (4π ε0) in eV·Å
+COULOMB_CONSTANT = 14.399645
+
+METHODS = ("auto", "ewald", "pme", "direct")
+SCREENINGS = ("none", "gaussian", "yukawa")
+
+#: `method="auto"` uses Ewald up to this many atoms in a periodic cell, PME above
+AUTO_PME_ATOMS = 512
+
+
+class LongRangeError(ValueError):
+    """A structure or setting the long-range term cannot handle."""
+
+
+@dataclass(frozen=True)
+class EwaldParameters:
+    """Range separation of a periodic sum: the Gaussian ``smearing`` (Å) splitting 1/r into
+    real and reciprocal space, the real-space ``cutoff`` (Å) and the reciprocal-space
+    resolution: ``lr_wavelength`` (Å, Ewald) or ``mesh_spacing`` (Å) and
+    ``interpolation_nodes`` (PME)."""
+
+    smearing: float
+    cutoff: float
+    lr_wavelength: float | None = None
+    mesh_spacing: float | None = None
+    interpolation_nodes: int = 4
+
+
+def _unit_charges(positions: Tensor) -> Tensor:
+    return torch.ones(positions.shape[0], 1, dtype=positions.dtype, device=positions.device)
+
+
+def ewald_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
+    """Ewald parameters meeting ``accuracy`` by torch-pme's error bounds (`torchpme.tuning`,
+    the formulas `tune_ewald` uses), for charges of magnitude 1 e: the smearing from the
+    real-space bound at ``cutoff`` (`TunerBase.estimate_smearing`), then the longest
+    ``lr_wavelength = min |a_k| / n`` (fewest k-vectors) whose reciprocal-space bound, taken
+    at the k-vectors torch-pme actually keeps, meets ``accuracy``. Chosen without timing, so the same structure always gets the same
+    parameters (a smooth energy surface for MD). ``accuracy`` in e/Å (multiply by 14.4 for
+    eV)."""
+    with torch.no_grad():
+        charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
+        smearing = TunerBase(charges, cell, positions, cutoff, torchpme.EwaldCalculator).estimate_smearing(float(accuracy))
+        bounds = EwaldErrorBounds(charges, cell, positions)
+        lengths = torch.linalg.norm(cell, dim=1)
+        for n in range(1, 512):
+            wavelength = float(lengths.min()) / n
+            # torch-pme keeps k = sum_i m_i b_i with |m_i| <= (ns_i - 1) / 2 (fftfreq), ns_i =
+            # ceil(|a_i| / wavelength): the sphere it covers has radius min_i 2π m_i / |a_i|,
+            # about half of 2π / wavelength, so the bound is taken at that radius
+            largest_m = torch.div(torch.ceil(lengths / wavelength) - 1, 2, rounding_mode="floor")
+            covered = float((2 * math.pi * largest_m / lengths).min())
+            if covered <= 0:
+                continue
+            error = bounds.err_kspace(torch.tensor(smearing), torch.tensor(2 * math.pi / covered))
+            if float(error) <= accuracy / 2:
+                return EwaldParameters(smearing, cutoff, lr_wavelength=wavelength)
+    raise LongRangeError(f"no Ewald resolution meets accuracy {accuracy:g}; ask for a looser accuracy")
+
+
+def pme_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
+    """PME parameters meeting ``accuracy`` by torch-pme's `PMEErrorBounds` (the formulas
+    `tune_pme` uses), for charges of magnitude 1 e: the smearing as for `ewald_parameters`,
+    then, over interpolation orders 4 to 7, the mesh with the fewest points whose bound meets
+    ``accuracy`` (ties to the lower order)."""
+    with torch.no_grad():
+        charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
+        smearing = TunerBase(charges, cell, positions, cutoff, torchpme.PMECalculator).estimate_smearing(float(accuracy))
+        bounds = PMEErrorBounds(charges, cell, positions)
+        best: tuple[int, EwaldParameters] | None = None
+        for nodes in (4, 5, 6, 7):
+            for step in range(64):
+                spacing = smearing * 2.0 ** (-step / 4)
+                error = bounds.err_kspace(torch.tensor(smearing), torch.tensor(spacing), torch.tensor(nodes))
+                if float(error) <= accuracy / 2:
+                    points = int(torchpme.lib.kvectors.get_ns_mesh(cell, spacing).prod())
+                    if best is None or points < best[0]:
+                        best = (points, EwaldParameters(smearing, cutoff, mesh_spacing=spacing, interpolation_nodes=nodes))
+                    break
+    if best is None:
+        raise LongRangeError(f"no PME mesh meets accuracy {accuracy:g}; ask for a looser accuracy or use method ewald")
+    return best[1]
+
+
+class CoulombEnergy(nn.Module):
+    """Electrostatic potential and energy of per-atom charges, batched over structures.
+
+    - ``method``: ``ewald``, ``pme``, ``direct`` or ``auto`` (direct for non-periodic
+      structures, Ewald for periodic cells up to 512 atoms, PME above). Periodic cells must
+      be periodic in all three directions, molecules in none (`LongRangeError` otherwise);
+      ``direct`` is for non-periodic structures only.
+    - ``screening``: ``none`` (bare ``1/r``), ``gaussian`` (charges are Gaussians of width
+      ``sigma`` Å: ``erf(r / 2σ) / r``, finite at r = 0) or ``yukawa``
+      (``exp(-kappa r) / r``, ``kappa`` in 1/Å; short-ranged, summed in real space up to the
+      distance where it falls below ``accuracy``, also in periodic cells).
+    - ``accuracy``: the target error of the periodic sums by torch-pme's error bounds for
+      charges of magnitude 1 e, in e/Å (times 14.4 for eV; `ewald_parameters`).
+    - ``real_space_cutoff``: Å, the real-space part of Ewald and PME.
+
+    Periodic structures are computed one at a time (torch-pme's calculators take one cell;
+    its batching pads to a common k-vector set, which the per-structure parameters here do
+    not share); non-periodic ones are one dense sum per structure. Differentiable with
+    respect to charges, positions and cell (forces and stress by autograd).
+    """
+
+    def __init__(
+        self,
+        method: str = "auto",
+        screening: str = "none",
+        sigma: float | None = None,
+        kappa: float | None = None,
+        accuracy: float = 1e-4,
+        real_space_cutoff: float = 8.0,
+    ):
+        super().__init__()
+        if method not in METHODS:
+            raise LongRangeError(f"method must be one of {list(METHODS)}, got {method!r}")
+        if screening not in SCREENINGS:
+            raise LongRangeError(f"screening must be one of {list(SCREENINGS)}, got {screening!r}")
+        if screening == "gaussian" and not (sigma is not None and sigma > 0):
+            raise LongRangeError(f"gaussian screening needs a positive width sigma (Å), got {sigma}")
+        if screening == "yukawa" and not (kappa is not None and kappa > 0):
+            raise LongRangeError(f"yukawa screening needs a positive inverse length kappa (1/Å), got {kappa}")
+        if not 0 < accuracy < 1:
+            raise LongRangeError(f"accuracy must be between 0 and 1 (e/Å), got {accuracy}")
+        if not real_space_cutoff > 0:
+            raise LongRangeError(f"real_space_cutoff must be positive (Å), got {real_space_cutoff}")
+        self.method, self.screening = method, screening
+        self.sigma, self.kappa = sigma, kappa
+        self.accuracy, self.real_space_cutoff = float(accuracy), float(real_space_cutoff)
+
+    def extra_repr(self) -> str:
+        return f"method={self.method}, screening={self.screening}, accuracy={self.accuracy:g}"
+
+    # ----------------------------------------------------------------- kernels
+    def _pair_kernel(self, distances: Tensor) -> Tensor:
+        """The interaction of two unit charges at ``distances`` (Å), in e/Å."""
+        if self.screening == "gaussian":
+            return torch.erf(distances / (2.0 * self.sigma)) / distances  # type: ignore[operator]
+        if self.screening == "yukawa":
+            return torch.exp(-self.kappa * distances) / distances  # type: ignore[operator]
+        return 1.0 / distances
+
+    def _screened_reach(self) -> float:
+        """Å beyond which the Gaussian correction (erfc(r/2σ)/r) or the Yukawa kernel is
+        below ``accuracy``."""
+        if self.screening == "yukawa":
+            return max(1.0, -math.log(self.accuracy) / self.kappa)  # type: ignore[operator]
+        assert self.sigma is not None
+        reach = 1.0
+        while math.erfc(reach / (2.0 * self.sigma)) / reach > self.accuracy:
+            reach *= 1.1
+        return reach
+
+    # ------------------------------------------------------------ structures
+    def _direct(self, charges: Tensor, positions: Tensor) -> Tensor:
+        n = positions.shape[0]
+        difference = positions[:, None, :] - positions[None, :, :]
+        eye = torch.eye(n, dtype=positions.dtype, device=positions.device)
+        distances = torch.sqrt((difference**2).sum(-1) + eye)  # the diagonal is masked below
+        kernel = self._pair_kernel(distances) * (1.0 - eye)
+        return kernel @ charges
+
+    def _pairs(self, positions: Tensor, cell: Tensor, cutoff: float) -> tuple[Tensor, Tensor]:
+        """Full neighbor list (``[n_pairs, 2]`` receiver, sender) and distances (Å)."""
+        receivers, senders, shifts = NeighborList(cutoff)(
+            positions.detach().cpu().numpy(), cell.detach().cpu().numpy(), np.ones(3, dtype=bool)
+        )
+        device = positions.device
+        receivers = torch.as_tensor(receivers, device=device)
+        senders = torch.as_tensor(senders, device=device)
+        shifts = torch.as_tensor(shifts, dtype=positions.dtype, device=device)
+        vectors = positions[senders] - positions[receivers] + shifts @ cell
+        return torch.stack((receivers, senders), dim=1), torch.linalg.norm(vectors, dim=-1)
+
+    def _periodic(self, charges: Tensor, positions: Tensor, cell: Tensor) -> Tensor:
+        if self.screening == "yukawa":
+            pairs, distances = self._pairs(positions, cell, self._screened_reach())
+            contributions = charges[pairs[:, 1]] * self._pair_kernel(distances)[:, None]
+            return torch.zeros_like(charges).index_add(0, pairs[:, 0], contributions)
+        method = self.method
+        if method == "auto":
+            method = "ewald" if positions.shape[0] <= AUTO_PME_ATOMS else "pme"
+        choose = ewald_parameters if method == "ewald" else pme_parameters
+        parameters = choose(cell, positions, self.real_space_cutoff, self.accuracy)
+        potential = torchpme.CoulombPotential(smearing=parameters.smearing).to(dtype=positions.dtype, device=positions.device)
+        if method == "ewald":
+            calculator: torchpme.Calculator = torchpme.EwaldCalculator(
+                potential, lr_wavelength=parameters.lr_wavelength, full_neighbor_list=True  # type: ignore[arg-type]
+            )
+        else:
+            calculator = torchpme.PMECalculator(
+                potential,
+                mesh_spacing=parameters.mesh_spacing,  # type: ignore[arg-type]
+                interpolation_nodes=parameters.interpolation_nodes,
+                full_neighbor_list=True,
+            )
+        calculator = calculator.to(dtype=positions.dtype, device=positions.device)
+        reach = self.real_space_cutoff if self.screening == "none" else max(self.real_space_cutoff, self._screened_reach())
+        pairs, distances = self._pairs(positions, cell, reach)
+        within = distances < self.real_space_cutoff
+        # torch-pme returns half the potential (its energy is sum_i q_i V_i)
+        phi = 2.0 * calculator(charges, cell, positions, pairs[within], distances[within])
+        if self.screening == "gaussian":
+            # Gaussian charges: erf(r/2σ)/r = 1/r - erfc(r/2σ)/r, the second part short-ranged
+            correction = torch.erfc(distances / (2.0 * self.sigma)) / distances  # type: ignore[operator]
+            phi = phi - torch.zeros_like(charges).index_add(0, pairs[:, 0], charges[pairs[:, 1]] * correction[:, None])
+        return phi
+
+    def _kind(self, pbc: Tensor, index: int) -> str:
+        if bool(pbc.all()):
+            if self.method == "direct":
+                raise LongRangeError(
+                    f"structure {index} is periodic but the long-range method is 'direct' (molecules only); "
+                    "use ewald, pme or auto"
+                )
+            return "periodic"
+        if bool(pbc.any()):
+            raise LongRangeError(
+                f"structure {index} has pbc={pbc.tolist()}: long-range electrostatics needs a cell periodic in all "
+                "three directions or in none (slabs and wires are not supported); pad the cell and set pbc=True, or "
+                "set pbc=False"
+            )
+        return "direct"
+
+    def potential(self, charges: Tensor, positions: Tensor, cell: Tensor, pbc: Tensor, batch: Tensor) -> Tensor:
+        """The electrostatic potential (V, i.e. eV/e) at each atom due to all other charges
+        (and their periodic images): ``phi_i = k_e sum_j q_j v(r_ij)``.
+
+        ``charges`` [n_atoms] or [n_atoms, n_channels] (e; channels are independent sets of
+        charges), ``positions`` [n_atoms, 3] Å, ``cell`` [n_graphs, 3, 3] Å, ``pbc``
+        [n_graphs, 3], ``batch`` [n_atoms]. Returns the shape of ``charges``.
+        """
+        flat = charges.dim() == 1
+        channels = charges[:, None] if flat else charges
+        phi = torch.zeros_like(channels)
+        counts = torch.bincount(batch, minlength=cell.shape[0]).tolist()
+        start = 0
+        for index, count in enumerate(counts):
+            if count == 0:
+                continue
+            atoms = slice(start, start + count)
+            start += count
+            if self._kind(pbc[index], index) == "periodic":
+                values = self._periodic(channels[atoms], positions[atoms], cell[index])
+            else:
+                values = self._direct(channels[atoms], positions[atoms])
+            phi = phi.index_copy(0, torch.arange(atoms.start, atoms.stop, device=phi.device), values)
+        phi = COULOMB_CONSTANT * phi
+        return phi[:, 0] if flat else phi
+
+    def forward(self, charges: Tensor, positions: Tensor, cell: Tensor, pbc: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-atom electrostatic energies ``q_i phi_i / 2`` [n_atoms] (eV; they sum to each
+        structure's energy) and the potential ``phi`` [n_atoms] (V); see `potential`.
+        Atoms must be ordered by structure (as in every `AtomicGraph`)."""
+        phi = self.potential(charges, positions, cell, pbc, batch)
+        return 0.5 * charges * phi, phi
