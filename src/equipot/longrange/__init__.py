@@ -2,6 +2,19 @@
 torch-pme, the direct sum for molecules), learned charges and charge equilibration, and the
 hybrid potential that adds them to a local model."""
 
+from .charges import CHARGE_SCHEMES, ChargeHead
 from .coulomb import COULOMB_CONSTANT, CoulombEnergy, EwaldParameters, LongRangeError, ewald_parameters, pme_parameters
+from .potential import LONG_RANGE_OUTPUTS, LongRangePotential
 
-__all__ = ["COULOMB_CONSTANT", "CoulombEnergy", "EwaldParameters", "LongRangeError", "ewald_parameters", "pme_parameters"]
+__all__ = [
+    "CHARGE_SCHEMES",
+    "COULOMB_CONSTANT",
+    "LONG_RANGE_OUTPUTS",
+    "ChargeHead",
+    "CoulombEnergy",
+    "EwaldParameters",
+    "LongRangeError",
+    "LongRangePotential",
+    "ewald_parameters",
+    "pme_parameters",
+]
