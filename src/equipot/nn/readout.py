@@ -29,6 +29,15 @@ class LinearReadout(nn.Module):
         # number of atoms for the latter's small backward mm (a recompile per molecule size)
         return features[:, :, self.offset] @ self.linear.weight[0]
 
+    def last_layer_inputs(self, features: Tensor) -> Tensor:
+        """[n_atoms, C] inputs of the final linear map: ``forward(x) == last_layer_inputs(x) @ last_layer_weight``."""
+        return features[:, :, self.offset]
+
+    @property
+    def last_layer_weight(self) -> Tensor:
+        """[C] weights of the final linear map."""
+        return self.linear.weight[0]
+
 
 class NonLinearReadout(nn.Module):
     """Even scalars -> hidden SiLU layer -> one value per atom: [n_atoms, C, dim] -> [n_atoms]."""
@@ -42,3 +51,13 @@ class NonLinearReadout(nn.Module):
     def forward(self, features: Tensor) -> Tensor:
         hidden = torch.nn.functional.silu(self.hidden(features[:, :, self.offset]))
         return hidden @ self.out.weight[0]  # a matrix-vector product: see LinearReadout
+
+    def last_layer_inputs(self, features: Tensor) -> Tensor:
+        """[n_atoms, hidden] inputs of the final linear map (the SiLU activations):
+        ``forward(x) == last_layer_inputs(x) @ last_layer_weight``."""
+        return torch.nn.functional.silu(self.hidden(features[:, :, self.offset]))
+
+    @property
+    def last_layer_weight(self) -> Tensor:
+        """[hidden] weights of the final linear map."""
+        return self.out.weight[0]

@@ -46,6 +46,9 @@ def expected_transform(model: torch.nn.Module, name: str, value: np.ndarray, rot
     if spec is None:
         raise KeyError(f"output {name!r} is neither an energy output nor a declared head of the model")
     if spec.irreps is not None:
-        return value @ wigner_matrix(spec.irreps, rotation).T
+        matrix = wigner_matrix(spec.irreps, rotation)
+        if matrix.shape == (1, 1) and value.ndim == (1 if spec.per_atom else 0):  # one scalar, no trailing axis
+            return value * matrix[0, 0]  # 0e: unchanged; 0o: sign of det(rotation)
+        return value @ matrix.T
     assert spec.cartesian_rank is not None
     return rotate_cartesian(value, rotation, spec.cartesian_rank, pseudo=spec.pseudo)

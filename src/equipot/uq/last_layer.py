@@ -1,0 +1,212 @@
+"""Single-model predictive variance: last-layer prediction rigidity (LLPR).
+
+The energy of a structure is linear in the model's last-layer weights ``w`` [K]:
+``E_s = F_s . w + const``, with ``F_s = sum_{i in s} phi_i`` the summed last-layer
+features (`equipot.uq.features`). Treating ``w`` as Gaussian around its trained value
+with covariance ``alpha^2 C^-1`` (a last-layer Laplace approximation, Bigi et al.,
+"A prediction rigidity formalism for low-cost uncertainties in trained neural networks",
+2024), where
+
+    C = sum_{train s} F_s F_s^T + lambda I                                  [K, K]
+
+gives, in the same pass as the energy,
+
+    sigma_E(s)^2 = alpha_E^2  F_s^T C^-1 F_s                                 (eV^2)
+    sigma_F(j)^2 = alpha_F^2  sum_a  J_ja^T C^-1 J_ja,   J_ja = dF_s / dr_ja  (eV^2/Å^2)
+
+``forces_std`` is ``sigma_F(j)``, the norm over x, y, z of the per-component standard
+deviations. The force variance needs the Jacobian ``dF_s/dr``: with
+``C^-1 = V diag(mu) V^T`` it is ``sum_k mu_k |d(F_s . v_k)/dr_j|^2``, taken exactly over
+the ``force_rank`` eigenvectors of largest ``mu`` (the directions the training set pins
+down least), one vector-Jacobian product each, batched into one backward call. With
+``force_rank = K`` (the default) it is exact; a smaller rank gives a lower bound that is
+cheaper.
+
+Calibration (`fit_last_layer_uncertainty`): ``lambda`` is chosen from a grid
+(``10^-8 .. 1`` times ``trace(sum F F^T) / K``) by the Gaussian negative log-likelihood
+of the calibration energies; for each ``lambda``, and then for the forces, ``alpha`` is
+set so that ``mean(error^2 / sigma^2) = 1`` over the calibration set (energies per
+structure; forces per atom, ``|F_j - F_j^ref|^2 / sigma_F(j)^2``). The calibration set is
+the validation data when given, else the training data (in-sample: over-confident).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..data import AtomicGraph, batch_graphs
+from ..models import EquivariantPotential
+from .features import model_features
+
+__all__ = ["LastLayerUncertainty", "fit_last_layer_uncertainty", "structure_features"]
+
+_LAMBDA_GRID = tuple(10.0**exponent for exponent in range(-8, 1))
+
+
+class LastLayerUncertainty(nn.Module):
+    """The fitted LLPR estimator (see the module docstring): ``covariance_inverse``
+    [K, K] and the calibration factors, as buffers; ``state()`` is plain data for the
+    model file."""
+
+    def __init__(
+        self,
+        covariance_inverse: Tensor,
+        alpha_energy: float = 1.0,
+        alpha_forces: float = 1.0,
+        force_rank: int | None = None,
+        regularization: float = 0.0,
+        calibration: str = "none",
+    ):
+        super().__init__()
+        size = covariance_inverse.shape[0]
+        if covariance_inverse.shape != (size, size):
+            raise ValueError(f"covariance_inverse must be square [K, K], got {tuple(covariance_inverse.shape)}")
+        rank = size if force_rank is None else int(force_rank)
+        if not 1 <= rank <= size:
+            raise ValueError(f"force_rank must be between 1 and K={size}, got {rank}")
+        self.register_buffer("covariance_inverse", covariance_inverse.clone())
+        self.register_buffer("alpha_energy", torch.tensor(float(alpha_energy), dtype=covariance_inverse.dtype))
+        self.register_buffer("alpha_forces", torch.tensor(float(alpha_forces), dtype=covariance_inverse.dtype))
+        mu, vectors = torch.linalg.eigh(covariance_inverse.double())
+        top = torch.argsort(mu, descending=True)[:rank]
+        projection = vectors[:, top] * mu[top].clamp(min=0).sqrt()
+        self.register_buffer("force_projection", projection.to(covariance_inverse.dtype))  # [K, rank]
+        self.regularization = float(regularization)
+        self.calibration = calibration
+
+    @property
+    def width(self) -> int:
+        """K, the number of last-layer features."""
+        return int(self.covariance_inverse.shape[0])
+
+    def energy_std(self, structure_features: Tensor) -> Tensor:
+        """[n_graphs] sigma_E (eV) from summed last-layer features [n_graphs, K]."""
+        variance = ((structure_features @ self.covariance_inverse) * structure_features).sum(-1)
+        return self.alpha_energy * variance.clamp(min=0).sqrt()
+
+    def forces_std(self, structure_features: Tensor, positions: Tensor, create_graph: bool = False) -> Tensor:
+        """[n_atoms] sigma_F (eV/Å): ``structure_features`` [n_graphs, K] must be a function
+        of ``positions`` [n_atoms, 3] in the autograd graph (which is kept)."""
+        projected = (structure_features @ self.force_projection).sum(0)  # [rank]; atoms see only their structure
+        basis = torch.eye(projected.shape[0], dtype=projected.dtype, device=projected.device)
+        (jacobian,) = torch.autograd.grad(
+            projected, positions, basis, retain_graph=True, create_graph=create_graph, is_grads_batched=True
+        )  # [rank, n_atoms, 3]
+        return self.alpha_forces * jacobian.square().sum((0, 2)).sqrt()
+
+    def converted(self, dtype: torch.dtype) -> LastLayerUncertainty:
+        return LastLayerUncertainty.from_state({**self.state(), "covariance_inverse": self.covariance_inverse.to(dtype)})
+
+    def state(self) -> dict[str, object]:
+        """Plain data (a tensor and numbers) for the model file."""
+        return {
+            "covariance_inverse": self.covariance_inverse.detach().cpu(),
+            "alpha_energy": float(self.alpha_energy),
+            "alpha_forces": float(self.alpha_forces),
+            "force_rank": int(self.force_projection.shape[1]),
+            "regularization": self.regularization,
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> LastLayerUncertainty:
+        return cls(**state)  # type: ignore[arg-type]
+
+
+def structure_features(model: EquivariantPotential, graph: AtomicGraph, positions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Atomic energies [n_atoms] (eV) and summed last-layer features ``F_s`` [n_graphs, K]
+    of ``graph`` (at ``positions`` if given: pass a tensor that requires grad for forces)."""
+    positions = graph.positions if positions is None else positions
+    features = model_features(model, graph, positions, graph.cell)
+    summed = features.last_layer.new_zeros(graph.n_graphs, features.last_layer.shape[1])
+    return features.atomic_energies, summed.index_add(0, graph.batch, features.last_layer)
+
+
+def _batches(model: EquivariantPotential, graphs: Sequence[AtomicGraph], batch_size: int):
+    for start in range(0, len(graphs), batch_size):
+        yield batch_graphs(list(graphs[start : start + batch_size])).to(device=model.device, dtype=model.dtype)
+
+
+def _calibration_pass(
+    model: EquivariantPotential,
+    estimator: LastLayerUncertainty,
+    graphs: Sequence[AtomicGraph],
+    batch_size: int,
+    with_forces: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Squared energy errors [n_graphs], summed features [n_graphs, K] and, ``with_forces``
+    (and force labels), squared force errors and uncalibrated variances [n_atoms]."""
+    energy_errors, energy_features, force_errors, force_variances = [], [], [], []
+    for graph in _batches(model, graphs, batch_size):
+        if "energy" not in graph.graph_targets:
+            raise ValueError("calibrating the last-layer variance needs reference energies in the data (energy labels)")
+        with torch.enable_grad():
+            positions = graph.positions.detach().requires_grad_(True)
+            energies, summed = structure_features(model, graph, positions)
+            energy = energies.new_zeros(graph.n_graphs).index_add(0, graph.batch, energies)
+            sigma_f = estimator.forces_std(summed, positions) if with_forces and "forces" in graph.atom_targets else None
+            (gradient,) = torch.autograd.grad(energy.sum(), positions) if sigma_f is not None else (None,)
+        energy_errors.append((energy.detach() - graph.graph_targets["energy"]).double().square())
+        energy_features.append(summed.detach().double())
+        if sigma_f is not None:
+            force_errors.append((-gradient - graph.atom_targets["forces"]).double().square().sum(-1))
+            force_variances.append(sigma_f.detach().double().square() / float(estimator.alpha_forces) ** 2)
+    forces = (torch.cat(force_errors), torch.cat(force_variances)) if force_errors else (torch.empty(0), torch.empty(0))
+    return torch.cat(energy_errors), torch.cat(energy_features), *forces
+
+
+def _choose_regularization(train_gram: Tensor, errors: Tensor, features: Tensor) -> tuple[float, float]:
+    """(lambda, alpha_E) minimising the Gaussian NLL of ``errors`` (squared, [n]) with
+    alpha_E from ``mean(error^2 / sigma^2) = 1`` at each lambda of the grid."""
+    eigenvalues, vectors = torch.linalg.eigh(train_gram)
+    projected = (features @ vectors).square()  # [n, K]
+    unit = float(train_gram.diagonal().mean())
+    best = (math.inf, 0.0, 1.0)
+    for relative in _LAMBDA_GRID:
+        lam = relative * unit
+        variance = (projected / (eigenvalues.clamp(min=0) + lam)).sum(-1).clamp(min=1e-300)
+        alpha2 = float((errors / variance).mean())
+        nll = float(0.5 * torch.log(2 * math.pi * alpha2 * variance).mean()) + 0.5
+        if nll < best[0]:
+            best = (nll, lam, math.sqrt(alpha2))
+    return best[1], best[2]
+
+
+def fit_last_layer_uncertainty(
+    model: EquivariantPotential,
+    train: Sequence[AtomicGraph],
+    valid: Sequence[AtomicGraph] | None = None,
+    force_rank: int | None = None,
+    batch_size: int = 16,
+) -> LastLayerUncertainty:
+    """Fit the LLPR estimator of ``model`` on ``train`` (one pass) and calibrate it on
+    ``valid`` (or on ``train`` if None); see the module docstring for the rules.
+
+    ``train`` and ``valid`` are sequences of graphs (a `GraphDataset` works) with energy
+    labels; force labels (if present) calibrate ``alpha_F``. ``force_rank``: eigen-
+    directions of ``C^-1`` used for ``forces_std`` (None: all K, exact)."""
+    if len(train) == 0:
+        raise ValueError("fit_last_layer_uncertainty needs training structures, got none")
+    model = model.eval()
+    width = int(sum(readout.last_layer_weight.numel() for readout in model.readouts))
+    gram = torch.zeros(width, width, dtype=torch.float64, device=model.device)
+    with torch.no_grad():
+        for graph in _batches(model, train, batch_size):
+            summed = structure_features(model, graph)[1].double()
+            gram += summed.T @ summed
+    calibration_set = valid if valid is not None and len(valid) > 0 else train
+    where = f"validation ({len(calibration_set)} structures)" if calibration_set is valid else f"training ({len(train)} structures, in-sample)"
+    uncalibrated = LastLayerUncertainty(torch.eye(width, dtype=model.dtype, device=model.device), force_rank=force_rank)
+    with torch.no_grad():
+        energy_errors, energy_features = _calibration_pass(model, uncalibrated, calibration_set, batch_size, False)[:2]
+    lam, alpha_energy = _choose_regularization(gram, energy_errors, energy_features)
+    inverse = torch.linalg.inv(gram + lam * torch.eye(width, dtype=torch.float64, device=gram.device))
+    estimator = LastLayerUncertainty(inverse.to(model.dtype), alpha_energy, 1.0, force_rank, lam, where)
+    _, _, force_errors, force_variances = _calibration_pass(model, estimator, calibration_set, batch_size, True)
+    alpha_forces = math.sqrt(float((force_errors / force_variances.clamp(min=1e-300)).mean())) if len(force_errors) else 1.0
+    estimator.alpha_forces.fill_(alpha_forces)
+    return estimator.to(device=model.device)
