@@ -33,7 +33,9 @@ def test_default_config_loads_back_with_defaults(tmp_path: Path) -> None:
 def test_default_config_shows_the_loss_switch_commented_out(tmp_path: Path) -> None:
     text = default_config_yaml()
     assert "  # switch:\n  #   # switch after this many epochs\n  #   epoch: 150" in text
-    uncommented = text.replace("  # switch:", "  switch:").replace("  #   ", "    ").replace("  switch: null\n", "")
+    before, switch = text.split("  # switch:\n", 1)  # uncomment only the switch section
+    block, after = switch.split("  switch: null\n", 1)
+    uncommented = before + "  switch:\n" + block.replace("  #   ", "    ") + after
     config = load_train_config(write(tmp_path, uncommented))
     assert config.loss.switch is not None and config.loss.switch.epoch == 150
 

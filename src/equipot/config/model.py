@@ -6,6 +6,7 @@ from ase.data import atomic_numbers
 from pydantic import Field, field_validator, model_validator
 
 from .heads import HeadConfig
+from .longrange import LongRangeConfig
 from .strict import StrictModel
 
 __all__ = ["ModelConfig"]
@@ -23,7 +24,8 @@ class ModelConfig(StrictModel):
     ``parity=False`` the model is only SO(3)-equivariant: mirror images may get different
     energies (needed when the target itself tells enantiomers apart). ``heads`` declares
     further outputs (`HeadConfig`: dipoles, polarizabilities, any irreps or Cartesian
-    tensor) computed from the final node features.
+    tensor) computed from the final node features. ``long_range`` adds learned charges and
+    their electrostatics (`LongRangeConfig`; built by `equipot.longrange.build_potential`).
     """
 
     species: list[str] = Field(description="chemical symbols the model knows, e.g. [H, C, O]")
@@ -42,6 +44,9 @@ class ModelConfig(StrictModel):
     heads: list[HeadConfig] = Field(
         default_factory=list,
         description="output heads beyond the energy (dipole, polarizability, irreps, cartesian); see docs/tensors.md",
+    )
+    long_range: LongRangeConfig | None = Field(
+        None, description="learned charges and their Coulomb energy added to the local model; see docs/longrange.md"
     )
 
     @field_validator("species")

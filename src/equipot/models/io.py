@@ -85,6 +85,11 @@ def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> Equi
     try:
         model.load_learned_state(payload["state_dict"])
     except RuntimeError as error:
+    if payload.get("model") == "LongRangePotential":
+        raise ModelFileError(
+            f"{path} holds a long-range model (learned charges + electrostatics); load it with "
+            "equipot.longrange.load_long_range_model(path)"
+        )
         raise ModelFileError(f"{path}: weights do not match the stored config: {error}") from error
     model.metadata = payload.get("metadata", {})  # type: ignore[assignment]
     return model.eval()

@@ -90,6 +90,11 @@ def _new_model(
                 "them, or remove model.species to use the elements of the data"
             )
     model_config = config.model.with_species(species or symbols)
+    if model_config.long_range is not None:
+        raise ConfigError(
+            "model.long_range is not yet trained by equipot train; build the hybrid in Python with "
+            "equipot.longrange.build_potential(config) (docs/longrange.md), or remove model.long_range"
+        )
     model = EquivariantPotential(_with_head_scales(model_config, data), dtype=dtype)
     model.set_normalization(
         atomic_energies=statistics.atomic_energies,

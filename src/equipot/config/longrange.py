@@ -1,0 +1,48 @@
+"""The ``long_range`` section of a model config: learned charges and their electrostatics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .strict import StrictModel
+
+__all__ = ["LongRangeConfig"]
+
+
+class LongRangeConfig(StrictModel):
+    """Adds the Coulomb energy of learned charges to the local model (docs/longrange.md).
+
+    ``method``: ``auto`` (direct sum for molecules, Ewald up to 512 atoms, PME above),
+    ``ewald``, ``pme`` or ``direct`` (molecules only). ``charges``: ``neutral`` (predicted
+    charges corrected to the total charge) or ``qeq`` (charge equilibration; needs
+    ``screening: gaussian``). ``screening``: ``none`` (bare 1/r), ``gaussian`` (Gaussian
+    charges of width ``sigma`` Å) or ``yukawa`` (``exp(-kappa r)/r``, ``kappa`` in 1/Å).
+    ``accuracy``: target error of the periodic sums for unit charges (e/Å; torch-pme's
+    error bounds). ``real_space_cutoff``: Å, the real-space part of Ewald and PME.
+    """
+
+    method: Literal["auto", "ewald", "pme", "direct"] = Field(
+        "auto", description="auto (direct for molecules, Ewald up to 512 atoms, PME above), ewald, pme or direct"
+    )
+    charges: Literal["neutral", "qeq"] = Field("neutral", description="neutral (corrected predictions) or qeq (charge equilibration)")
+    screening: Literal["none", "gaussian", "yukawa"] = Field("none", description="none (1/r), gaussian (sigma) or yukawa (kappa)")
+    sigma: float | None = Field(None, gt=0, description="Gaussian charge width (Å), screening gaussian")
+    kappa: float | None = Field(None, gt=0, description="Yukawa inverse screening length (1/Å), screening yukawa")
+    accuracy: float = Field(1e-4, gt=0, lt=1, description="error bound of the periodic sums (e/Å, unit charges)")
+    real_space_cutoff: float = Field(8.0, gt=0, description="real-space cutoff of Ewald/PME (Å)")
+
+    @model_validator(mode="after")
+    def _check_screening(self) -> "LongRangeConfig":
+        if self.screening == "gaussian" and self.sigma is None:
+            raise ValueError("screening gaussian needs sigma, the width of the Gaussian charges in Å (e.g. sigma: 1.0)")
+        if self.screening == "yukawa" and self.kappa is None:
+            raise ValueError("screening yukawa needs kappa, the inverse screening length in 1/Å (e.g. kappa: 0.5)")
+        if self.screening != "gaussian" and self.sigma is not None:
+            raise ValueError(f"sigma is set but screening is {self.screening!r}; set screening: gaussian or drop sigma")
+        if self.screening != "yukawa" and self.kappa is not None:
+            raise ValueError(f"kappa is set but screening is {self.screening!r}; set screening: yukawa or drop kappa")
+        if self.charges == "qeq" and self.screening != "gaussian":
+            raise ValueError("charges qeq needs screening: gaussian with a width sigma (Å), e.g. sigma: 1.0")
+        return self

@@ -1,0 +1,60 @@
+"""The long_range config section, build_potential, and long-range model files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from ase import Atoms
+from pydantic import ValidationError
+
+from equipot.config import ModelConfig
+from equipot.data import graph_from_atoms
+from equipot.longrange import LongRangePotential, build_potential, load_long_range_model, save_long_range_model
+from equipot.models import EquivariantPotential
+from equipot.models.io import ModelFileError, load_model
+
+SMALL = dict(species=["Na", "Cl"], cutoff=3.5, num_channels=4, lmax=1, hidden_lmax=1, num_layers=1, correlation=2, radial_hidden=8)
+
+
+def test_a_config_without_long_range_builds_the_local_model_and_with_it_the_hybrid() -> None:
+    assert isinstance(build_potential(ModelConfig(**SMALL)), EquivariantPotential)
+    config = ModelConfig(**SMALL, long_range={"charges": "qeq", "screening": "gaussian", "sigma": 1.0, "accuracy": 1e-6})
+    model = build_potential(config, dtype=torch.float64)
+    assert isinstance(model, LongRangePotential)
+    assert model.scheme == "qeq" and model.coulomb.sigma == 1.0 and model.coulomb.accuracy == 1e-6
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"charge": "qeq"}, "unknown key 'charge' in LongRangeConfig; did you mean 'charges'"),
+        ({"screening": "gaussian"}, "screening gaussian needs sigma"),
+        ({"screening": "yukawa"}, "screening yukawa needs kappa"),
+        ({"charges": "qeq"}, "charges qeq needs screening: gaussian"),
+        ({"method": "p3m"}, "method"),
+        ({"sigma": 1.0}, "sigma is set but screening is 'none'"),
+    ],
+)
+def test_bad_long_range_settings_say_what_to_change(section: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ModelConfig(**SMALL, long_range=section)
+
+
+def test_long_range_model_files_round_trip_and_load_model_points_to_the_loader(tmp_path) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(**SMALL, long_range={"accuracy": 1e-6})
+    model = build_potential(config, dtype=torch.float64).eval()
+    with torch.no_grad():
+        for parameter in model.charge_head.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    path = save_long_range_model(model, tmp_path / "hybrid.pt")
+    loaded = load_long_range_model(path)
+    atoms = Atoms("NaClNa", positions=[[0, 0, 0], [2.4, 0, 0], [0, 2.6, 0.4]])
+    atoms.info["charge"] = 1.0
+    graph = graph_from_atoms(atoms, model.cutoff)
+    before = model(graph, outputs={"energy", "charges"})
+    after = loaded(graph, outputs={"energy", "charges"})
+    torch.testing.assert_close(after.energy, before.energy, rtol=0, atol=1e-12)
+    torch.testing.assert_close(after.extra["charges"], before.extra["charges"], rtol=0, atol=1e-12)
+    with pytest.raises(ModelFileError, match="load it with equipot.longrange.load_long_range_model"):
+        load_model(path)
