@@ -5,7 +5,7 @@ each other in a circle. Imports inside functions (kept there for start-up time) 
 The order (docs/architecture.md), lowest first; a folder may import its own layer and
 those below:
 
-    o3, data, nn, config (+ _version, atomic_files)  <  models  <  inference (longrange, uq, extensions)
+    o3, data, nn, config (+ _version, atomic_files, progress)  <  models  <  inference (longrange, uq, extensions)
     <  calculator  <  train, evaluation (learn)  <  plots  <  properties, simulate
     <  testing  <  cli
 
@@ -25,7 +25,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "equipot"
 
 LAYERS: list[set[str]] = [
-    {"_version", "atomic_files", "o3", "data", "nn", "config"},
+    {"_version", "atomic_files", "progress", "o3", "data", "nn", "config"},
     {"models"},
     {"inference", "longrange", "uq", "extensions"},
     {"calculator"},
