@@ -40,6 +40,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "C_ij (GPa) from central differences of the model stress; Voigt/Reuss/Hill moduli; symmetry checked.",
     ),
     "export": ("export", "Compile MODEL's energy, forces and stress ahead of time into a .pt2 (machine code)."),
+    "surfaces": (
+        "surfaces",
+        "Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png).",
+    ),
+    "uncertainty": ("uncertainty", "Attach uncertainty estimators (last-layer variance, descriptor distances) to MODEL."),
+    "features": ("features", "Invariant features (0e channels of the final layer) per atom and per structure, as .npz."),
 }
 
 

@@ -11,8 +11,25 @@ import typer
 from rich.table import Table
 
 from ..inference import keep_freed_memory
-from ..simulate import EnsembleSettings, MDResult, load_calculator, plot_md, read_structure, run_md
-from ._console import CompileOption, ExportedOption, ProgressOption, console, follows_progress_option, user_errors
+from ..simulate import (
+    EnsembleSettings,
+    ExtrapolationError,
+    MDResult,
+    UncertaintyMonitor,
+    load_calculator,
+    plot_md,
+    read_structure,
+    run_md,
+)
+from ._console import (
+    CompileOption,
+    ExportedOption,
+    ProgressOption,
+    console,
+    error_console,
+    follows_progress_option,
+    user_errors,
+)
 
 
 def _summary_table(result: MDResult, title: str) -> Table:
@@ -84,6 +101,14 @@ def md(
     compile: CompileOption = False,
     exported: ExportedOption = False,
     progress: ProgressOption = True,
+    max_uncertainty: Annotated[
+        float | None,
+        typer.Option(help="flag a step whose largest forces_std (eV/Å) exceeds this (a model with uncertainty outputs)"),
+    ] = None,
+    on_extrapolation: Annotated[
+        str | None,
+        typer.Option(help="warn or stop when the model extrapolates (its flag or --max-uncertainty); frames go to OUT_DIR"),
+    ] = None,
 ) -> None:
     """Run MD from STRUCTURE; write the trajectory, md_log.csv, md.png and md_summary.json."""
     if traj_format not in ("extxyz", "traj"):
@@ -96,13 +121,29 @@ def md(
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
-    result = run_md(
-        atoms, calculator, settings, steps, trajectory=out_dir / f"trajectory.{traj_format}",
-        log_file=out_dir / "md_log.csv", log_every=log_every, progress=progress,
-    )
+    monitor = None
+    if max_uncertainty is not None or on_extrapolation is not None:
+        atoms.calc = calculator
+        monitor = UncertaintyMonitor(
+            atoms, max_uncertainty, on_extrapolation or "warn", frames_file=out_dir / "extrapolating_frames.xyz"
+        )
+    try:
+        result = run_md(
+            atoms, calculator, settings, steps, trajectory=out_dir / f"trajectory.{traj_format}",
+            log_file=out_dir / "md_log.csv", log_every=log_every, progress=progress, monitor=monitor,
+        )
+    except ExtrapolationError as error:  # a stop the user asked for: their message, exit code 3
+        assert monitor is not None
+        (out_dir / "uncertainty_summary.json").write_text(json.dumps(monitor.summary(), indent=2) + "\n", encoding="utf-8")
+        error_console.print(f"[bold red]stopped:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=3) from None
     plot = plot_md(result, out_dir / "md.png")
     summary = out_dir / "md_summary.json"
-    summary.write_text(json.dumps(result.to_dict(include_arrays=False), indent=2) + "\n", encoding="utf-8")
+    record = result.to_dict(include_arrays=False)
+    if monitor is not None:
+        record["uncertainty"] = monitor.summary()
+        console.print(f"largest uncertainty seen: {monitor.summary()['max_seen']}")
+    summary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if result.timestep_estimate is not None:
         console.print(describe_auto_timestep(result.timestep_estimate))
     console.print(_summary_table(result, f"{ensemble.upper()} MD of {structure.name} with {model.name}"))

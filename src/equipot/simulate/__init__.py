@@ -4,6 +4,7 @@ their figures. Units: eV, Å, fs, K, GPa."""
 
 from .ensembles import EnsembleSettings
 from .md import MDResult, run_md, run_nve
+from .monitor import ExtrapolationError, ExtrapolationWarning, UncertaintyMonitor
 from .neb import NEBResult, UnphysicalBandError, band_problems, run_neb
 from .plots import plot_md, plot_minimum_energy_path
 from .relax import RelaxResult, relax
@@ -11,9 +12,12 @@ from .inputs import load_calculator, read_structure
 
 __all__ = [
     "EnsembleSettings",
+    "ExtrapolationError",
+    "ExtrapolationWarning",
     "MDResult",
     "NEBResult",
     "RelaxResult",
+    "UncertaintyMonitor",
     "UnphysicalBandError",
     "band_problems",
     "load_calculator",

@@ -129,6 +129,7 @@ def run_md(
     log_file: str | os.PathLike | None = None,
     log_every: int = 10,
     progress: bool = True,
+    monitor: Callable[[], None] | None = None,
 ) -> MDResult:
     """Run ``steps`` MD steps on ``atoms`` (moved in place) as ``settings`` say.
 
@@ -154,6 +155,8 @@ def run_md(
             pressure_GPa for NPT, and conserved_eV for Nose-Hoover/MTK integrators.
         log_every: record every ``log_every`` steps, plus step 0 and the last step.
         progress: show a transient rich progress bar (only on a terminal).
+        monitor: called after every step, e.g. an `UncertaintyMonitor` (which may end
+            the run with `ExtrapolationError`; the log and trajectory so far are kept).
 
     Returns:
         `MDResult`; for NVE its ``drift_per_atom_per_ps`` measures energy conservation.
@@ -178,6 +181,8 @@ def run_md(
     try:
         with progress_bar(progress, steps, ensemble.upper()) as advance:
             dynamics.attach(lambda: advance(dynamics.nsteps, record.temperature_K), interval=1)
+            if monitor is not None:
+                dynamics.attach(monitor, interval=1)
             dynamics.run(steps)
         if steps % log_every:
             record()
