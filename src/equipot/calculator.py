@@ -13,7 +13,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from .data import NeighborList, graph_from_atoms
 from .models import Potential
 from .models.devices import checked_device
-from .models.io import load_model
+from .uq.committee_file import load_potential
 
 __all__ = ["EquipotCalculator"]
 
@@ -90,9 +90,10 @@ class EquipotCalculator(Calculator):
         dtype: torch.dtype | None = None,
         compile: bool = False,
     ) -> EquipotCalculator:
-        """Load a ``.pt`` model file safely (no code executed) and wrap it. A ``.pt2``
+        """Load a ``.pt`` model file or committee file (``committee.pt``, whose results add
+        ``energy_std``, ``forces_std``, ...) safely (no code executed) and wrap it. A ``.pt2``
         export is refused (it runs machine code): wrap ``equipot.inference.load_exported(path)``."""
-        return cls(load_model(path, device=device, dtype=dtype), device=device, dtype=dtype, compile=compile)
+        return cls(load_potential(path, device=device, dtype=dtype), device=device, dtype=dtype, compile=compile)
 
     def calculate(
         self,
@@ -125,7 +126,12 @@ class EquipotCalculator(Calculator):
             self.results[name] = array if self.heads[name].per_atom else array[0]
 
     def _heads_for(self, properties: list[str]) -> set[str]:
-        """Heads to compute: those asked for, and every other one defined for this structure."""
+        """Further outputs to compute: those asked for, and every other one that is defined
+        for this structure and not declared ``on_request`` (`OutputSpec`)."""
         assert self.atoms is not None
         periodic = bool(self.atoms.pbc.any())
-        return {name for name, spec in self.heads.items() if name in properties or spec.periodic or not periodic}
+        return {
+            name
+            for name, spec in self.heads.items()
+            if name in properties or ((spec.periodic or not periodic) and not spec.on_request)
+        }

@@ -3,6 +3,7 @@ symmetry, model files and the calculator."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from ase.build import molecule
@@ -106,7 +107,9 @@ def test_a_model_file_brings_the_estimator_back_and_the_calculator_exposes_it(fi
     graph = graph_from_atoms(atoms, model.cutoff)
     expected = UncertaintyPotential(model, estimator)(graph, outputs={"energy_std", "forces_std"})
     assert atoms.calc.results["energy_std"] == pytest.approx(float(expected.extra["energy_std"][0]), rel=1e-10)
-    assert atoms.calc.get_property("forces_std", atoms).shape == (9,)
+    assert "forces_std" not in atoms.calc.results  # costly: declared on_request, computed only when asked
+    forces_std = atoms.calc.get_property("forces_std", atoms)
+    np.testing.assert_allclose(forces_std, expected.extra["forces_std"].detach().numpy(), rtol=1e-6)
 
 
 def test_a_mismatched_estimator_is_refused_with_a_clear_message(fitted) -> None:

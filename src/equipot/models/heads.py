@@ -47,6 +47,9 @@ class OutputSpec:
     ``pseudo``). ``per_atom`` outputs have a leading atom axis (they permute with the atoms).
     ``periodic``: whether the output is defined for periodic structures (a dipole head
     declared ``periodic: error`` is not; asked for one, it raises).
+    ``on_request``: computed by the calculator only when asked for by name
+    (``calc.get_property(name, atoms)``), for outputs that cost much more than the forces
+    (e.g. the single-model ``forces_std``); the others come with every calculation.
     """
 
     name: str
@@ -56,6 +59,7 @@ class OutputSpec:
     pseudo: bool = False
     unit: str = ""
     periodic: bool = True
+    on_request: bool = False
 
 
 #: the irreps the node features carry (`irreps_flow.check_heads`); None: all of the layout

@@ -61,7 +61,14 @@ class UncertaintyMonitor:
         if max_uncertainty is not None and not (math.isfinite(max_uncertainty) and max_uncertainty > 0):
             raise ValueError(f"max_uncertainty must be a positive number (eV/Å), got {max_uncertainty}")
         provided = set(getattr(atoms.calc, "implemented_properties", ()))
-        self.names = [name for name in UNCERTAINTY_RESULTS if name in provided]
+        specs = getattr(atoms.calc, "heads", {})
+        # an output computed only on request (the costly single-model forces_std) is read only
+        # when a threshold needs it
+        self.names = [
+            name
+            for name in UNCERTAINTY_RESULTS
+            if name in provided and (max_uncertainty is not None or not getattr(specs.get(name), "on_request", False))
+        ]
         if not self.names:
             raise ValueError(
                 "the model gives no uncertainty (no energy_std, forces_std or extrapolating output); "
@@ -80,9 +87,10 @@ class UncertaintyMonitor:
         self.largest: dict[str, float] = {}
 
     def _values(self) -> dict[str, float]:
-        self.atoms.get_forces()  # the uncertainties come with the forces of this configuration
-        results = self.atoms.calc.results  # type: ignore[union-attr]
-        return {name: float(np.max(results[name])) for name in self.names if name in results}
+        calc = self.atoms.calc
+        # by name: an output declared on_request (the single-model forces_std) is computed
+        # only when asked; the others come with the forces of this configuration
+        return {name: float(np.max(calc.get_property(name, self.atoms))) for name in self.names}  # type: ignore[union-attr]
 
     def _reason(self, values: dict[str, float]) -> str | None:
         if values.get("extrapolating", 0.0) > 0.5:

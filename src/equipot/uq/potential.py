@@ -38,7 +38,9 @@ __all__ = ["UncertaintyPotential"]
 
 _LAST_LAYER_OUTPUTS = {
     "energy_std": OutputSpec("energy_std", per_atom=False, irreps="0e", unit="eV"),
-    "forces_std": OutputSpec("forces_std", per_atom=True, irreps="0e", unit="eV/Å"),
+    # exact force variance: a Jacobian of the last-layer features, several times the cost of
+    # the forces (benchmarks/README.md), so the calculator computes it only when asked
+    "forces_std": OutputSpec("forces_std", per_atom=True, irreps="0e", unit="eV/Å", on_request=True),
 }
 _DESCRIPTOR_OUTPUTS = {
     "descriptor_distance": OutputSpec("descriptor_distance", per_atom=True, irreps="0e"),
