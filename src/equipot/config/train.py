@@ -89,6 +89,12 @@ class DataSection(StrictModel):
     )
     n_test: int | None = Field(None, ge=1, description="number of test structures held out; overrides test_fraction")
     split_seed: int | None = Field(None, description="seed of the random valid/test split; null: the top-level seed")
+    bootstrap_seed: int | None = Field(
+        None,
+        description="train on a bootstrap resample of the training split (as many structures, drawn with "
+        "replacement with this seed; committee members get one each with --committee N --bootstrap); null: "
+        "the training split as is",
+    )
     keys: LabelKeysSection = Field(default_factory=LabelKeysSection, description="label keys in the files")
 
     @model_validator(mode="after")

@@ -145,6 +145,11 @@ class GraphDataset(Dataset[AtomicGraph]):
         order = np.random.default_rng(seed).permutation(len(self))
         return self._subset(np.sort(order[n_valid:])), self._subset(np.sort(order[:n_valid]))
 
+    def bootstrap_resample(self, seed: int) -> GraphDataset:
+        """As many structures as this dataset, drawn with replacement with ``seed``
+        (deterministic; a structure may appear several times, under its own name)."""
+        return self._subset(np.sort(np.random.default_rng(seed).integers(0, len(self), size=len(self))))
+
     def _subset(self, indices: Iterable[int]) -> GraphDataset:
         chosen = [int(i) for i in indices]
         return GraphDataset._from_graphs(

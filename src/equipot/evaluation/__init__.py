@@ -10,6 +10,16 @@ Metric names and units (`metrics`) are the same in training logs and in evaluati
 See docs/evaluation.md.
 """
 
+from .calibration import (
+    CalibrationLine,
+    UncertaintyPairs,
+    calibration_report,
+    collect_uncertainties,
+    format_calibration_table,
+    gaussian_nll,
+    miscalibration_area,
+    spearman_correlation,
+)
 from .evaluate import EvaluationResult, compute_metrics, evaluate_file, evaluate_model
 from .labels import graph_labels, outputs_for_labels
 from .metrics import METRIC_UNITS, array_metrics, column_name, error_metrics, metric_names, unit_suffix
@@ -18,17 +28,25 @@ from .target_values import TargetValues
 
 __all__ = [
     "METRIC_UNITS",
+    "CalibrationLine",
     "EvaluationResult",
     "TargetValues",
+    "UncertaintyPairs",
     "array_metrics",
+    "calibration_report",
+    "collect_uncertainties",
     "column_name",
     "compute_metrics",
     "error_metrics",
     "evaluate_file",
     "evaluate_model",
+    "format_calibration_table",
     "format_metrics_table",
+    "gaussian_nll",
     "graph_labels",
     "metric_names",
+    "miscalibration_area",
     "outputs_for_labels",
+    "spearman_correlation",
     "unit_suffix",
 ]

@@ -31,14 +31,14 @@ from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
 from ..models import Potential
-from ..models.io import load_model
+from ..uq.committee_file import load_potential
 from ..data.shipped import resolve_data_path
 from ..o3.voigt import voigt_from_matrix
 from .labels import graph_labels, outputs_for_labels
 from .metrics import array_metrics
 from .target_values import TargetValues, collect_target_values, labelled_targets
 
-__all__ = ["EvaluationResult", "compute_metrics", "evaluate_file", "evaluate_model"]
+__all__ = ["EvaluationResult", "compute_metrics", "evaluate_file", "evaluate_model", "load_evaluation_inputs"]
 
 _ARRAYS = (
     "energy_per_atom_reference", "energy_per_atom_predicted", "energy_n_atoms",
@@ -272,14 +272,27 @@ def evaluate_file(
     dtype: torch.dtype | None = None,
     target_keys: dict[str, str] | None = None,
 ) -> EvaluationResult:
-    """Load a model file and a data file (extxyz, ase.db, ..., or ``"shipped:NAME"``, a
+    """Load a model or committee file and a data file (extxyz, ase.db, ..., or ``"shipped:NAME"``, a
     shipped dataset as in a training config) and `evaluate_model`.
 
     Neighbor lists use the model's cutoff; labels are read where ``keys`` says (default
     `LabelKeys()`), those of the model's heads under their names or where ``target_keys``
     (head name -> key) says; ``dtype`` overrides the stored model dtype (e.g. ``torch.float64``).
     """
-    model = load_model(model_path, device=device, dtype=dtype)
+    model, dataset = load_evaluation_inputs(model_path, data_path, keys, device, dtype, target_keys)
+    return evaluate_model(model, dataset, batch_size=batch_size, device=device)
+
+
+def load_evaluation_inputs(
+    model_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    keys: LabelKeys | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    target_keys: dict[str, str] | None = None,
+) -> tuple[Potential, GraphDataset]:
+    """The model (or committee) and the labelled dataset `evaluate_file` compares (see there)."""
+    model = load_potential(model_path, device=device, dtype=dtype)
     model_dtype = model.dtype
     keys = keys or LabelKeys()
     specs = model.output_specs()
@@ -293,4 +306,4 @@ def evaluate_file(
     )
     data_path = resolve_data_path(str(data_path))
     dataset = GraphDataset.from_file(data_path, cutoff=model.cutoff, keys=keys, dtype=model_dtype)
-    return evaluate_model(model, dataset, batch_size=batch_size, device=device)
+    return model, dataset

@@ -69,6 +69,11 @@ def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None)
             f"{name} is not a readable equipot model file ({type(error).__name__}: {error}). "
             "Model files are loaded without executing code; re-save the model with equipot.save_model"
         ) from error
+    if isinstance(payload, dict) and payload.get("format") == "equipot-committee":
+        raise ModelFileError(
+            f"{name} is a committee file, not a single model; load it with equipot.uq.load_committee "
+            "(or EquipotCalculator.from_file, which takes both)"
+        )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{name} is not an equipot model file (no '{FORMAT}' header)")
     if payload.get("format_version", 0) > FORMAT_VERSION:

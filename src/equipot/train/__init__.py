@@ -8,6 +8,7 @@ See docs/training.md for the config reference, resuming, multi-GPU and multi-nod
 """
 
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
+from .committee import CommitteeResult, fit_committee, member_config
 from .data import (
     EpochSampler,
     GraphDataModule,
@@ -36,6 +37,7 @@ from .runner import TrainResult, as_train_config, evaluate_errors, fit
 __all__ = [
     "AtomicCheckpointIO",
     "CheckpointError",
+    "CommitteeResult",
     "EpochSampler",
     "ErrorSums",
     "ExponentialMovingAverage",
@@ -61,7 +63,9 @@ __all__ = [
     "as_train_config",
     "evaluate_errors",
     "fit",
+    "fit_committee",
     "load_training_data",
+    "member_config",
     "plot_learning_curve",
     "prepare_run",
     "prediction_errors",

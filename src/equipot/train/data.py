@@ -91,6 +91,8 @@ def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: fro
     else:
         n_valid = data.n_valid
         train, valid = _split(full, None if n_valid else data.valid_fraction, n_valid, seed + 1, "valid")
+    if data.bootstrap_seed is not None:
+        train = train.bootstrap_resample(data.bootstrap_seed)
     for role, dataset in (("training", train), ("validation", valid)):
         check_labels(dataset, config, role)
     return TrainingData(train=train, valid=valid, test=test)
