@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from ase.data import atomic_masses
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from ..data import AtomicGraph
 from ..models.derivatives import derive_outputs
 from ..models.heads import OutputSpec, PeriodicDipoleError
+from ..models.io import model_payload
 from ..models.output import OUTPUT_NAMES, ModelOutput
 from ..models.potential import EquivariantPotential, check_graph_cutoff
 from ..nn.scatter import scatter_sum
@@ -77,6 +79,7 @@ class LongRangePotential(nn.Module):
         clash = sorted(set(local.output_specs()) & set(LONG_RANGE_OUTPUTS))
         if clash:
             raise ValueError(f"the local model's heads {clash} clash with the long-range outputs; rename them")
+        self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------ protocol
     @property
@@ -102,7 +105,22 @@ class LongRangePotential(nn.Module):
         """A copy computing in ``dtype`` (the local model's `converted`, the charge head cast)."""
         other = LongRangePotential(self.local.converted(dtype), self.scheme, copy.copy(self.coulomb))
         other.charge_head.load_state_dict({k: v.to(dtype) for k, v in self.charge_head.state_dict().items()})
+        other.metadata = dict(self.metadata)
         return other.train(self.training)
+
+    def model_file_payload(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What its model file holds (`equipot.save_model` writes it): the local model's
+        payload (its config holds the ``long_range`` section) plus the charge head's
+        weights, all plain data; `equipot.load_model` rebuilds it."""
+        if self.local.config.long_range is None:
+            raise ValueError(
+                "this LongRangePotential was assembled by hand; build it with build_potential(config) from a config "
+                "with a long_range section so that its file can be rebuilt"
+            )
+        payload = model_payload(self.local, metadata)
+        payload["model"] = "LongRangePotential"
+        payload["charge_head"] = {k: v.detach().cpu() for k, v in self.charge_head.state_dict().items()}
+        return payload
 
     # ------------------------------------------------------------- compute
     def _dipole(self, charges: Tensor, graph: AtomicGraph, positions: Tensor) -> Tensor:

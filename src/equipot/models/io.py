@@ -8,7 +8,9 @@ through the explicit `equipot.inference.load_exported`.
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,7 +22,16 @@ from ..config import ModelConfig
 from .devices import checked_device
 from .potential import EquivariantPotential
 
-__all__ = ["ModelFileError", "load_model", "model_from_payload", "model_payload", "read_model_file", "save_model"]
+__all__ = [
+    "MODEL_KINDS",
+    "ModelFileError",
+    "load_model",
+    "model_from_payload",
+    "model_payload",
+    "read_model_file",
+    "register_model_kind",
+    "save_model",
+]
 
 FORMAT = "equipot-model"
 FORMAT_VERSION = 1
@@ -28,6 +39,22 @@ FORMAT_VERSION = 1
 
 class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not an equipot model."""
+
+
+#: Potentials other than `EquivariantPotential` that a model file can hold, by the payload's
+#: ``"model"`` entry, with the module that defines each. Reading such a file imports that
+#: module (which calls `register_model_kind`), so `load_model` reads every kind while this
+#: layer names the higher ones only as strings.
+MODEL_KINDS: dict[str, str] = {"LongRangePotential": "equipot.longrange"}
+
+_BUILDERS: dict[str, Callable[[dict[str, Any], str], Any]] = {}
+
+
+def register_model_kind(kind: str, build: Callable[[dict[str, Any], str], Any]) -> None:
+    """Make `model_from_payload` rebuild payloads whose ``"model"`` entry is ``kind`` with
+    ``build(payload, path)`` (a potential in its stored dtype, on the CPU). The payload is
+    plain data; ``build`` must not run code from it."""
+    _BUILDERS[kind] = build
 
 
 def model_payload(model: EquivariantPotential, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -44,13 +71,23 @@ def model_payload(model: EquivariantPotential, metadata: dict[str, Any] | None =
     }
 
 
-def save_model(model: EquivariantPotential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, then rename).
 
+    ``model`` is an `EquivariantPotential`, or a composed potential with a
+    ``model_file_payload(metadata)`` method (`equipot.longrange.LongRangePotential`).
     ``metadata`` (JSON-like: str, numbers, lists, dicts) is stored alongside, e.g. the
     training config and dataset statistics.
     """
-    payload = model_payload(model, metadata)
+    if isinstance(model, EquivariantPotential):
+        payload = model_payload(model, metadata)
+    elif callable(getattr(model, "model_file_payload", None)):
+        payload = model.model_file_payload(metadata)
+    else:
+        raise TypeError(
+            f"save_model writes an EquivariantPotential or a potential with model_file_payload(); got "
+            f"{type(model).__name__} (a committee: equipot.uq.save_committee)"
+        )
     return atomic_write(Path(path), lambda stream: torch.save(payload, stream))
 
 
@@ -84,25 +121,39 @@ def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None)
 
 
 def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> EquivariantPotential:
-    """The model of a `read_model_file` payload, in its stored dtype, on the CPU, in eval mode."""
+    """The model of a `read_model_file` payload, in its stored dtype, on the CPU, in eval mode:
+    an `EquivariantPotential`, or the composed potential its ``"model"`` entry names
+    (`MODEL_KINDS`, e.g. a `LongRangePotential`)."""
+    kind = payload.get("model", "EquivariantPotential")
+    if kind != "EquivariantPotential":
+        return _composed_from_payload(str(kind), payload, path).eval()
     config = ModelConfig.model_validate(payload["config"])
     model = EquivariantPotential(config, dtype=getattr(torch, payload.get("dtype", "float32")))
     try:
         model.load_learned_state(payload["state_dict"])
     except RuntimeError as error:
-    if payload.get("model") == "LongRangePotential":
-        raise ModelFileError(
-            f"{path} holds a long-range model (learned charges + electrostatics); load it with "
-            "equipot.longrange.load_long_range_model(path)"
-        )
         raise ModelFileError(f"{path}: weights do not match the stored config: {error}") from error
     model.metadata = payload.get("metadata", {})  # type: ignore[assignment]
     return model.eval()
 
 
+def _composed_from_payload(kind: str, payload: dict[str, Any], path: str | os.PathLike) -> Any:
+    if kind not in _BUILDERS and kind in MODEL_KINDS:
+        importlib.import_module(MODEL_KINDS[kind])  # a fixed name from this file, never from the payload
+    build = _BUILDERS.get(kind)
+    if build is None:
+        raise ModelFileError(
+            f"{path} holds a model of kind {kind!r}, which this equipot cannot rebuild "
+            f"(it knows EquivariantPotential, {', '.join(sorted(MODEL_KINDS))}); upgrade equipot"
+        )
+    return build(payload, str(path))
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
     """Rebuild the model stored in the ``.pt`` model file ``path`` (see `save_model`), in
-    eval mode. Loading never runs code from the file.
+    eval mode: an `EquivariantPotential`, or the composed potential the file holds (a
+    `equipot.longrange.LongRangePotential` from ``equipot train`` with ``model.long_range``).
+    Loading never runs code from the file.
 
     Raises `ModelFileError` for a ``.pt2`` export: it holds machine code that runs when
     loaded, so it loads only through the explicit ``equipot.inference.load_exported(path)``.

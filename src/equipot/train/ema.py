@@ -5,21 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models import EquivariantPotential
+from ..models import Potential
 
 __all__ = ["ExponentialMovingAverage"]
 
 
 class ExponentialMovingAverage(nn.Module):
-    """A copy of ``model`` whose parameters follow ``p_ema <- d p_ema + (1 - d) p`` after
-    every optimizer step, with ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates
+    """A copy of ``model`` (a potential with parameters and ``converted(dtype)``) whose
+    parameters follow ``p_ema <- d p_ema + (1 - d) p`` after every optimizer step, with ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates
     (a warm-up, so the average forgets the random initial weights quickly).
 
     It is a submodule of the training module, so its weights and ``num_updates`` are
     stored in checkpoints; buffers (normalization constants) are copied, not averaged.
     """
 
-    def __init__(self, model: EquivariantPotential, decay: float = 0.99):
+    def __init__(self, model: Potential, decay: float = 0.99):
         super().__init__()
         if not 0 < decay < 1:
             raise ValueError(f"EMA decay must lie in (0, 1), got {decay}")
@@ -34,7 +34,7 @@ class ExponentialMovingAverage(nn.Module):
         return min(self.decay, (1.0 + n) / (10.0 + n))
 
     @torch.no_grad()
-    def update(self, model: EquivariantPotential) -> None:
+    def update(self, model: Potential) -> None:
         """Move the average towards ``model``'s current weights."""
         weight = 1.0 - self.current_decay()
         averaged = list(self.model.parameters())

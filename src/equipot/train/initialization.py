@@ -6,6 +6,10 @@ Statistics are computed once, on the training set: reference energies E0 per ele
 number of neighbors, as MACE does. A fine-tuned model keeps its own normalization (only
 the ``atomic_energies`` given in the config replace its E0).
 
+With ``model.long_range`` the model is a `LongRangePotential` (the local model plus the
+Coulomb energy of learned charges); the normalization applies to its local part, and its
+outputs ``charges`` (per atom, e) and ``dipole`` (molecules, e·Å) may be loss targets.
+
 Where E0 came from is recorded in the model file's metadata as ``atomic_energies_source``
 (see `DatasetStatistics.atomic_energies_source`; a fine-tune inherits its base model's,
 or ``"config"`` when the config gives every element).
@@ -22,9 +26,10 @@ import warnings
 import torch
 from ase.data import atomic_numbers, chemical_symbols
 
-from ..config import HeadConfig, ModelConfig
+from ..config import ModelConfig
 from ..config.train import ConfigError, TrainConfig
 from ..data import AtomicEnergiesWarning, DatasetStatistics, compute_statistics
+from ..longrange import LONG_RANGE_OUTPUTS, LongRangePotential, build_potential
 from ..models import EquivariantPotential
 from ..models.io import load_model
 from .data import TrainingData, load_training_data
@@ -39,7 +44,7 @@ class RunSetup:
 
     config: TrainConfig
     data: TrainingData
-    model: EquivariantPotential
+    model: EquivariantPotential | LongRangePotential
     statistics: DatasetStatistics
 
     def run_info(self) -> dict[str, Any]:
@@ -58,10 +63,16 @@ def prepare_run(config: TrainConfig) -> RunSetup:
     """
     dtype = getattr(torch, config.dtype)
     base = load_model(_path(config.finetune_from), dtype=dtype) if config.finetune_from else None
-    cutoff = base.config.cutoff if base is not None else config.model.cutoff
-    heads = base.config.heads if base is not None else config.model.heads
-    _check_targets(config, heads, config.finetune_from)
-    data = load_training_data(config, cutoff, frozenset(head.name for head in heads if head.per_atom))
+    if isinstance(base, LongRangePotential):
+        raise FinetuneError(
+            f"{config.finetune_from} is a long-range model; fine-tuning one is not supported yet: train a new "
+            "model with model.long_range (remove finetune_from)"
+        )
+    model_config = base.config if base is not None else config.model
+    extra = _further_outputs(model_config)
+    _check_targets(config, extra, config.finetune_from)
+    per_atom = frozenset(name for name, is_per_atom in extra.items() if is_per_atom)
+    data = load_training_data(config, model_config.cutoff, per_atom)
     given = {atomic_numbers[symbol]: energy for symbol, energy in (config.atomic_energies or {}).items()}
     if base is not None:
         model = _finetuned(base, config, data, given)
@@ -79,7 +90,7 @@ def _path(name: str) -> Path:
 
 def _new_model(
     config: TrainConfig, data: TrainingData, statistics: DatasetStatistics, dtype: torch.dtype
-) -> EquivariantPotential:
+) -> EquivariantPotential | LongRangePotential:
     symbols = [chemical_symbols[z] for z in data.atomic_numbers()]
     species = config.model.species
     if species is not None:
@@ -90,13 +101,8 @@ def _new_model(
                 "them, or remove model.species to use the elements of the data"
             )
     model_config = config.model.with_species(species or symbols)
-    if model_config.long_range is not None:
-        raise ConfigError(
-            "model.long_range is not yet trained by equipot train; build the hybrid in Python with "
-            "equipot.longrange.build_potential(config) (docs/longrange.md), or remove model.long_range"
-        )
-    model = EquivariantPotential(_with_head_scales(model_config, data), dtype=dtype)
-    model.set_normalization(
+    model = build_potential(_with_head_scales(model_config, data), dtype=dtype)
+    local_part(model).set_normalization(
         atomic_energies=statistics.atomic_energies,
         scale=statistics.force_rms or 1.0,
         shift=statistics.mean_residual_energy_per_atom or 0.0,
@@ -105,9 +111,23 @@ def _new_model(
     return model
 
 
-def _check_targets(config: TrainConfig, heads: list[HeadConfig], source: str | None) -> None:
-    """Every loss target must be the output of a head of the model."""
-    names = [head.name for head in heads]
+def local_part(model: EquivariantPotential | LongRangePotential) -> EquivariantPotential:
+    """The local model: ``model`` itself, or the local part of a `LongRangePotential`."""
+    return model.local if isinstance(model, LongRangePotential) else model
+
+
+def _further_outputs(config: ModelConfig) -> dict[str, bool]:
+    """Outputs beyond energy, forces and stress that can be loss targets, by name: per atom or not
+    (the heads, and with ``long_range`` the charges and the dipole)."""
+    outputs = {head.name: head.per_atom for head in config.heads}
+    if config.long_range is not None:
+        outputs.update({name: LONG_RANGE_OUTPUTS[name].per_atom for name in ("charges", "dipole")})
+    return outputs
+
+
+def _check_targets(config: TrainConfig, outputs: dict[str, bool], source: str | None) -> None:
+    """Every loss target must be an output of the model (a head, or a long-range output)."""
+    names = list(outputs)
     unknown = [name for name in config.loss.targets if name not in names]
     if unknown:
         where = f"the model in {source}" if source else "model.heads"
@@ -115,6 +135,7 @@ def _check_targets(config: TrainConfig, heads: list[HeadConfig], source: str | N
             f"loss.targets names {unknown}, but {where} has no head of that name (heads: {names}); "
             f"declare one, e.g. model.heads: [{{name: {unknown[0]}, kind: dipole}}] (kinds: irreps, dipole, "
             "polarizability, cartesian)"
+            + ("; learned charges come with a model.long_range section (docs/longrange.md)" if "charges" in unknown else "")
         )
 
 
@@ -184,7 +205,7 @@ def _finetune_statistics(model: EquivariantPotential, data: TrainingData, given:
     return statistics
 
 
-def resolve_config(config: TrainConfig, model: EquivariantPotential) -> TrainConfig:
+def resolve_config(config: TrainConfig, model: EquivariantPotential | LongRangePotential) -> TrainConfig:
     """``config`` with the model section of ``model`` (species filled in; with
     ``finetune_from``, the file's architecture) and file paths made absolute (for resuming
     from another directory)."""
@@ -201,5 +222,5 @@ def resolve_config(config: TrainConfig, model: EquivariantPotential) -> TrainCon
     data["output_dir"] = str(_path(config.output_dir).resolve())
     if config.finetune_from is not None:
         data["finetune_from"] = str(_path(config.finetune_from).resolve())
-    data["model"] = model.config.model_dump()
+    data["model"] = local_part(model).config.model_dump()
     return TrainConfig.model_validate(data)

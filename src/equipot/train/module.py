@@ -1,4 +1,5 @@
-"""`PotentialModule`: the Lightning module that trains an `EquivariantPotential`."""
+"""`PotentialModule`: the Lightning module that trains a potential with parameters (an
+`EquivariantPotential`, a `LongRangePotential`, ...)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from ..config.train import TrainConfig
 from ..evaluation.labels import graph_labels, outputs_for_labels
-from ..models import EquivariantPotential
+from ..models import Potential
 from .data import GraphBatch
 from .ema import ExponentialMovingAverage
 from .errors import NonFiniteLossError
@@ -33,18 +34,23 @@ class PotentialModule(pl.LightningModule):
     - the learning-rate schedule steps once per epoch after validation (here, not in
       Lightning, so that a checkpoint written at the end of an epoch holds the stepped state).
 
-    ``train_names`` names the training structures (for errors); ``run_info`` (JSON-like:
-    resolved config, dataset statistics) is stored in every checkpoint under ``"equipot"``.
+    ``model`` is any `Potential` that is a torch module with parameters and a
+    ``converted(dtype)`` copy (for the EMA): all its parameters are trained (those of a
+    long-range model's charge head too). ``train_names`` names the training structures (for
+    errors); ``run_info`` (JSON-like: resolved config, dataset statistics) is stored in
+    every checkpoint under ``"equipot"``.
     """
 
     def __init__(
         self,
-        model: EquivariantPotential,
+        model: Potential,
         config: TrainConfig,
         train_names: list[str] | None = None,
         run_info: dict[str, Any] | None = None,
     ):
         super().__init__()
+        if not isinstance(model, torch.nn.Module) or not any(True for _ in model.parameters()):
+            raise TypeError(f"PotentialModule trains a potential with parameters (a torch module); got {type(model).__name__}")
         self.model = model
         self.ema = ExponentialMovingAverage(model, config.ema.decay) if config.ema.enabled else None
         self.config = config
@@ -58,7 +64,7 @@ class PotentialModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ helpers
     @property
-    def averaged_model(self) -> EquivariantPotential:
+    def averaged_model(self) -> Potential:
         """The model used for validation and saved: the EMA copy, or the trained model itself."""
         return self.ema.model if self.ema is not None else self.model
 
