@@ -8,12 +8,18 @@ o3, data and config. These models take their own inputs (relative positions and 
 
 from .fitting import FitHistory, fit_full_batch
 from .nuclear import ToyNucleonReference, TwoNucleonPotential, sample_configurations, tensor_operator
+from .planar import PlanarPointSetModel, PointSets, planar_edges, point_set_targets, sample_point_sets
 
 __all__ = [
     "FitHistory",
+    "PlanarPointSetModel",
+    "PointSets",
     "ToyNucleonReference",
     "TwoNucleonPotential",
     "fit_full_batch",
+    "planar_edges",
+    "point_set_targets",
     "sample_configurations",
+    "sample_point_sets",
     "tensor_operator",
 ]

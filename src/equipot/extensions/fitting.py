@@ -32,7 +32,8 @@ def fit_full_batch(
     seconds: float | None = None,
     final_learning_rate: float | None = None,
 ) -> FitHistory:
-    """Minimise ``loss_fn()`` over ``module``'s parameters with Adam.
+    """Minimise ``loss_fn()`` over ``module``'s parameters with Adam (``loss_fn`` may draw
+    a new minibatch on each call).
 
     ``steps`` is the most steps taken; ``seconds`` (if given) stops earlier when the wall
     time is spent. The learning rate decays exponentially from ``learning_rate`` to
