@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "surfaces",
         "Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png).",
     ),
+    "dock": ("dock", "Dock the rigid GUEST onto the fixed HOST from several starts; write docked.xyz and dock.json."),
     "uncertainty": ("uncertainty", "Attach uncertainty estimators (last-layer variance, descriptor distances) to MODEL."),
     "features": ("features", "Invariant features (0e channels of the final layer) per atom and per structure, as .npz."),
 }
