@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png).",
     ),
     "dock": ("dock", "Dock the rigid GUEST onto the fixed HOST from several starts; write docked.xyz and dock.json."),
+    "hyperelastic": (
+        "hyperelastic",
+        "Learn W(C) (GPa) from the model's stress-strain data; compare its C_ij with the model's; save the law.",
+    ),
     "uncertainty": ("uncertainty", "Attach uncertainty estimators (last-layer variance, descriptor distances) to MODEL."),
     "features": ("features", "Invariant features (0e channels of the final layer) per atom and per structure, as .npz."),
 }
