@@ -197,17 +197,19 @@ def test_member_configs_share_the_split_and_differ_in_seed_and_resample(tmp_path
 
 def test_train_committee_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    threads = torch.get_num_threads()
-    config = tiny_config(write_molecules(tmp_path / "ch4.xyz"), tmp_path / "run", max_epochs=1, threads=threads)
+    config = tiny_config(write_molecules(tmp_path / "ch4.xyz"), tmp_path / "run", max_epochs=1)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     runner = CliRunner()
-    result = runner.invoke(app, ["train", str(path), "--committee", "2", "--parallel", "1", "--no-progress"])
+    # on this 2-core machine: two spawned processes (the default, one member per core)
+    result = runner.invoke(app, ["train", str(path), "--committee", "2", "--bootstrap", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "member 1 (seed 1)" in result.output and "committee:" in result.output
     committee = load_committee(tmp_path / "run" / "committee.pt")
-    assert len(committee) == 2 and (tmp_path / "run" / "member_0" / "model.pt").is_file()
+    assert len(committee) == 2 and committee.metadata["bootstrap"] is True
     assert committee.metadata["members"][1]["seed"] == 1
+    stored = [load_model(tmp_path / "run" / f"member_{i}" / "model.pt").metadata["config"] for i in range(2)]
+    assert [c["seed"] for c in stored] == [0, 1] and [c["data"]["bootstrap_seed"] for c in stored] == [0, 1]
 
     evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "run" / "committee.pt"), str(tmp_path / "ch4.xyz"),
                                     "--out-dir", str(tmp_path / "eval"), "--uncertainty", "--no-progress",
@@ -224,3 +226,6 @@ def test_train_committee_from_the_command_line(tmp_path: Path, monkeypatch: pyte
     assert refused.exit_code != 0 and "at least 2 members" in refused.output
     bare = runner.invoke(app, ["train", str(path), "--bootstrap"])
     assert bare.exit_code != 0 and "add --committee N" in bare.output
+    none_at_once = runner.invoke(app, ["train", str(path), "--committee", "2", "--parallel", "0"])
+    assert none_at_once.exit_code != 0 and "parallel must be at least 1" in none_at_once.output
+
