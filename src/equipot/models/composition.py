@@ -17,7 +17,7 @@ from ..data import AtomicGraph, edge_vectors
 from .derivatives import derive_outputs
 from .heads import OutputSpec
 from .output import OUTPUT_NAMES, ModelOutput
-from .protocol import Potential
+from .protocol import Potential, check_composable
 
 __all__ = ["SumPotential", "edges_within"]
 
@@ -58,24 +58,7 @@ class SumPotential(nn.Module):
         super().__init__()
         if not terms:
             raise ValueError("SumPotential needs at least one potential to add, got none")
-        for index, term in enumerate(terms):
-            if not isinstance(term, Potential):
-                raise TypeError(
-                    f"SumPotential term {index} is a {type(term).__name__}, not a Potential (it needs "
-                    "__call__(graph, outputs, create_graph), cutoff, species, dtype, device and output_specs())"
-                )
-        first = terms[0]
-        for index, term in enumerate(terms[1:], start=1):
-            if sorted(term.species) != sorted(first.species):
-                raise ValueError(
-                    f"SumPotential terms must share species: term 0 knows {list(first.species)}, "
-                    f"term {index} knows {list(term.species)}"
-                )
-            if term.dtype != first.dtype or term.device != first.device:
-                raise ValueError(
-                    f"SumPotential terms must share dtype and device: term 0 is {first.dtype} on {first.device}, "
-                    f"term {index} is {term.dtype} on {term.device}; convert them first"
-                )
+        check_composable(terms, "SumPotential", "term")
         self.terms = tuple(terms)
         # module terms are registered, so .to(), .eval() and parameters() reach them
         self.modules_of_terms = nn.ModuleList([term for term in terms if isinstance(term, nn.Module)])

@@ -10,7 +10,7 @@ potentials, never by flags in a ``forward``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -19,7 +19,7 @@ from ..data import AtomicGraph
 from .heads import OutputSpec
 from .output import ModelOutput
 
-__all__ = ["Potential"]
+__all__ = ["Potential", "check_composable"]
 
 
 @runtime_checkable
@@ -60,3 +60,31 @@ class Potential(Protocol):
     def __call__(
         self, graph: AtomicGraph, outputs: Iterable[str] = ..., create_graph: bool | None = None
     ) -> ModelOutput: ...
+
+
+def check_composable(potentials: Sequence[object], owner: str, part: str) -> None:
+    """Refuse parts that cannot be combined into one potential (a sum, a committee): each
+    must be a `Potential`, and all must share species, dtype and device.
+
+    ``owner`` and ``part`` name them in the messages, e.g. ``("SumPotential", "term")``:
+    "SumPotential term 1 is a str, not a Potential ...". Raises TypeError or ValueError.
+    """
+    for index, potential in enumerate(potentials):
+        if not isinstance(potential, Potential):
+            raise TypeError(
+                f"{owner} {part} {index} is a {type(potential).__name__}, not a Potential (it needs "
+                "__call__(graph, outputs, create_graph), cutoff, species, dtype, device and output_specs())"
+            )
+    first = potentials[0]
+    for index, potential in enumerate(potentials[1:], start=1):
+        assert isinstance(potential, Potential) and isinstance(first, Potential)
+        if sorted(potential.species) != sorted(first.species):
+            raise ValueError(
+                f"{owner} {part}s must share species: {part} 0 knows {list(first.species)}, "
+                f"{part} {index} knows {list(potential.species)}"
+            )
+        if potential.dtype != first.dtype or potential.device != first.device:
+            raise ValueError(
+                f"{owner} {part}s must share dtype and device: {part} 0 is {first.dtype} on {first.device}, "
+                f"{part} {index} is {potential.dtype} on {potential.device}; convert them first"
+            )

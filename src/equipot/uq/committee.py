@@ -29,7 +29,7 @@ from ..models.composition import edges_within
 from ..models.derivatives import derive_outputs
 from ..models.heads import OutputSpec
 from ..models.output import OUTPUT_NAMES, ModelOutput
-from ..models.protocol import Potential
+from ..models.protocol import Potential, check_composable
 
 __all__ = ["Committee", "STD_OUTPUTS"]
 
@@ -70,24 +70,7 @@ class Committee(nn.Module):
                 f"a Committee needs at least 2 potentials to measure their spread, got {len(members)}; "
                 "train more members (equipot train config.yaml --committee 4)"
             )
-        for index, member in enumerate(members):
-            if not isinstance(member, Potential):
-                raise TypeError(
-                    f"Committee member {index} is a {type(member).__name__}, not a Potential (it needs "
-                    "__call__(graph, outputs, create_graph), cutoff, species, dtype, device and output_specs())"
-                )
-        first = members[0]
-        for index, member in enumerate(members[1:], start=1):
-            if sorted(member.species) != sorted(first.species):
-                raise ValueError(
-                    f"Committee members must share species: member 0 knows {list(first.species)}, "
-                    f"member {index} knows {list(member.species)}"
-                )
-            if member.dtype != first.dtype or member.device != first.device:
-                raise ValueError(
-                    f"Committee members must share dtype and device: member 0 is {first.dtype} on "
-                    f"{first.device}, member {index} is {member.dtype} on {member.device}; convert them first"
-                )
+        check_composable(members, "Committee", "member")
         self.members = tuple(members)
         # module members are registered, so .to(), .eval() and parameters() reach them
         self.modules_of_members = nn.ModuleList([m for m in members if isinstance(m, nn.Module)])
