@@ -1,5 +1,7 @@
-"""The same irreps machinery for more physics: a two-nucleon potential with its tensor
-force (`nuclear`), a model of planar point sets with SO(2)-equivariant layers (`planar`).
+"""The same irreps machinery for more physics: the coupling of two spins with the
+direction between them (`spin_pair`), used for the two-nucleon tensor force (`nuclear`)
+and for magnetic moments on a lattice with spin-lattice dynamics (`spin_lattice`); a
+model of planar point sets with SO(2)-equivariant layers (`planar`).
 
 Layer: above `models` (beside `inference`, `longrange`, `uq`); may import models, nn,
 o3, data and config. These models take their own inputs (relative positions and spins,
@@ -9,17 +11,37 @@ o3, data and config. These models take their own inputs (relative positions and 
 from .fitting import FitHistory, fit_full_batch
 from .nuclear import ToyNucleonReference, TwoNucleonPotential, sample_configurations, tensor_operator
 from .planar import PlanarPointSetModel, PointSets, planar_edges, point_set_targets, sample_point_sets
+from .spin_lattice import (
+    HeisenbergLatticeReference,
+    LatticeEdges,
+    SpinLatticeDynamics,
+    SpinLatticePotential,
+    lattice_edges,
+    ordered_moments,
+    simple_cubic,
+    spin_lattice_derivatives,
+)
+from .spin_pair import SpinPairCoupling
 
 __all__ = [
     "FitHistory",
+    "HeisenbergLatticeReference",
+    "LatticeEdges",
     "PlanarPointSetModel",
     "PointSets",
+    "SpinLatticeDynamics",
+    "SpinLatticePotential",
+    "SpinPairCoupling",
     "ToyNucleonReference",
     "TwoNucleonPotential",
     "fit_full_batch",
+    "lattice_edges",
+    "ordered_moments",
     "planar_edges",
     "point_set_targets",
     "sample_configurations",
     "sample_point_sets",
+    "simple_cubic",
+    "spin_lattice_derivatives",
     "tensor_operator",
 ]
