@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from scipy.optimize import minimize_scalar
@@ -53,10 +52,6 @@ def emt_cu_lattice() -> float:
         return atoms.get_potential_energy()
 
     return float(minimize_scalar(energy, bracket=(3.5, 3.6, 3.7), tol=1e-10).x)
-
-
-def emt_cu(a: float, cubic: bool = False) -> Atoms:
-    return bulk("Cu", "fcc", a=a, cubic=cubic)
 
 
 def random_unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -9,7 +9,6 @@ import pytest
 from ase import units
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from conftest import emt_cu
 
 from equipot.properties import elastic_moduli, elastic_tensor, elastic_tensor_autograd, strain_matrix
 
@@ -29,11 +28,11 @@ def _energy_density_curvature(atoms, voigt_direction: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def emt_cubic(emt_cu_lattice):
-    return elastic_tensor(EMT(), emt_cu(emt_cu_lattice, cubic=True))
+    return elastic_tensor(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True))
 
 
 def test_emt_copper_matches_an_energy_strain_fit(emt_cubic, emt_cu_lattice) -> None:
-    atoms = emt_cu(emt_cu_lattice, cubic=True)
+    atoms = bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True)
     c11 = _energy_density_curvature(atoms, np.array([1.0, 0, 0, 0, 0, 0]))  # E/V = C11 s^2 / 2
     c11_plus_c12 = _energy_density_curvature(atoms, np.array([1.0, 1.0, 0, 0, 0, 0])) / 2  # (C11 + C12) s^2
     c44 = _energy_density_curvature(atoms, np.array([0, 0, 0, 1.0, 0, 0]))  # C44 gamma^2 / 2
@@ -103,7 +102,7 @@ def test_autograd_tensor_of_a_model_equals_finite_differences(cu_model) -> None:
 
 
 def test_asymmetric_matrix_warns(emt_cu_lattice) -> None:
-    atoms = emt_cu(emt_cu_lattice, cubic=True)
+    atoms = bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True)
     atoms.set_cell(np.array(atoms.cell) @ np.diag([1.03, 1.0, 1.0]), scale_atoms=True)
     # under uniaxial stress d(stress)/d(strain) is not symmetric (terms of order sigma)
     with pytest.warns(RuntimeWarning) as record:

@@ -10,7 +10,6 @@ import pytest
 import yaml
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
-from conftest import emt_cu
 
 from equipot.properties import phonons, vibrations
 from equipot.properties.phonons import PhononResult
@@ -21,7 +20,7 @@ THZ_PER_CM = 0.0299792458
 @pytest.fixture(scope="module")
 def emt_phonons(emt_cu_lattice) -> PhononResult:
     # 4x4x4 primitive cells: X and L are commensurate, so phonopy is exact there
-    return phonons(EMT(), emt_cu(emt_cu_lattice), supercell=(4, 4, 4))
+    return phonons(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice), supercell=(4, 4, 4))
 
 
 def test_frequencies_at_x_and_l_are_finite_and_acoustic_branches_vanish_at_gamma(emt_phonons) -> None:
@@ -41,16 +40,16 @@ def test_x_and_l_equal_gamma_modes_of_commensurate_cubic_cells(emt_phonons, emt_
     phonopy_x, phonopy_l = emt_phonons.frequencies_at(["X", "L"])
     # the 4-atom cubic cell folds the three X points onto Gamma (3 x [TA, TA, LA]); the
     # tolerance is the anharmonic error of phonopy's 0.01 Å displacements (1.1e-4 here)
-    cubic = vibrations(EMT(), emt_cu(emt_cu_lattice, cubic=True))
+    cubic = vibrations(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True))
     np.testing.assert_allclose(np.sort(cubic.frequencies_cm[3:]) * THZ_PER_CM, np.sort(np.tile(phonopy_x, 3)), rtol=3e-4)
     # the 32-atom cell (2x2x2 cubic) holds the L points among its Gamma modes
-    large = vibrations(EMT(), emt_cu(emt_cu_lattice, cubic=True).repeat(2)).frequencies_cm * THZ_PER_CM
+    large = vibrations(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True).repeat(2)).frequencies_cm * THZ_PER_CM
     for value in phonopy_l:
         assert np.abs(large - value).min() < 3e-4 * value
 
 
 def test_conventional_input_cell_gives_the_same_phonons(emt_phonons, emt_cu_lattice) -> None:
-    conventional = phonons(EMT(), emt_cu(emt_cu_lattice, cubic=True), supercell=(2, 2, 2))
+    conventional = phonons(EMT(), bulk("Cu", "fcc", a=emt_cu_lattice, cubic=True), supercell=(2, 2, 2))
     assert conventional.path == emt_phonons.path == "GXWKGLUWLK,UX"
     # X and L are commensurate with both supercells; they differ by the anharmonic error
     # of the 0.01 Å displacements (1e-4), which depends on the supercell
