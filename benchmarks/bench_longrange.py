@@ -1,0 +1,111 @@
+"""Cost of the long-range term (issue 18).
+
+1. ``CoulombEnergy`` (PME through torch-pme, parameters from its error bounds for
+   ``--accuracy``, real-space cutoff 8 Å) on rocksalt NaCl supercells of 1 000 to 100 000
+   atoms: energy + forces (one backward pass), time per atom. The parameter choice
+   (`pme_parameters`) and the real-space neighbour list are included, as in a model call.
+2. Inference overhead of the hybrid over the local model at about 1 000 atoms: an
+   `EquivariantPotential` and the `LongRangePotential` built from the same config plus
+   ``long_range`` (neutral charges; ``method: auto`` is PME at this size), energy + forces,
+   untrained, and one training step (energy, forces and stress loss, backward to the weights).
+
+Medians over ``--repeats`` calls after one warm-up call, one thread by default::
+
+    python benchmarks/bench_longrange.py --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from ase.build import bulk
+
+from equipot.config import ModelConfig
+from equipot.data import graph_from_atoms
+from equipot.longrange import CoulombEnergy, build_potential, pme_parameters
+
+
+def median_seconds(call, repeats: int) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def coulomb_per_atom(repeats: int, accuracy: float, sizes: list[int]) -> None:
+    print(f"PME energy + forces, accuracy {accuracy} e/Å, float32")
+    print("| atoms | smearing (Å) | mesh spacing (Å) | time (s) | µs/atom |")
+    print("| --- | --- | --- | --- | --- |")
+    coulomb = CoulombEnergy(method="pme", accuracy=accuracy, real_space_cutoff=8.0)
+    for n in sizes:
+        atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True) * (n, n, n)
+        atoms.rattle(0.05, seed=n)
+        positions = torch.tensor(atoms.positions, dtype=torch.float32)
+        cell = torch.tensor(atoms.cell.array, dtype=torch.float32)[None]
+        charges = torch.where(torch.tensor(atoms.numbers) == 11, 1.0, -1.0).to(torch.float32)
+        pbc = torch.ones(1, 3, dtype=torch.bool)
+        batch = torch.zeros(len(atoms), dtype=torch.long)
+
+        def call() -> None:
+            x = positions.clone().requires_grad_(True)
+            energies, _ = coulomb(charges, x, cell, pbc, batch)
+            torch.autograd.grad(energies.sum(), x)
+
+        seconds = median_seconds(call, repeats)
+        parameters = pme_parameters(cell[0], positions, 8.0, accuracy)
+        print(f"| {len(atoms)} | {parameters.smearing:.3f} | {parameters.mesh_spacing:.3f} | {seconds:.3f} | {1e6 * seconds / len(atoms):.1f} |")
+
+
+def hybrid_overhead(repeats: int, channels: int) -> None:
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True) * (5, 5, 5)  # 1 000 atoms
+    atoms.rattle(0.05, seed=0)
+    common = {"species": ["Na", "Cl"], "cutoff": 5.0, "num_channels": channels}
+    local = build_potential(ModelConfig(**common)).eval()
+    hybrid = build_potential(ModelConfig(**common, long_range={"charges": "neutral", "accuracy": 1e-4})).eval()
+    graph = graph_from_atoms(atoms, 5.0, dtype=torch.float32)
+    rows = []
+    for name, model in (("local", local), ("hybrid", hybrid)):
+        inference = median_seconds(lambda m=model: m(graph, outputs={"energy", "forces"}, create_graph=False), repeats)
+        model.train()
+
+        def step(m=model) -> None:
+            out = m(graph, outputs={"energy", "forces", "stress"}, create_graph=True)
+            loss = out.energy.square().sum() + out.forces.square().mean() + out.stress.square().mean()
+            loss.backward()
+            m.zero_grad()
+
+        training = median_seconds(step, repeats)
+        model.eval()
+        rows.append((name, inference, training))
+    print(f"\n{len(atoms)} atoms, {channels} channels, float32, cutoff 5 Å")
+    print("| model | inference, energy + forces (s) | training step, E+F+S loss and backward (s) |")
+    print("| --- | --- | --- |")
+    for name, inference, training in rows:
+        print(f"| {name} | {inference:.3f} | {training:.3f} |")
+    print(f"| hybrid / local | {rows[1][1] / rows[0][1]:.2f}x | {rows[1][2] / rows[0][2]:.2f}x |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--accuracy", type=float, default=1e-4)
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5, 7, 11, 16, 23], help="supercell repeats n (8 n³ atoms)")
+    parser.add_argument("--skip-overhead", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    coulomb_per_atom(args.repeats, args.accuracy, args.sizes)
+    if not args.skip_overhead:
+        hybrid_overhead(args.repeats, args.channels)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
