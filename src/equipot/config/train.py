@@ -241,7 +241,7 @@ class TrainConfig(StrictModel):
     max_time_minutes: float | None = Field(
         None,
         gt=0,
-        description="stop before an epoch would end past this many minutes of training (resumes count); null: none",
+        description="stop when this many minutes of training are spent, inside an epoch if need be (resumes count); null: none",
     )
     batch_size: int = Field(8, ge=1, description="structures per optimizer step (global: split over all processes)")
     valid_batch_size: int | None = Field(None, ge=1, description="structures per validation batch; null: batch_size")

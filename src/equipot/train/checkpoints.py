@@ -107,7 +107,7 @@ def model_metadata(pl_module: Any, record: dict[str, float], best_epoch: int) ->
     return {
         **pl_module.run_info,
         "epochs_trained": int(record["epoch"]),
-        "best_epoch": int(best_epoch),
+        "best_epoch": best_epoch if not float(best_epoch).is_integer() else int(best_epoch),  # 3.45: inside epoch 4
         "metrics": {"valid": valid},
     }
 
@@ -160,6 +160,9 @@ class RunCheckpoints(Checkpoint):
         record = pl_module.epoch_record
         if not record:  # no validation ran in this epoch
             return
+        if getattr(pl_module, "stopped_fraction", None) is not None:
+            self._keep_partial_epoch(trainer, pl_module, record)
+            return
         if self.switch_epoch is not None and trainer.current_epoch == self.switch_epoch:
             self.best_loss, self.bad_epochs = math.inf, 0
         loss = record["valid_loss"]
@@ -178,3 +181,17 @@ class RunCheckpoints(Checkpoint):
             trainer.save_checkpoint(self.paths.last_checkpoint, weights_only=False)
         if self.patience is not None and self.bad_epochs >= self.patience:
             trainer.should_stop = True
+
+    def _keep_partial_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule, record: dict[str, float]) -> None:
+        """After a time-budget stop inside an epoch (its ``last.ckpt`` is written already):
+        ``model.pt`` takes the validated EMA weights if they beat the best so far. The
+        checkpoints' state (best loss, epochs without improvement) is left as the stop
+        found it, so a resumed run decides exactly as an uninterrupted one; it replaces
+        this ``model.pt`` with the next whole epoch that beats the best whole epoch."""
+        switched = self.switch_epoch is not None and trainer.current_epoch >= self.switch_epoch
+        to_beat = math.inf if switched and self.best_epoch <= self.switch_epoch else self.best_loss  # type: ignore[operator]
+        if record["valid_loss"] < to_beat:
+            self.best_loss, self.best_epoch = record["valid_loss"], record["epoch"]  # type: ignore[assignment]
+            if trainer.is_global_zero:
+                save_model(pl_module.averaged_model, self.paths.best_model, model_metadata(pl_module, record, self.best_epoch))
+        trainer.strategy.barrier("equipot-partial-epoch")

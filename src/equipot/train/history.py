@@ -1,7 +1,8 @@
 """Per-epoch history of a run: ``metrics.csv``, ``learning_curve.png`` and a summary line.
 
 Columns of ``metrics.csv`` (one row per epoch, errors in meV units as in
-`equipot.evaluation.metrics`): ``epoch`` (1-based), ``lr``, ``train_loss``, ``valid_loss``,
+`equipot.evaluation.metrics`): ``epoch`` (1-based; fractional for a run
+stopped inside an epoch by its time budget: epochs of training done), ``lr``, ``train_loss``, ``valid_loss``,
 ``valid_energy_per_atom_mae_meV_per_atom``, ``valid_energy_per_atom_rmse_meV_per_atom``,
 ``valid_forces_mae_meV_per_A``, ``valid_forces_rmse_meV_per_A``, stress columns when the
 data have stress, ``valid_<target>_mae_<unit>`` and ``valid_<target>_rmse_<unit>`` for
@@ -31,11 +32,18 @@ __all__ = ["TrainingHistory", "plot_learning_curve", "summary_line", "write_metr
 class TrainingHistory(Callback):
     """Collects `PotentialModule.epoch_record` after every epoch; on the first process,
     rewrites ``metrics.csv`` and ``learning_curve.png`` (atomically) and prints a summary line.
-    With ``max_time_s``, stops the run when another epoch as long as the last one would end
-    after ``max_time_s`` seconds of training.
+
+    With ``max_time_s``, the run stops once it has trained that many seconds (resumes
+    count), wherever it is: checked after every optimizer step, so it ends at most one
+    batch (and one validation) past the budget. Stopping inside an epoch writes a
+    mid-epoch ``last.ckpt`` first (a resume continues exactly), then validates the EMA
+    weights as they are, so the minutes of the unfinished epoch are not lost: that
+    validation is a row whose ``epoch`` is fractional (3.45: stopped 45% into epoch 4),
+    does not step the learning-rate schedule or count for early stopping, and its model
+    becomes ``model.pt`` if it beats the best so far (`RunCheckpoints`).
 
     The rows and the elapsed time are part of the checkpoint, so a resumed run continues
-    the same table.
+    the same table (without the fractional row: the resumed epoch replaces it).
     """
 
     def __init__(self, paths: RunPaths, max_epochs: int, verbose: bool = True, max_time_s: float | None = None):
@@ -57,26 +65,41 @@ class TrainingHistory(Callback):
         self._elapsed_before = float(state_dict["elapsed"])
         self._started = time.monotonic()
 
+    def spent(self) -> bool:
+        """Whether the time budget is used up (never without ``max_time_s``)."""
+        return self.max_time_s is not None and self.elapsed() >= self.max_time_s
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.monotonic()
         if not self.rows and trainer.global_step == 0:  # a new run, not one restored from a checkpoint
             return
-        budget = self.max_time_s
-        spent = bool(self.rows) and budget is not None and self._next_epoch_ends_at(self.rows) > budget
+        spent = self.spent()
         trainer.should_stop = trainer.should_stop or spent  # a finished run does not train past its budget
         if trainer.is_global_zero and self.verbose:
             epoch = int(self.rows[-1]["epoch"]) if self.rows else 0
             print(f"resuming {self.paths.output_dir} from epoch {epoch} "
                   f"(step {trainer.global_step}, {self._elapsed_before:.0f} s of training so far)", flush=True)
             if spent:
-                print(f"its time budget ({(budget or 0) / 60:g} min) leaves no room for another epoch "
+                print(f"its time budget ({(self.max_time_s or 0) / 60:g} min) is spent "
                       "(a larger max_time_minutes, or the demo's --minutes, trains on)", flush=True)
 
-    @staticmethod
-    def _next_epoch_ends_at(rows: Sequence[dict[str, float]]) -> float:
-        """Training seconds at the end of another epoch as long as the last of ``rows``."""
-        previous = rows[-2]["wall_time_s"] if len(rows) > 1 else 0.0
-        return 2 * rows[-1]["wall_time_s"] - previous
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Stop inside the epoch when the budget is spent: mid-epoch ``last.ckpt``, then
+        Lightning validates (as for any stop request) and the epoch-end hooks see a
+        partial epoch (`PotentialModule.stopped_fraction`)."""
+        if self.max_time_s is None or batch_idx + 1 >= trainer.num_training_batches:
+            return  # the last batch: the epoch ends normally, on_train_epoch_end stops
+        if not trainer.strategy.reduce_boolean_decision(self.spent(), all=False):  # any process
+            return
+        trainer.save_checkpoint(self.paths.last_checkpoint, weights_only=False)  # before the partial validation
+        pl_module.stopped_fraction = (batch_idx + 1) / trainer.num_training_batches  # type: ignore[assignment]
+        trainer.should_stop = True
+        if trainer.is_global_zero and self.verbose:
+            print(f"time budget ({self.max_time_s / 60:g} min) spent after {batch_idx + 1} of "
+                  f"{trainer.num_training_batches} batches of epoch {trainer.current_epoch + 1}: "
+                  f"checkpoint written, validating the weights as they are", flush=True)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         record = dict(pl_module.epoch_record)
@@ -84,10 +107,8 @@ class TrainingHistory(Callback):
             return
         record["wall_time_s"] = round(self.elapsed(), 3)
         self.rows = [row for row in self.rows if row["epoch"] < record["epoch"]] + [record]
-        if self.max_time_s is not None:
-            out_of_time = self._next_epoch_ends_at(self.rows) > self.max_time_s
-            if trainer.strategy.reduce_boolean_decision(out_of_time, all=False):  # any process
-                trainer.should_stop = True
+        if self.max_time_s is not None and trainer.strategy.reduce_boolean_decision(self.spent(), all=False):
+            trainer.should_stop = True
         if trainer.is_global_zero:
             units = dict(getattr(pl_module, "target_units", {}))
             write_metrics_csv(self.rows, self.paths.metrics, units)
@@ -99,7 +120,9 @@ class TrainingHistory(Callback):
 def summary_line(record: dict[str, float], max_epochs: int, units: dict[str, str] | None = None) -> str:
     """One line about an epoch: losses, energy and force MAE (and those of the further
     targets named in ``units``, name -> unit), learning rate, time."""
-    parts = [f"epoch {int(record['epoch'])}/{max_epochs}", f"train loss {record['train_loss']:.4g}"]
+    epoch = float(record["epoch"])
+    shown = f"{int(epoch)}" if epoch.is_integer() else f"{epoch:.2f} (stopped inside epoch {int(epoch) + 1})"
+    parts = [f"epoch {shown}/{max_epochs}", f"train loss {record['train_loss']:.4g}"]
     parts.append(f"valid loss {record['valid_loss']:.4g}")
     for key, label, unit in (
         ("valid_energy_per_atom_mae", "E MAE", "meV/atom"),

@@ -30,7 +30,9 @@ class PotentialModule(pl.LightningModule):
       `loss_weights`), forces and stress by autograd with ``create_graph=True``;
     - validation: with the EMA weights (`averaged_model`), on every label present;
       the epoch's summary lands in `epoch_record` (keys ``epoch``, ``lr``, ``train_loss``,
-      ``valid_loss``, ``valid_<metric>``, see `equipot.evaluation.metrics`);
+      ``valid_loss``, ``valid_<metric>``, see `equipot.evaluation.metrics`); after a stop
+      inside an epoch (`stopped_fraction`), ``epoch`` is fractional and the schedule does
+      not step;
     - the learning-rate schedule steps once per epoch after validation (here, not in
       Lightning, so that a checkpoint written at the end of an epoch holds the stepped state).
 
@@ -58,6 +60,9 @@ class PotentialModule(pl.LightningModule):
         self.train_names = train_names or []
         self.run_info = run_info or {}
         self.epoch_record: dict[str, float] = {}
+        #: fraction of the current epoch trained when the time budget stopped the run inside
+        #: it (set by `TrainingHistory`); None while epochs run to their end
+        self.stopped_fraction: float | None = None
         self._train_sums = torch.zeros(2, dtype=torch.float64)  # (sum of loss x structures, structures)
         self._terms = self.loss_weights(0).terms
         self._valid_sums = ErrorSums(terms=self._terms)
@@ -149,14 +154,16 @@ class PotentialModule(pl.LightningModule):
         valid = self._valid_sums.reduced(self._reduce_sum).metrics(self.loss_weights(epoch))
         train_sum, train_count = self._reduce_sum(self._train_sums).tolist()
         optimizer = self.optimizers().optimizer  # type: ignore[union-attr]
+        partial = self.stopped_fraction is not None  # the time budget stopped this epoch
         self.epoch_record = {
-            "epoch": epoch + 1,
+            "epoch": epoch + (self.stopped_fraction if partial else 1),  # type: ignore[operator]
             "lr": float(optimizer.param_groups[0]["lr"]),
             "train_loss": train_sum / train_count if train_count else float("nan"),
             **{f"valid_{name}": value for name, value in valid.items()},
         }
         self.log("valid_loss", valid["loss"], prog_bar=True, sync_dist=True)  # equal on all processes
-        self._step_scheduler(valid["loss"], epoch)
+        if not partial:  # the schedule steps once per whole epoch (as in a resumed run)
+            self._step_scheduler(valid["loss"], epoch)
 
     def _step_scheduler(self, valid_loss: float, epoch: int) -> None:
         scheduler = self.lr_schedulers()

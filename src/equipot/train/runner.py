@@ -49,7 +49,9 @@ class TrainResult:
 
     Metrics (keys as in `equipot.evaluation.metrics`: ``loss``, ``energy_per_atom_mae`` in
     meV/atom, ``forces_mae`` in meV/Å, ...) are those of the best model (EMA weights of
-    the epoch with the lowest validation loss). On processes other than the first of a
+    the epoch with the lowest validation loss). ``epochs_trained`` counts whole epochs;
+    ``best_epoch`` is fractional (3.45) when the best model is the one validated after the
+    time budget stopped the run 45% into epoch 4. On processes other than the first of a
     distributed run, the metrics are empty and ``statistics`` is None.
     """
 
@@ -61,7 +63,7 @@ class TrainResult:
     best_checkpoint_path: Path
     last_checkpoint_path: Path
     epochs_trained: int
-    best_epoch: int
+    best_epoch: float
     valid_metrics: dict[str, float]
     test_metrics: dict[str, float] | None
     statistics: DatasetStatistics | None
@@ -221,7 +223,8 @@ def _finish(
     """Final evaluation of the best model and the last-epoch model file (first process)."""
     epochs = int(history.rows[-1]["epoch"]) if history.rows else 0
     checkpoints = trainer.checkpoint_callback
-    best_epoch = int(getattr(checkpoints, "best_epoch", 0))
+    best_epoch = float(getattr(checkpoints, "best_epoch", 0))
+    best_epoch = int(best_epoch) if best_epoch.is_integer() else best_epoch  # fractional: inside a stopped epoch
     result = TrainResult(
         output_dir=paths.output_dir,
         best_model_path=paths.best_model,
