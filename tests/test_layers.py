@@ -6,7 +6,7 @@ The order (docs/architecture.md), lowest first; a folder may import its own laye
 those below:
 
     o3, data, nn, config (+ _version, atomic_files, progress)  <  models  <  inference (longrange, uq, extensions)
-    <  calculator  <  train, evaluation (learn)  <  plots  <  properties, simulate
+    <  calculator (potential_files)  <  train, evaluation (learn)  <  plots  <  properties, simulate
     <  testing  <  cli
 
 It agrees with /work/shared/tools/check_layers.py (o3/data/nn/config import none of the
@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"_version", "atomic_files", "progress", "o3", "data", "nn", "config"},
     {"models"},
     {"inference", "longrange", "uq", "extensions"},
-    {"calculator"},
+    {"calculator", "potential_files"},
     {"train", "evaluation", "learn"},
     {"plots"},
     {"properties", "simulate"},

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .inference import CompiledPotential, export_model, keep_freed_memory
     from .models import EquivariantPotential, ModelOutput, PairRepulsion, Potential, SumPotential
     from .models.io import load_model, save_model
+    from .potential_files import load_potential
 
 __all__ = [
     "AtomicGraph",
@@ -34,6 +35,7 @@ __all__ = [
     "graph_from_atoms",
     "keep_freed_memory",
     "load_model",
+    "load_potential",
     "save_model",
 ]
 
@@ -51,6 +53,7 @@ _HOMES = {
     "graph_from_atoms": ".data",
     "keep_freed_memory": ".inference",
     "load_model": ".models.io",
+    "load_potential": ".potential_files",
     "save_model": ".models.io",
 }
 

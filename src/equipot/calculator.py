@@ -13,7 +13,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from .data import NeighborList, graph_from_atoms
 from .models import Potential
 from .models.devices import checked_device
-from .uq.committee_file import load_potential
+from .potential_files import load_potential
 
 __all__ = ["EquipotCalculator"]
 

@@ -1,6 +1,6 @@
 """`equipot train` with ``model.long_range``: a tiny hybrid trains end to end on NaCl cells
 (energy, forces, stress, and a loss on the reference charges), writes plain-data
-checkpoints and a model file that `load_model`, the calculator and ``equipot md`` load."""
+checkpoints and a model file that `load_potential`, the calculator and ``equipot md`` load."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from equipot.cli.md import md
 from equipot.config import ConfigError, ModelConfig, TrainConfig
 from equipot.data import graph_from_atoms
 from equipot.longrange import LongRangePotential, build_potential
-from equipot.models.io import load_model
+from equipot import load_potential
 from equipot.train import fit
 from equipot.train.module import PotentialModule
 
@@ -64,11 +64,11 @@ def trained_run(nacl_cells_file: Path, tmp_path_factory: pytest.TempPathFactory)
         torch.set_num_threads(threads)
 
 
-def test_a_hybrid_trains_its_charge_head_and_writes_a_model_file_load_model_reads(trained_run, nacl_cells_file) -> None:
+def test_a_hybrid_trains_its_charge_head_and_writes_a_model_file_load_potential_reads(trained_run, nacl_cells_file) -> None:
     config, result = trained_run
     assert result.epochs_trained == 2
     assert {"charges_mae", "stress_mae", "forces_mae"} <= set(result.valid_metrics)
-    model = load_model(result.model_path, dtype=torch.float64)
+    model = load_potential(result.model_path, dtype=torch.float64)
     assert isinstance(model, LongRangePotential)
     assert model.local.config.long_range is not None and model.local.config.long_range.charges == "neutral"
     assert model.metadata["best_epoch"] >= 1 and "statistics" in model.metadata
@@ -83,7 +83,7 @@ def test_a_hybrid_trains_its_charge_head_and_writes_a_model_file_load_model_read
 def test_the_checkpoint_is_plain_data_and_its_ema_weights_give_the_calculators_energy(trained_run, nacl_cells_file) -> None:
     _, result = trained_run
     checkpoint = torch.load(result.best_checkpoint_path, weights_only=True)  # plain data, no code
-    model = load_model(result.model_path)
+    model = load_potential(result.model_path)
     prefix = "ema.model."
     ema = {k.removeprefix(prefix): v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     assert any(k.startswith("charge_head.") for k in ema)

@@ -25,7 +25,8 @@ from equipot.testing import assert_equivariant, assert_forces_match_finite_diffe
 from equipot.train import member_config  # imports Lightning (which sets an environment variable) at collection
 from equipot.train.data import load_training_data
 from equipot.cli.main import app
-from equipot.uq import STD_OUTPUTS, Committee, load_committee, load_potential, save_committee
+from equipot import load_potential
+from equipot.uq import STD_OUTPUTS, Committee, load_committee, save_committee
 
 SPECIES = ["H", "C", "O"]
 ALL = ("energy", "atomic_energies", "forces", "stress", "virial", *STD_OUTPUTS)

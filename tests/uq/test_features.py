@@ -17,7 +17,8 @@ from equipot.cli.main import app
 from equipot.data import graph_from_atoms
 from equipot.data.shipped import read_shipped_dataset
 from equipot.testing import permute_atoms, random_rotation, rotate_atoms, translate_atoms
-from equipot.uq import UncertaintyPotential, invariant_features, load_potential
+from equipot import load_potential
+from equipot.uq import UncertaintyPotential, invariant_features
 from equipot.uq.features import model_features
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from ase.build import molecule
 
-from equipot import EquipotCalculator, EquivariantPotential
+from equipot import EquipotCalculator, EquivariantPotential, load_potential
 from equipot.data import GraphDataset, graph_from_atoms
 from equipot.data.shipped import read_shipped_dataset
 from equipot.models.io import load_model
@@ -17,7 +17,6 @@ from equipot.uq import (
     LastLayerUncertainty,
     UncertaintyPotential,
     fit_last_layer_uncertainty,
-    load_potential,
     save_uncertainty_model,
 )
 from equipot.uq.last_layer import structure_features

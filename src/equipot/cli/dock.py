@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..properties.docking import dock as dock_pose
 from ..properties.docking import pose_scan
 from ._console import ProgressOption, console, follows_progress_option, user_errors, working
@@ -33,7 +33,7 @@ def dock(
     progress: ProgressOption = True,
 ) -> None:
     """Dock the rigid GUEST onto the fixed HOST from several starts; write docked.xyz and dock.json."""
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     host_atoms, guest_atoms = read_structure(host), read_structure(guest)
     host_atoms.pbc = guest_atoms.pbc = False
     with working(f"docking {guest.name} onto {host.name} from {starts} starts"):

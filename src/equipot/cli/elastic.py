@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..o3 import VOIGT_NAMES
 from ..properties import elastic_tensor, write_elastic_files
 from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
@@ -29,7 +29,7 @@ def elastic(
     progress: ProgressOption = True,
 ) -> None:
     """C_ij (GPa) from central differences of the model stress; Voigt/Reuss/Hill moduli; symmetry checked."""
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     atoms = read_structure(structure)
     # the checks' messages are printed below
     with warnings.catch_warnings(), working(f"strained cells of {structure.name}"):

@@ -10,7 +10,8 @@ import typer
 
 from ..data.readers import read_structures
 from ..data.shipped import resolve_data_path
-from ..uq import invariant_features, load_potential
+from ..potential_files import load_potential
+from ..uq import invariant_features
 from ._console import console, user_errors, working
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..properties import elastic_tensor
 from ..properties.constitutive import SYMMETRIES, fit_hyperelastic, stress_strain_data
 from ._console import ProgressOption, console, follows_progress_option, user_errors, working
@@ -33,7 +33,7 @@ def hyperelastic(
     """Learn W(C) (GPa) from the model's stress-strain data; compare its C_ij with the model's; save the law."""
     if symmetry not in SYMMETRIES:
         raise ValueError(f"--symmetry must be one of {SYMMETRIES}, got {symmetry!r}")
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     atoms = read_structure(structure)
     with working(f"{samples} strained cells of {structure.name}"):
         train = stress_strain_data(potential, atoms, n_samples=samples, max_strain=max_strain, seed=0)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..properties import phonons as phonon_workflow
 from ..properties.figures import pretty_label
 from ..properties.stability import InstabilityWarning
@@ -30,7 +30,7 @@ def phonons(
     progress: ProgressOption = True,
 ) -> None:
     """Force constants from the model, bands along the standard path and DOS (THz), as PNG and data files."""
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     atoms = read_structure(structure)
     with warnings.catch_warnings(), working(f"phonons of {structure.name} in a {'x'.join(map(str, supercell))} supercell"):
         warnings.simplefilter("ignore", InstabilityWarning)  # printed below

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..properties.surfaces import miller_label, parse_miller, plot_wulff, surface_energies
 from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
 
@@ -40,7 +40,7 @@ def surfaces(
     """Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png)."""
     texts = [*(miller or []), *(more_millers or [])] or ["100", "110", "111"]
     indices = [parse_miller(text) for text in texts]
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     atoms = read_structure(bulk)
     with warnings.catch_warnings(record=True) as caught, working(f"relaxing {len(indices)} slabs of {bulk.name}"):
         warnings.simplefilter("always", UserWarning)

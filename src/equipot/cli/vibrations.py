@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..data import read_structure
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..properties import newton_relax, write_vibration_files
 from ..properties import vibrations as vibrational_modes
 from ._console import ProgressOption, console, error_console, follows_progress_option, user_errors, working
@@ -29,7 +29,7 @@ def vibrations(
     progress: ProgressOption = True,
 ) -> None:
     """Frequencies (cm^-1, imaginary as negative) from the mass-weighted Hessian; zero-mode count checked."""
-    potential = load_model(model, dtype=torch.float64)
+    potential = load_potential(model, dtype=torch.float64)
     atoms = read_structure(structure)
     if relax_fmax is not None:
         with working(f"relaxing {structure.name} (Newton)"):

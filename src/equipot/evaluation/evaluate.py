@@ -31,7 +31,7 @@ from torch import nn
 
 from ..data import GraphDataset, LabelKeys, batch_graphs
 from ..models import Potential
-from ..uq.committee_file import load_potential
+from ..potential_files import load_potential
 from ..data.shipped import resolve_data_path
 from ..o3.voigt import voigt_from_matrix
 from .labels import graph_labels, outputs_for_labels

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 
 from ..config import ModelConfig
-from ..models.io import ModelFileError, load_model, register_model_kind, save_model
+from ..models.devices import checked_device
+from ..models.io import ModelFileError, read_model_file, save_model
 from ..models.potential import EquivariantPotential
 from .coulomb import CoulombEnergy
 from .potential import LongRangePotential
@@ -44,7 +45,7 @@ def save_long_range_model(model: LongRangePotential, path: str | os.PathLike, me
 
 def long_range_from_payload(payload: dict[str, Any], path: str) -> LongRangePotential:
     """The `LongRangePotential` of a model-file payload (plain data: config, weights), in its
-    stored dtype, on the CPU; `equipot.load_model` calls it for files of this kind."""
+    stored dtype, on the CPU; `equipot.load_potential` calls it for files of this kind."""
     config = ModelConfig.model_validate(payload["config"])
     if config.long_range is None:
         raise ModelFileError(f"{path} holds a LongRangePotential whose config has no long_range section")
@@ -59,15 +60,17 @@ def long_range_from_payload(payload: dict[str, Any], path: str) -> LongRangePote
     return model.eval()
 
 
-register_model_kind("LongRangePotential", long_range_from_payload)
-
-
 def load_long_range_model(
     path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> LongRangePotential:
-    """`equipot.load_model` for a file that must hold a `LongRangePotential` (raises
-    `ModelFileError` for another kind). Loading never runs code from the file."""
-    model = load_model(path, device=device, dtype=dtype)
-    if not isinstance(model, LongRangePotential):
-        raise ModelFileError(f"{path} holds a {type(model).__name__}, not a LongRangePotential; load it with equipot.load_model")
-    return model
+    """The `LongRangePotential` stored in ``path`` (raises `ModelFileError` for another kind;
+    `equipot.load_potential` reads every kind). Loading never runs code from the file."""
+    device = checked_device(device)
+    payload = read_model_file(path)
+    kind = payload.get("model", "EquivariantPotential")
+    if kind != "LongRangePotential":
+        raise ModelFileError(f"{path} holds a {kind}, not a LongRangePotential; load it with equipot.load_potential")
+    model = long_range_from_payload(payload, str(path))
+    if dtype is not None and dtype != model.dtype:
+        model = model.converted(dtype)
+    return model.to(device=device).eval()

@@ -111,7 +111,7 @@ class LongRangePotential(nn.Module):
     def model_file_payload(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """What its model file holds (`equipot.save_model` writes it): the local model's
         payload (its config holds the ``long_range`` section) plus the charge head's
-        weights, all plain data; `equipot.load_model` rebuilds it."""
+        weights, all plain data; `equipot.load_potential` rebuilds it."""
         if self.local.config.long_range is None:
             raise ValueError(
                 "this LongRangePotential was assembled by hand; build it with build_potential(config) from a config "

@@ -8,9 +8,7 @@ through the explicit `equipot.inference.load_exported`.
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,13 +21,12 @@ from .devices import checked_device
 from .potential import EquivariantPotential
 
 __all__ = [
-    "MODEL_KINDS",
     "ModelFileError",
     "load_model",
     "model_from_payload",
     "model_payload",
     "read_model_file",
-    "register_model_kind",
+    "read_plain_data",
     "save_model",
 ]
 
@@ -39,22 +36,6 @@ FORMAT_VERSION = 1
 
 class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not an equipot model."""
-
-
-#: Potentials other than `EquivariantPotential` that a model file can hold, by the payload's
-#: ``"model"`` entry, with the module that defines each. Reading such a file imports that
-#: module (which calls `register_model_kind`), so `load_model` reads every kind while this
-#: layer names the higher ones only as strings.
-MODEL_KINDS: dict[str, str] = {"LongRangePotential": "equipot.longrange"}
-
-_BUILDERS: dict[str, Callable[[dict[str, Any], str], Any]] = {}
-
-
-def register_model_kind(kind: str, build: Callable[[dict[str, Any], str], Any]) -> None:
-    """Make `model_from_payload` rebuild payloads whose ``"model"`` entry is ``kind`` with
-    ``build(payload, path)`` (a potential in its stored dtype, on the CPU). The payload is
-    plain data; ``build`` must not run code from it."""
-    _BUILDERS[kind] = build
 
 
 def model_payload(model: EquivariantPotential, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -91,25 +72,35 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | N
     return atomic_write(Path(path), lambda stream: torch.save(payload, stream))
 
 
-def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None) -> dict[str, Any]:
-    """The raw payload of a model file (a path, or a binary stream called ``name`` in
-    messages), loaded safely; raises `ModelFileError`."""
+def read_plain_data(path: str | os.PathLike | BinaryIO, name: str | None = None, what: str = "model file") -> Any:
+    """What ``torch.save`` wrote to ``path`` (a path, or a binary stream called ``name`` in
+    messages), read with ``torch.load(weights_only=True)``: tensors and plain values only,
+    never code. Raises `ModelFileError` for a missing, corrupt or unsafe file, calling it an
+    equipot ``what`` in the message."""
     if isinstance(path, (str, os.PathLike)):
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"model file {path} does not exist")
     name = name or str(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or unsafe files
         raise ModelFileError(
-            f"{name} is not a readable equipot model file ({type(error).__name__}: {error}). "
-            "Model files are loaded without executing code; re-save the model with equipot.save_model"
+            f"{name} is not a readable equipot {what} ({type(error).__name__}: {error}). "
+            "Model files are loaded without executing code; re-save it with equipot.save_model "
+            "(a committee: equipot.uq.save_committee)"
         ) from error
+
+
+def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None) -> dict[str, Any]:
+    """The raw payload of a model file (a path, or a binary stream called ``name`` in
+    messages), loaded safely; raises `ModelFileError`."""
+    name = name or str(path)
+    payload = read_plain_data(path, name)
     if isinstance(payload, dict) and payload.get("format") == "equipot-committee":
         raise ModelFileError(
-            f"{name} is a committee file, not a single model; load it with equipot.uq.load_committee "
-            "(or EquipotCalculator.from_file, which takes both)"
+            f"{name} is a committee file, not a single model; load it with equipot.load_potential(path) "
+            "(or equipot.uq.load_committee, or EquipotCalculator.from_file)"
         )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{name} is not an equipot model file (no '{FORMAT}' header)")
@@ -121,12 +112,15 @@ def read_model_file(path: str | os.PathLike | BinaryIO, name: str | None = None)
 
 
 def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> EquivariantPotential:
-    """The model of a `read_model_file` payload, in its stored dtype, on the CPU, in eval mode:
-    an `EquivariantPotential`, or the composed potential its ``"model"`` entry names
-    (`MODEL_KINDS`, e.g. a `LongRangePotential`)."""
+    """The `EquivariantPotential` of a `read_model_file` payload, in its stored dtype, on the
+    CPU, in eval mode. A file of another kind (a long-range hybrid) is refused with a pointer
+    to `equipot.load_potential`, which reads every kind."""
     kind = payload.get("model", "EquivariantPotential")
     if kind != "EquivariantPotential":
-        return _composed_from_payload(str(kind), payload, path).eval()
+        raise ModelFileError(
+            f"{path} holds a {kind}, not a single EquivariantPotential; load it with "
+            "equipot.load_potential(path) (or EquipotCalculator.from_file), which reads every kind of model file"
+        )
     config = ModelConfig.model_validate(payload["config"])
     model = EquivariantPotential(config, dtype=getattr(torch, payload.get("dtype", "float32")))
     try:
@@ -137,23 +131,11 @@ def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> Equi
     return model.eval()
 
 
-def _composed_from_payload(kind: str, payload: dict[str, Any], path: str | os.PathLike) -> Any:
-    if kind not in _BUILDERS and kind in MODEL_KINDS:
-        importlib.import_module(MODEL_KINDS[kind])  # a fixed name from this file, never from the payload
-    build = _BUILDERS.get(kind)
-    if build is None:
-        raise ModelFileError(
-            f"{path} holds a model of kind {kind!r}, which this equipot cannot rebuild "
-            f"(it knows EquivariantPotential, {', '.join(sorted(MODEL_KINDS))}); upgrade equipot"
-        )
-    return build(payload, str(path))
-
-
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> EquivariantPotential:
-    """Rebuild the model stored in the ``.pt`` model file ``path`` (see `save_model`), in
-    eval mode: an `EquivariantPotential`, or the composed potential the file holds (a
-    `equipot.longrange.LongRangePotential` from ``equipot train`` with ``model.long_range``).
-    Loading never runs code from the file.
+    """Rebuild the `EquivariantPotential` stored in the ``.pt`` model file ``path`` (see
+    `save_model`), in eval mode. Loading never runs code from the file. Files of other
+    potentials (long-range hybrids, committees, models with uncertainty estimators) load with
+    `equipot.load_potential`, which reads every kind.
 
     Raises `ModelFileError` for a ``.pt2`` export: it holds machine code that runs when
     loaded, so it loads only through the explicit ``equipot.inference.load_exported(path)``.

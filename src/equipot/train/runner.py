@@ -27,7 +27,8 @@ from ..config.train import TrainConfig, load_train_config
 from ..data import AtomicGraph, DatasetStatistics, GraphDataset, batch_graphs
 from ..evaluation.labels import graph_labels, outputs_for_labels
 from ..models import Potential
-from ..models.io import load_model, save_model
+from ..models.io import save_model
+from ..potential_files import load_potential
 from ..progress import progress_enabled
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
 from .data import GraphDataModule
@@ -244,7 +245,7 @@ def _finish(
     weights = module.loss_weights(max(epochs - 1, 0))
     info = {**setup.run_info(), "epochs_trained": epochs}
     save_model(module.averaged_model, paths.last_model, {**info, "best_epoch": best_epoch})
-    best = load_model(paths.best_model, device=module.device)
+    best = load_potential(paths.best_model, device=module.device)
     batch_size = setup.config.resolved_valid_batch_size()
     result.valid_metrics = evaluate_errors(best, setup.data.valid, weights, module.loss_fn, batch_size)
     if setup.data.test is not None:

@@ -11,6 +11,7 @@ from equipot.config import ModelConfig
 from equipot.data import graph_from_atoms
 from equipot.longrange import LongRangePotential, build_potential, load_long_range_model, save_long_range_model
 from equipot.models import EquivariantPotential
+from equipot import load_potential
 from equipot.models.io import ModelFileError, load_model, save_model
 
 SMALL = dict(species=["Na", "Cl"], cutoff=3.5, num_channels=4, lmax=1, hidden_lmax=1, num_layers=1, correlation=2, radial_hidden=8)
@@ -40,7 +41,7 @@ def test_bad_long_range_settings_say_what_to_change(section: dict, message: str)
         ModelConfig(**SMALL, long_range=section)
 
 
-def test_long_range_model_files_round_trip_through_load_model_as_plain_data(tmp_path) -> None:
+def test_long_range_model_files_round_trip_through_load_potential_as_plain_data(tmp_path) -> None:
     torch.manual_seed(0)
     config = ModelConfig(**SMALL, long_range={"accuracy": 1e-6})
     model = build_potential(config, dtype=torch.float64).eval()
@@ -58,11 +59,13 @@ def test_long_range_model_files_round_trip_through_load_model_as_plain_data(tmp_
     torch.testing.assert_close(after.extra["charges"], before.extra["charges"], rtol=0, atol=1e-12)
     payload = torch.load(path, weights_only=True)  # plain data only
     assert payload["model"] == "LongRangePotential" and set(payload["charge_head"]) == set(model.charge_head.state_dict())
-    by_load_model = load_model(path)  # the one loader dispatches on the payload's kind
-    assert isinstance(by_load_model, LongRangePotential)
-    torch.testing.assert_close(by_load_model(graph, outputs={"energy"}).energy, before.energy, rtol=0, atol=1e-12)
-    as_float32 = load_model(path, dtype=torch.float32)
+    by_load_potential = load_potential(path)  # the one loader dispatches on the payload's kind
+    assert isinstance(by_load_potential, LongRangePotential)
+    torch.testing.assert_close(by_load_potential(graph, outputs={"energy"}).energy, before.energy, rtol=0, atol=1e-12)
+    as_float32 = load_potential(path, dtype=torch.float32)
     assert as_float32.dtype == torch.float32 and as_float32.scheme == model.scheme
+    with pytest.raises(ModelFileError, match=r"holds a LongRangePotential.*equipot.load_potential\(path\)"):
+        load_model(path)  # single EquivariantPotential files only
 
 
 def test_a_model_file_of_an_unknown_kind_is_refused_in_one_line(tmp_path) -> None:
@@ -71,6 +74,6 @@ def test_a_model_file_of_an_unknown_kind_is_refused_in_one_line(tmp_path) -> Non
     payload["model"] = "FuturePotential"
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(ModelFileError, match="kind 'FuturePotential', which this equipot cannot rebuild.*upgrade equipot"):
-        load_model(tmp_path / "future.pt")
+        load_potential(tmp_path / "future.pt")
     with pytest.raises(ModelFileError, match="not a LongRangePotential"):
         load_long_range_model(path)
