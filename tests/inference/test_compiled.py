@@ -6,6 +6,8 @@ One compiled model (float64, small) serves the whole module: compiling takes ~20
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -261,3 +263,34 @@ def test_compiled_potential_takes_its_options_and_only_equivariant_potentials(mo
         torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
     with pytest.raises(TypeError, match="CompiledPotential compiles an EquivariantPotential, got PairRepulsion"):
         CompiledPotential(PairRepulsion(["H"]))
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``count`` inside, the previous one after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a failed compilation would fall back
+def test_compiled_works_at_any_thread_count(threads: int) -> None:
+    """At 2 threads inductor's C++ generator failed on the single-structure energy sum (an
+    AssertionError, then an eager fallback). One compilation per count (the 1-thread one is
+    the fixture's, from the compile cache) serves a molecule and a periodic cell with stress."""
+    eager = _model()  # the fixture's model: same program, same cached library at 1 thread
+    copper = bulk("Cu", "fcc", a=3.61, cubic=True)
+    copper.rattle(0.05, seed=3)
+    ethanol = molecule("CH3CH2OH")
+    with torch_threads(threads):
+        compiled = CompiledPotential(eager)
+        for atoms, outputs in ((ethanol, ("energy", "forces")), (copper, OUTPUTS)):
+            graph = graph_from_atoms(atoms, eager.cutoff)
+            fast, reference = compiled(graph, outputs=outputs), eager(graph, outputs=outputs)
+            for name in outputs:
+                torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+        assert compiled.is_compiled

@@ -125,13 +125,29 @@ class CompiledGradients:
             with torch.enable_grad():
                 gradients = energies_and_gradients(energy_function, graph, want_virial=True, create_graph=False)
             result = outputs_from_gradients(graph, {"forces", "stress"}, *gradients)
-            return result.atomic_energies, result.energy, result.forces, result.virial, result.stress, unknown_species
+            energy = result.energy
+            if single:  # a plain sum: see _single_structure_energy_note
+                energy = result.atomic_energies.sum().reshape(1)
+            return result.atomic_energies, energy, result.forces, result.virial, result.stress, unknown_species
+
+        single = template.n_graphs == 1
 
         # without duck shaping, equal sizes (3 structures and xyz, say) keep separate symbols
         with fx_config.patch(use_duck_shape=False):
             traced = make_fx(traced_outputs, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
-        _check_sizes_stay_symbolic(traced, template.n_graphs == 1)
+        traced.graph.eliminate_dead_code()  # the unused index_add of the energy must not reach inductor
+        traced.recompile()
+        _check_sizes_stay_symbolic(traced, single)
         return traced
+
+
+# _single_structure_energy_note: for one structure the energy is ``atomic_energies.sum()``,
+# not the ``index_add`` into a one-element buffer that `outputs_from_gradients` uses. With
+# more than one thread, inductor (torch 2.13) makes that scatter a parallel, vectorized
+# atomic add whose store index simplifies to the constant 0, and its C++ code generator
+# fails (``AssertionError`` in ``CppVecKernel.store``: the index is not a vector). Batches
+# (a symbolic number of structures) compile at any thread count. tests/inference/
+# test_compiled_threads.py compiles at 1 and 2 threads.
 
 
 def _dynamic_shapes(single: bool) -> tuple[dict[int, object] | None, ...]:
