@@ -52,6 +52,12 @@ class LabelKeysSection(StrictModel):
     energy: str = Field("energy", description="key of the total energy (eV)")
     forces: str = Field("forces", description="key of the forces (eV/Å)")
     stress: str = Field("stress", description="key of the stress (eV/Å³, ASE sign, Voigt or 3x3)")
+    hessian_probes: str = Field(
+        "hessian_probes", description="per-atom key of the Hessian probe vectors v ([n_atoms, 3K], see docs/training.md)"
+    )
+    hessian_products: str = Field(
+        "hessian_products", description="per-atom key of the Hessian-vector products H v (eV/Å², [n_atoms, 3K])"
+    )
 
 
 class DataSection(StrictModel):
@@ -167,6 +173,18 @@ class LossSection(StrictModel):
     stress_weight: float = Field(
         0.0, ge=0, description="weight of the stress term ((eV/Å³)^2 per component for mse); needs stress labels"
     )
+    hessian_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight of the Hessian-vector-product term ((eV/Å²)^2 per component for mse); needs "
+        "Hessian labels in some structures (data.keys.hessian_probes/hessian_products); unchanged by loss.switch",
+    )
+    hessian_probes: int | None = Field(
+        None,
+        ge=1,
+        description="Hessian probe columns used per batch, drawn at random from those stored (each costs one "
+        "extra backward pass); null: all (full Hessians if the file stores all 3N unit vectors)",
+    )
     targets: dict[str, LossTarget] = Field(
         default_factory=dict,
         description="further targets by head name (multi-task), e.g. {dipole: {weight: 1.0, key: dipole}}",
@@ -175,11 +193,12 @@ class LossSection(StrictModel):
 
     @model_validator(mode="after")
     def _some_weight(self) -> LossSection:
-        if self.energy_weight == self.forces_weight == self.stress_weight == 0 and not any(
+        if self.energy_weight == self.forces_weight == self.stress_weight == self.hessian_weight == 0 and not any(
             target.weight > 0 for target in self.targets.values()
         ):
             raise ValueError(
-                "all loss weights are 0: set energy_weight, forces_weight, stress_weight or a target weight > 0"
+                "all loss weights are 0: set energy_weight, forces_weight, stress_weight, hessian_weight "
+                "or a target weight > 0"
             )
         unknown = sorted(set(self.switch.target_weights or {}) - set(self.targets)) if self.switch else []
         if unknown:

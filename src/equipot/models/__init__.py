@@ -2,7 +2,7 @@
 energy and its derivatives; output heads; model files."""
 
 from .composition import SumPotential
-from .derivatives import derive_outputs
+from .derivatives import derive_outputs, hessian_vector_products
 from .heads import HeadSet, OutputSpec, PeriodicDipoleError
 from .irreps_flow import UnreachableIrrepsError
 from .output import ModelOutput
@@ -22,4 +22,5 @@ __all__ = [
     "UnknownElementError",
     "UnreachableIrrepsError",
     "derive_outputs",
+    "hessian_vector_products",
 ]

@@ -10,7 +10,13 @@ from torch import Tensor
 from ..data import AtomicGraph, apply_strain
 from .output import OUTPUT_NAMES, ModelOutput
 
-__all__ = ["AtomicEnergyFunction", "derive_outputs", "energies_and_gradients", "outputs_from_gradients"]
+__all__ = [
+    "AtomicEnergyFunction",
+    "derive_outputs",
+    "energies_and_gradients",
+    "hessian_vector_products",
+    "outputs_from_gradients",
+]
 
 #: ``(graph, positions [n_atoms, 3], cell [n_graphs, 3, 3]) -> atomic energies [n_atoms]``
 AtomicEnergyFunction = Callable[[AtomicGraph, Tensor, Tensor], Tensor]
@@ -103,3 +109,24 @@ def outputs_from_gradients(
         result.virial = virial
         result.stress = torch.where(has_cell[:, None, None], virial / safe_volume[:, None, None], 0.0)
     return result
+
+
+def hessian_vector_products(forces: Tensor, positions: Tensor, probes: Tensor, create_graph: bool) -> Tensor:
+    """Hessian-vector products ``H v`` [n_atoms, 3, K] (eV/Å² per unit of ``v``) by double
+    backward: ``H v = -d(F . v)/dr`` for each of the K probe vectors.
+
+    ``forces`` [n_atoms, 3] (eV/Å) must have been computed with ``create_graph=True`` from
+    ``positions`` [n_atoms, 3] that require grad (pass a graph whose positions require grad
+    to the potential); ``probes`` [n_atoms, 3, K] are the vectors v (a batch of structures
+    stacks its atoms, so memory is linear in atoms: H is never formed). Each probe costs one
+    backward pass; ``create_graph=True`` keeps the graph to train on the products.
+    """
+    if probes.dim() != 3 or probes.shape[:2] != forces.shape:
+        raise ValueError(f"probes must have shape [n_atoms, 3, K] = [{forces.shape[0]}, 3, K], got {tuple(probes.shape)}")
+    products = []
+    for k in range(probes.shape[2]):
+        (gradient,) = torch.autograd.grad(
+            (forces * probes[:, :, k]).sum(), positions, create_graph=create_graph, retain_graph=True, allow_unused=True
+        )
+        products.append(torch.zeros_like(positions) if gradient is None else -gradient)
+    return torch.stack(products, dim=-1) if products else probes.new_zeros(probes.shape)

@@ -17,12 +17,14 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..config.train import TrainConfig
 from ..data import AtomicGraph, GraphDataset, LabelKeys, batch_graphs
 from ..data.shipped import resolve_data_path
 from .errors import TrainingDataError
+from .losses import HESSIAN_PRODUCTS, HESSIAN_PROBES
 
 __all__ = [
     "EpochSampler",
@@ -33,6 +35,7 @@ __all__ = [
     "TrainingData",
     "check_labels",
     "load_training_data",
+    "prepare_hessian_labels",
     "resolve_data_path",
 ]
 
@@ -69,7 +72,12 @@ def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: fro
         forces=data.keys.forces,
         stress=data.keys.stress,
         graph_extra={name: key for name, key in targets.items() if name not in per_atom_targets},
-        atom_extra={name: key for name, key in targets.items() if name in per_atom_targets},
+        atom_extra={name: key for name, key in targets.items() if name in per_atom_targets}
+        | (
+            {HESSIAN_PROBES: data.keys.hessian_probes, HESSIAN_PRODUCTS: data.keys.hessian_products}
+            if config.loss.hessian_weight > 0
+            else {}
+        ),
     )
     dtype = getattr(torch, config.dtype)
     seed = config.seed if data.split_seed is None else data.split_seed
@@ -77,6 +85,8 @@ def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: fro
     def read(name: str, index: str = ":") -> GraphDataset:
         dataset = GraphDataset.from_file(resolve_data_path(name), cutoff, keys=keys, dtype=dtype, index=index)
         _check_not_empty(dataset)
+        if config.loss.hessian_weight > 0:
+            prepare_hessian_labels(dataset)
         return dataset
 
     parts = [read(name, data.index) for name in data.train_files()]
@@ -137,6 +147,15 @@ def check_labels(dataset: GraphDataset, config: TrainConfig, role: str) -> None:
                     f"is {weight}. Set {section}.{term}_weight: 0, or provide {term} in the data "
                     f"(data.keys.{term} names the key in the file)"
                 )
+        if section == "loss" and config.loss.hessian_weight > 0 and role == "training":
+            if not any(_has(graph, HESSIAN_PROBES) for graph in dataset.graphs):
+                keys = config.data.keys
+                raise TrainingDataError(
+                    f"training data: none of the {len(dataset)} structures has Hessian labels (per-atom arrays "
+                    f"{keys.hessian_probes!r} and {keys.hessian_products!r}), but loss.hessian_weight is "
+                    f"{config.loss.hessian_weight}. Set loss.hessian_weight: 0, or add them with "
+                    "scripts/generate_hessian_labels.py"
+                )
         for name, weight in _target_weights(config, section).items():
             if weight <= 0:
                 continue
@@ -148,6 +167,46 @@ def check_labels(dataset: GraphDataset, config: TrainConfig, role: str) -> None:
                     f"(looked up under key {key!r}), e.g. {missing[0]}, but {section} gives target {name!r} "
                     f"weight {weight}. Set its weight to 0, or give the right key (loss.targets.{name}.key)"
                 )
+
+
+def prepare_hessian_labels(dataset: GraphDataset) -> int:
+    """Bring the Hessian labels of ``dataset`` into the layout of the loss, in place, and
+    return the number K of probe columns (0 if no structure has them).
+
+    Files store probes ``v`` and products ``H v`` as per-atom arrays [n_atoms, 3K] (column
+    ``c K + k`` holds Cartesian component c of probe k); here they become [n_atoms, 3, K].
+    Structures with fewer probes get zero columns, structures without labels zero probes
+    and products: zero probes are no label (see `equipot.train.losses.hessian_errors`), so
+    every batch concatenates atoms without dropping the labels of some structures.
+    """
+    shaped: list[tuple[Tensor, Tensor] | None] = []
+    for graph, name in zip(dataset.graphs, dataset.names, strict=False):
+        probes, products = graph.atom_targets.get(HESSIAN_PROBES), graph.atom_targets.get(HESSIAN_PRODUCTS)
+        if probes is None and products is None:
+            shaped.append(None)
+            continue
+        if probes is None or products is None or probes.shape != products.shape or probes.shape[0] != graph.n_atoms:
+            shapes = [None if t is None else tuple(t.shape) for t in (probes, products)]
+            raise TrainingDataError(
+                f"{name}: Hessian probes and products must both be per-atom arrays of the same shape "
+                f"[n_atoms={graph.n_atoms}, 3K]; got {shapes[0]} and {shapes[1]}. Write them with "
+                "scripts/generate_hessian_labels.py"
+            )
+        if probes.dim() == 2 and probes.shape[1] % 3 != 0:
+            raise TrainingDataError(
+                f"{name}: Hessian probes have {probes.shape[1]} columns per atom, not a multiple of 3 (3K for K probes)"
+            )
+        shape = (graph.n_atoms, 3, -1)
+        shaped.append((probes.reshape(shape), products.reshape(shape)))
+    n_probes = max((pair[0].shape[2] for pair in shaped if pair is not None), default=0)
+    if n_probes == 0:
+        return 0
+    for graph, pair in zip(dataset.graphs, shaped, strict=False):
+        probes, products = pair or (graph.positions.new_zeros(graph.n_atoms, 3, 0),) * 2
+        pad = (0, n_probes - probes.shape[2])
+        graph.atom_targets[HESSIAN_PROBES] = torch.nn.functional.pad(probes, pad)
+        graph.atom_targets[HESSIAN_PRODUCTS] = torch.nn.functional.pad(products, pad)
+    return n_probes
 
 
 def _target_weights(config: TrainConfig, section: str) -> dict[str, float]:

@@ -3,12 +3,21 @@
 For a batch, with ``d`` the prediction minus the label,
 
     loss = w_E mean_graphs p(dE / n_atoms) + w_F mean_components p(dF) + w_S mean_components p(dS)
-           + sum_targets w_t mean_components p(d_t)
+           + sum_targets w_t mean_components p(d_t) + w_H mean_components p(d(H v))
 
 where ``p(d) = d^2`` (mse) or the Huber function with threshold ``delta``; units: eV/atom,
 eV/Å and eV/Å³ before squaring, and for further targets (outputs of model heads such as
 ``dipole``) the unit of the head (e·Å, Å³, ...). A term whose weight is 0 is left out, and
 its label may be absent; a term with a positive weight whose label is absent is an error.
+
+The Hessian (Sobolev) term compares Hessian-vector products ``H v`` (eV/Å² per unit of v)
+with labels: each structure may carry K probe vectors ``hessian_probes`` [n_atoms, 3, K]
+and their products ``hessian_products`` [n_atoms, 3, K] (atom targets, so batches
+concatenate atoms and nothing is padded to 3N x 3N). Unit-vector probes make these
+Hessian columns (all 3N of them: the full Hessian; a few: random rows), random vectors make
+them plain products. A probe column that is zero in a structure is no label there
+(structures without Hessian labels carry zero probes), so partial labels are allowed; see
+`hessian_errors`.
 """
 
 from __future__ import annotations
@@ -21,9 +30,21 @@ import torch
 from torch import Tensor
 
 from ..data import AtomicGraph
-from ..models import ModelOutput
+from ..models import ModelOutput, hessian_vector_products
 
-__all__ = ["TERMS", "LossFunction", "LossWeights", "MissingTargetError", "prediction_errors"]
+__all__ = [
+    "HESSIAN_PRODUCTS",
+    "HESSIAN_PROBES",
+    "TERMS",
+    "LossFunction",
+    "LossWeights",
+    "MissingTargetError",
+    "hessian_errors",
+    "prediction_errors",
+]
+
+#: atom-target names of the Hessian labels: probe vectors v and products H v, [n_atoms, 3, K]
+HESSIAN_PROBES, HESSIAN_PRODUCTS = "hessian_probes", "hessian_products"
 
 #: loss terms, in the order used everywhere (metrics, sums)
 TERMS = ("energy", "forces", "stress")
@@ -35,31 +56,34 @@ class MissingTargetError(ValueError):
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the energy-per-atom, force and stress terms and of further targets
-    (outputs of model heads, by name) (dimensionless)."""
+    """Weights of the energy-per-atom, force and stress terms, of further targets
+    (outputs of model heads, by name) and of the Hessian-vector products (dimensionless)."""
 
     energy: float = 1.0
     forces: float = 10.0
     stress: float = 0.0
     targets: Mapping[str, float] = field(default_factory=dict)
+    hessian: float = 0.0
 
     def __getitem__(self, term: str) -> float:
-        if term in TERMS:
+        if term in TERMS or term == "hessian":
             return float(getattr(self, term))
         return float(self.targets.get(term, 0.0))
 
     @property
     def terms(self) -> tuple[str, ...]:
-        """Energy, forces, stress, then the further targets."""
-        return TERMS + tuple(self.targets)
+        """Energy, forces, stress, then ``hessian`` if its weight is positive, then the further targets."""
+        return TERMS + (("hessian",) if self.hessian > 0 else ()) + tuple(self.targets)
 
     def required_targets(self) -> list[str]:
         """The labels this loss needs: those of terms with a positive weight."""
         return [term for term in self.terms if self[term] > 0]
 
     def outputs(self) -> set[str]:
-        """Model outputs needed to evaluate the loss (energy is always computed)."""
-        return {"energy"} | {term for term in self.terms if term != "energy" and self[term] > 0}
+        """Model outputs needed to evaluate the loss (energy is always computed; the Hessian
+        term needs forces, differentiated again by `hessian_errors`)."""
+        needed = {term for term in self.terms if term not in ("energy", "hessian") and self[term] > 0}
+        return {"energy"} | needed | ({"forces"} if self.hessian > 0 else set())
 
 
 def prediction_errors(output: ModelOutput, graph: AtomicGraph) -> dict[str, Tensor]:
@@ -89,6 +113,41 @@ def prediction_errors(output: ModelOutput, graph: AtomicGraph) -> dict[str, Tens
             )
         errors[name] = predicted - label.reshape(predicted.shape)
     return errors
+
+
+def hessian_errors(
+    forces: Tensor,
+    positions: Tensor,
+    graph: AtomicGraph,
+    create_graph: bool,
+    n_probes: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor | None:
+    """Errors of the Hessian-vector products, predicted minus label, for the labelled
+    components only (1-D, eV/Å² per unit of v); None if ``graph`` has no Hessian labels.
+
+    ``forces`` [n_atoms, 3] come from ``positions`` (which require grad) with the graph of
+    their derivatives kept. ``n_probes``: use that many of the K probe columns, drawn at
+    random (with ``generator``) for the whole batch (``None``: all), so that a file of full
+    Hessians trains in the cheaper random-rows mode. Probe columns that are zero in a
+    structure (no label there) are left out.
+    """
+    probes = graph.atom_targets.get(HESSIAN_PROBES)
+    labels = graph.atom_targets.get(HESSIAN_PRODUCTS)
+    if probes is None or labels is None:
+        return None
+    if n_probes is not None and n_probes < probes.shape[2]:
+        columns = torch.randperm(probes.shape[2], generator=generator)[:n_probes].to(probes.device)
+        probes, labels = probes[:, :, columns], labels[:, :, columns]
+    norms = probes.new_zeros(graph.n_graphs, probes.shape[2]).index_add(0, graph.batch, probes.square().sum(1))
+    labelled = (norms > 0)[graph.batch]  # [n_atoms, K]: the structure has this probe
+    if not bool(labelled.any()):
+        return forces.reshape(-1)[:0]  # empty, but in the graph: a loss of this term alone can backpropagate
+    keep = labelled.any(0)  # skip the backward passes of columns no structure in the batch has
+    probes, labels, labelled = probes[:, :, keep], labels[:, :, keep], labelled[:, keep]
+    products = hessian_vector_products(forces, positions, probes.to(forces.dtype), create_graph)
+    errors = products - labels.to(products.dtype)
+    return errors.transpose(1, 2)[labelled].reshape(-1)  # [n_atoms, K, 3] -> labelled rows -> 1-D
 
 
 class LossFunction:

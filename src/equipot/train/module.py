@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import lightning.pytorch as pl
@@ -10,12 +11,13 @@ import torch
 from torch import Tensor
 
 from ..config.train import TrainConfig
+from ..data import AtomicGraph
 from ..evaluation.labels import graph_labels, outputs_for_labels
 from ..models import Potential
 from .data import GraphBatch
 from .ema import ExponentialMovingAverage
 from .errors import NonFiniteLossError
-from .losses import LossFunction, LossWeights, prediction_errors
+from .losses import HESSIAN_PROBES, LossFunction, LossWeights, hessian_errors, prediction_errors
 from .metrics import ErrorSums
 
 __all__ = ["PotentialModule"]
@@ -81,7 +83,13 @@ class PotentialModule(pl.LightningModule):
         targets = {name: target.weight for name, target in self.config.loss.targets.items()}
         if switched and switch.target_weights:  # type: ignore[union-attr]
             targets.update(switch.target_weights)  # type: ignore[union-attr]
-        return LossWeights(section.energy_weight, section.forces_weight, section.stress_weight, targets)  # type: ignore[union-attr]
+        return LossWeights(
+            section.energy_weight,  # type: ignore[union-attr]
+            section.forces_weight,  # type: ignore[union-attr]
+            section.stress_weight,  # type: ignore[union-attr]
+            targets,
+            hessian=self.config.loss.hessian_weight,
+        )
 
     @property
     def target_units(self) -> dict[str, str]:
@@ -106,8 +114,8 @@ class PotentialModule(pl.LightningModule):
 
     def training_step(self, batch: GraphBatch, batch_idx: int) -> Tensor:
         weights = self.loss_weights(self.current_epoch)
-        output = self.model(batch.graph, outputs=weights.outputs(), create_graph=True)
-        loss = self.loss_fn(prediction_errors(output, batch.graph), weights)
+        errors = self._errors(self.model, batch.graph, weights.outputs(), weights.hessian > 0, training=True)
+        loss = self.loss_fn(errors, weights)
         self._check_finite(loss, batch, batch_idx)
         n_graphs = batch.graph.n_graphs
         self._train_sums += torch.tensor([float(loss.detach()) * n_graphs, n_graphs], dtype=torch.float64)
@@ -144,8 +152,27 @@ class PotentialModule(pl.LightningModule):
     def validation_step(self, batch: GraphBatch, batch_idx: int) -> None:
         graph = batch.graph
         outputs = outputs_for_labels(graph_labels(graph), self.config.loss.targets)
-        output = self.averaged_model(graph, outputs=outputs, create_graph=False)
-        self._valid_sums.add(prediction_errors(output, graph), self.loss_fn)
+        hessian = self.config.loss.hessian_weight > 0
+        errors = self._errors(self.averaged_model, graph, outputs | ({"forces"} if hessian else set()), hessian, training=False)
+        self._valid_sums.add(errors, self.loss_fn)
+
+    def _errors(self, model: Potential, graph: AtomicGraph, outputs: set[str], hessian: bool, training: bool) -> dict[str, Tensor]:
+        """`prediction_errors`, and with ``hessian`` the errors of the Hessian-vector
+        products (`hessian_errors`; positions require grad so that the forces can be
+        differentiated again; in training on ``loss.hessian_probes`` random columns)."""
+        if not (hessian and HESSIAN_PROBES in graph.atom_targets):
+            output = model(graph, outputs=outputs, create_graph=training)
+            return prediction_errors(output, graph)
+        with torch.enable_grad():
+            positions = graph.positions.detach().requires_grad_(True)
+            graph = replace(graph, positions=positions)
+            output = model(graph, outputs=outputs, create_graph=True)
+            n_probes = self.config.loss.hessian_probes if training else None
+            hessian_error = hessian_errors(output.forces, positions, graph, create_graph=training, n_probes=n_probes)
+        errors = prediction_errors(output, graph)
+        if hessian_error is not None:
+            errors["hessian"] = hessian_error if training else hessian_error.detach()
+        return errors
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
