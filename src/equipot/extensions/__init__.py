@@ -1,13 +1,23 @@
 """The same irreps machinery for more physics: the coupling of two spins with the
 direction between them (`spin_pair`), used for the two-nucleon tensor force (`nuclear`)
 and for magnetic moments on a lattice with spin-lattice dynamics (`spin_lattice`); a
-model of planar point sets with SO(2)-equivariant layers (`planar`).
+model of planar point sets with SO(2)-equivariant layers (`planar`); coupled electronic
+states from a learned diabatic Hamiltonian (`excited`).
 
 Layer: above `models` (beside `inference`, `longrange`, `uq`); may import models, nn,
 o3, data and config. These models take their own inputs (relative positions and spins,
 2-D point sets) rather than an `AtomicGraph`, so they are not `Potential`s.
 """
 
+from .excited import (
+    AdiabaticStates,
+    DiabaticHamiltonianModel,
+    LinearVibronicReference,
+    adiabatic_states,
+    molecule_graphs,
+    sample_vibronic_frames,
+    sign_invariant_error,
+)
 from .fitting import FitHistory, fit_full_batch
 from .nuclear import ToyNucleonReference, TwoNucleonPotential, sample_configurations, tensor_operator
 from .planar import PlanarPointSetModel, PointSets, planar_edges, point_set_targets, sample_point_sets
@@ -24,6 +34,13 @@ from .spin_lattice import (
 from .spin_pair import SpinPairCoupling
 
 __all__ = [
+    "AdiabaticStates",
+    "DiabaticHamiltonianModel",
+    "LinearVibronicReference",
+    "adiabatic_states",
+    "molecule_graphs",
+    "sample_vibronic_frames",
+    "sign_invariant_error",
     "FitHistory",
     "HeisenbergLatticeReference",
     "LatticeEdges",
