@@ -14,6 +14,7 @@ from ..simulate import NEBResult, load_calculator, plot_minimum_energy_path, rea
 from ._console import (
     CompileOption, ExportedOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
 )
+from ._uncertainty import MaxUncertaintyOption, OnExtrapolationOption, build_monitor, print_largest, stop_on_extrapolation
 
 
 def _profile_table(result: NEBResult, title: str) -> Table:
@@ -48,21 +49,27 @@ def neb(
     compile: CompileOption = False,
     exported: ExportedOption = False,
     progress: ProgressOption = True,
+    max_uncertainty: MaxUncertaintyOption = None,
+    on_extrapolation: OnExtrapolationOption = None,
 ) -> None:
     """Nudged elastic band from INITIAL to FINAL: barrier, energy profile, mep.png and the images."""
     start, end = read_structure(initial), read_structure(final)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
-    with working(f"nudged elastic band, {images} images ({optimizer}, at most {max_steps} steps)"):
+    monitor = build_monitor(start.copy(), calculator, max_uncertainty, on_extrapolation, out_dir)
+    with stop_on_extrapolation(monitor, out_dir), working(
+        f"nudged elastic band, {images} images ({optimizer}, at most {max_steps} steps)"
+    ):
         result = run_neb(start, end, calculator, n_images=images, climb=climb, fmax=fmax, k=spring, method=method,
                          interpolate=interpolate, relax_endpoints=relax_endpoints, optimizer=optimizer,
-                         max_steps=max_steps)
+                         max_steps=max_steps, monitor=monitor)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = plot_minimum_energy_path(result, out_dir / "mep.png")
     frames = result.write_images(out_dir / "neb_images.extxyz")
     summary = out_dir / "neb.json"
     summary.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     console.print(_profile_table(result, f"minimum energy path, {initial.name} -> {final.name}"))
+    print_largest(monitor)
     if result.reliable:
         console.print(f"barrier: {result.barrier_forward:.4f} eV forward, {result.barrier_backward:.4f} eV backward; "
                       f"reaction energy {result.reaction_energy:.4f} eV; highest image {result.highest_image}")

@@ -15,6 +15,7 @@ from ..simulate import relax as relax_structure
 from ._console import (
     CompileOption, ExportedOption, ProgressOption, console, error_console, follows_progress_option, user_errors, working,
 )
+from ._uncertainty import MaxUncertaintyOption, OnExtrapolationOption, build_monitor, print_largest, stop_on_extrapolation
 
 
 def _summary_table(result: RelaxResult, title: str) -> Table:
@@ -56,19 +57,27 @@ def relax(
     compile: CompileOption = False,
     exported: ExportedOption = False,
     progress: ProgressOption = True,
+    max_uncertainty: MaxUncertaintyOption = None,
+    on_extrapolation: OnExtrapolationOption = None,
 ) -> None:
     """Relax STRUCTURE to --fmax (and --stress-tol with --cell); write the relaxed structure."""
     atoms = read_structure(structure)
     keep_freed_memory()  # a process of many model calls: reuse their buffers
     calculator = load_calculator(model, device=device, dtype=dtype, compile=compile, exported=exported)
-    with working(f"relaxing {structure.name} ({optimizer}, at most {max_steps} steps)"):
+    # flagged frames and uncertainty_summary.json go next to the relaxed structure
+    monitor = build_monitor(atoms, calculator, max_uncertainty, on_extrapolation, output.parent)
+    with stop_on_extrapolation(monitor, output.parent), working(
+        f"relaxing {structure.name} ({optimizer}, at most {max_steps} steps)"
+    ):
         result = relax_structure(
             atoms, calculator, fmax=fmax, relax_cell=cell, stress_tol_GPa=stress_tol, pressure_GPa=pressure,
             hydrostatic_strain=hydrostatic, optimizer=optimizer, max_steps=max_steps, trajectory=trajectory,
+            monitor=monitor,
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     ase.io.write(output, result.atoms, format="extxyz")
     console.print(_summary_table(result, f"relaxation of {structure.name} with {model.name}"))
+    print_largest(monitor)
     if not result.converged:
         error_console.print(f"[bold yellow]warning:[/] not converged after {result.steps} steps; "
                             "raise --max-steps or loosen --fmax/--stress-tol", highlight=False)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,10 @@ from .stability import IMAGINARY_TOLERANCE_THZ, InstabilityWarning, imaginary_mo
 __all__ = ["BandStructure", "PhononResult", "ase_atoms", "phonons", "phonopy_atoms"]
 
 QPoint = str | Sequence[float]
+
+#: checks a structure (with its calculator attached) the workflow evaluates, e.g.
+#: ``UncertaintyMonitor.observe``: called with the structure and a label naming it
+StructureCheck = Callable[[Atoms, str], None]
 
 
 def phonopy_atoms(atoms: Atoms) -> PhonopyAtoms:
@@ -87,6 +91,7 @@ class PhononResult:
     special_points: dict[str, np.ndarray]
     path: str
     messages: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
 
     def check_stability(
         self, npoints: int = 21, mesh: Sequence[int] = (8, 8, 8), tolerance: float = IMAGINARY_TOLERANCE_THZ
@@ -187,11 +192,16 @@ def _write_band_csv(bands: BandStructure, path: Path) -> None:
                 writer.writerow([segment, f"{d:.6f}", *(f"{x:.6f}" for x in q), *(f"{x:.6f}" for x in f)])
 
 
-def _displaced_forces(phonon: Phonopy, source: EnergySource) -> np.ndarray:
+def _displaced_forces(phonon: Phonopy, source: EnergySource, check: StructureCheck | None,
+                      checked: list[str]) -> np.ndarray:
     calculator = as_calculator(source)
     forces = []
-    for cell in phonon.supercells_with_displacements:
-        forces.append(attach(ase_atoms(cell), calculator).get_forces().copy())
+    for index, cell in enumerate(phonon.supercells_with_displacements):
+        displaced = attach(ase_atoms(cell), calculator)
+        forces.append(displaced.get_forces().copy())
+        if check is not None:
+            checked.append(f"displaced supercell {index}")
+            check(displaced, checked[-1])
     forces = np.array(forces)
     # remove the drift (sum of forces) of each displaced supercell, as phonopy's CLI does
     return forces - forces.mean(axis=1, keepdims=True)
@@ -206,6 +216,7 @@ def phonons(
     primitive_matrix: str | np.ndarray | None = "auto",
     symmetrize: bool = True,
     path: str | None = None,
+    check: StructureCheck | None = None,
 ) -> PhononResult:
     """Force constants of ``atoms`` (a relaxed periodic cell) repeated by ``supercell``.
 
@@ -216,8 +227,14 @@ def phonons(
     overrides the standard path (ASE syntax, e.g. ``"GXWKGL"``). Imaginary modes along the
     path or on an 8x8x8 mesh (beyond the acoustic modes at Γ) warn with an
     `InstabilityWarning` naming the most negative frequency and its q-point.
+
+    ``check`` (e.g. ``UncertaintyMonitor(...).observe``, which may raise
+    `ExtrapolationError`) sees every structure whose forces are computed: each displaced
+    supercell, or with ``exact_hessian`` the structure itself, once (the Hessian is exact
+    at that one geometry). The result's ``checked`` names what it saw.
     """
     check_atoms(atoms)
+    checked: list[str] = []
     if not atoms.pbc.all():
         raise ValueError("phonons need a periodic cell (atoms.pbc all True)")
     check_cell_volume(atoms.cell.array, "phonons", "phonons need")
@@ -229,6 +246,9 @@ def phonons(
         if not is_model(source):
             raise TypeError("exact_hessian=True needs an equipot model, not an ASE calculator")
         assert isinstance(source, Potential)
+        if check is not None:
+            checked.append("structure (exact Hessian: checked once)")
+            check(attach(atoms, as_calculator(source)), checked[-1])
         cell = ase_atoms(phonon.supercell)
         n = len(cell)
         matrix = _exact_hessian(source, cell).matrix
@@ -236,13 +256,13 @@ def phonons(
         method = "exact-hessian"
     else:
         phonon.generate_displacements(distance=displacement)
-        phonon.forces = _displaced_forces(phonon, source)
+        phonon.forces = _displaced_forces(phonon, source, check, checked)
         phonon.produce_force_constants()
         method = "finite-displacements"
     if symmetrize:
         phonon.symmetrize_force_constants()
     bandpath = Cell(phonon.primitive.cell).bandpath(npoints=0)
-    result = PhononResult(phonon, method, dict(bandpath.special_points), path or bandpath.path)
+    result = PhononResult(phonon, method, dict(bandpath.special_points), path or bandpath.path, checked=checked)
     unstable = result.check_stability()
     if unstable is not None:
         result.messages.append(unstable)

@@ -84,6 +84,7 @@ class UncertaintyMonitor:
         self.frames_file = Path(frames_file) if frames_file is not None else None
         self.steps_seen = 0
         self.flagged_steps: list[int] = []
+        self.flagged: list[str] = []  # the label of each flagged check ("step 3", "band step 2, image 4")
         self.largest: dict[str, float] = {}
 
     def _values(self) -> dict[str, float]:
@@ -102,6 +103,20 @@ class UncertaintyMonitor:
         return None
 
     def __call__(self) -> None:
+        self._check(None)
+
+    def observe(self, atoms: Atoms, label: str | None = None) -> None:
+        """Check ``atoms`` (its own calculator) instead of the structure given at construction.
+
+        For workflows over several structures: the images of a NEB band, the displaced
+        supercells of a phonon calculation. ``label`` names the check in messages (e.g.
+        ``"band step 3, image 2"``; default ``"step N"``); a flagged ``atoms`` is the frame
+        written out.
+        """
+        self.atoms = atoms
+        self._check(label)
+
+    def _check(self, label: str | None) -> None:
         values = self._values()
         for name, value in values.items():
             self.largest[name] = max(self.largest.get(name, -math.inf), value)
@@ -111,6 +126,8 @@ class UncertaintyMonitor:
         if reason is None:
             return
         self.flagged_steps.append(step)
+        label = label if label is not None else f"step {step}"
+        self.flagged.append(label)
         written = ""
         if self.frames_file is not None:
             from ase.io import write  # ase.io loads on first use (start-up time)
@@ -118,7 +135,7 @@ class UncertaintyMonitor:
             self.frames_file.parent.mkdir(parents=True, exist_ok=True)
             write(self.frames_file, self.atoms, format="extxyz", append=True)
             written = f"; frame written to {self.frames_file}"
-        message = f"the model extrapolates at step {step}: {reason}{written}"
+        message = f"the model extrapolates at {label}: {reason}{written}"
         if self.on_extrapolation == "stop":
             raise ExtrapolationError(f"{message}; run stopped (--on-extrapolation stop)")
         warnings.warn(message, ExtrapolationWarning, stacklevel=2)
@@ -128,6 +145,7 @@ class UncertaintyMonitor:
         return {
             "max_seen": dict(self.largest),
             "flagged_steps": list(self.flagged_steps),
+            "flagged": list(self.flagged),
             "steps_checked": self.steps_seen,
             "max_uncertainty": self.max_uncertainty,
             "on_extrapolation": self.on_extrapolation,

@@ -41,6 +41,7 @@ from ase.geometry import find_mic
 from ase.neighborlist import neighbor_list
 from ase.utils.forcecurve import ForceFit, fit_raw
 
+from .monitor import UncertaintyMonitor
 from .relax import OPTIMIZERS, RelaxResult, relax
 
 __all__ = ["NEB_METHODS", "NEBResult", "UnphysicalBandError", "band_problems", "calculator_copies", "run_neb"]
@@ -133,6 +134,7 @@ class NEBResult:
     initial_relaxation: RelaxResult | None = None
     final_relaxation: RelaxResult | None = None
     problems: list[str] = field(default_factory=list)
+    uncertainty: dict[str, Any] | None = None
 
     @property
     def reliable(self) -> bool:
@@ -197,7 +199,7 @@ class NEBResult:
             "reaction_energy": self.reaction_energy,
             "fit_barrier_forward": self.fit_barrier_forward if reliable else None,
             "highest_image": self.highest_image, "energies": self.energies.tolist(), "path": self.path.tolist(),
-            "problems": list(self.problems),
+            "problems": list(self.problems), "uncertainty": self.uncertainty,
         }
 
 
@@ -275,6 +277,7 @@ def run_neb(
     optimizer: str = "FIRE",
     max_steps: int = 500,
     log_file: str | os.PathLike | None = None,
+    monitor: UncertaintyMonitor | None = None,
 ) -> NEBResult:
     """Find the minimum energy path from ``initial`` to ``final`` (neither is modified).
 
@@ -292,6 +295,12 @@ def run_neb(
         relax_endpoints: relax both end points (positions only) to ``fmax`` first.
         optimizer: "FIRE" (default), "BFGS" or "LBFGS"; ``max_steps`` bounds its steps.
         log_file: the optimizers' text log ("-" for stdout); None writes none.
+        monitor: an `UncertaintyMonitor` (built on ``initial`` with the calculator
+            attached) that checks the end points during their relaxation and every image
+            of the band (end points included) before the first band step and after each
+            one (``"band step N, image i"``); ``"stop"`` ends the run with
+            `ExtrapolationError` and writes the flagged image out. Its summary (largest
+            uncertainties over all images) is the result's ``uncertainty``.
 
     The result is checked by `band_problems`; an unphysical band has ``problems`` and
     reports no barrier (see `NEBResult`).
@@ -315,10 +324,16 @@ def run_neb(
     relaxations: list[RelaxResult | None] = [None, None]
     if relax_endpoints:
         relaxations = [relax(images[index], fmax=fmax, optimizer=optimizer, max_steps=max_steps,
-                             log_file=logfile) for index in (0, -1)]
+                             log_file=logfile, monitor=monitor) for index in (0, -1)]
     band = NEB(images, k=k, climb=climb, method=method, allow_shared_calculator=shared)
     band.interpolate(method=interpolate, mic=bool(initial.pbc.any()) if mic is None else mic, apply_constraint=False)
     with OPTIMIZERS[optimizer.upper()](band, logfile=logfile) as dynamics:
+        if monitor is not None:
+            def check_band() -> None:
+                for index, image in enumerate(images):
+                    monitor.observe(image, f"band step {dynamics.nsteps}, image {index}")
+
+            dynamics.attach(check_band, interval=1)
         converged = bool(dynamics.run(fmax=fmax, steps=max_steps))
         steps = dynamics.nsteps
     max_force = float(band.get_residual())
@@ -331,4 +346,5 @@ def run_neb(
         fit_energies=np.asarray(fit.fit_energies, dtype=np.float64), converged=converged, steps=int(steps),
         max_force=max_force, fmax=float(fmax), climb=climb, method=method,
         initial_relaxation=relaxations[0], final_relaxation=relaxations[1],
+        uncertainty=monitor.summary() if monitor is not None else None,
     )

@@ -32,6 +32,7 @@ from ase.optimize.optimize import Optimizer
 
 from ..data import check_cell_volume
 from ._output import TRAJECTORY_SUFFIXES, trajectory_writer
+from .monitor import UncertaintyMonitor
 
 __all__ = ["OPTIMIZERS", "RelaxResult", "relax"]
 
@@ -63,6 +64,7 @@ class RelaxResult:
     initial_volume: float | None = None
     final_volume: float | None = None
     trajectory: Path | None = None
+    uncertainty: dict[str, Any] | None = None
 
     @property
     def initial_energy(self) -> float:
@@ -96,6 +98,7 @@ class RelaxResult:
             "pressure_GPa": self.pressure_GPa, "pressure_target_GPa": self.pressure_target_GPa,
             "initial_volume": self.initial_volume, "final_volume": self.final_volume,
             "trajectory": None if self.trajectory is None else str(self.trajectory),
+            "uncertainty": self.uncertainty,
         }
 
 
@@ -153,6 +156,7 @@ def relax(
     max_steps: int = 1000,
     trajectory: str | os.PathLike | None = None,
     log_file: str | os.PathLike | None = None,
+    monitor: UncertaintyMonitor | None = None,
 ) -> RelaxResult:
     """Relax ``atoms`` in place until forces (and, with ``relax_cell``, stresses) are small.
 
@@ -170,6 +174,11 @@ def relax(
         max_steps: at most this many optimizer steps.
         trajectory: ``.traj`` or ``.xyz``/``.extxyz`` file with every step.
         log_file: the optimizer's text log ("-" for stdout); None writes none.
+        monitor: an `UncertaintyMonitor` that checks ``atoms`` before the first step and
+            after every step (``"relaxation step N"``); with ``on_extrapolation="stop"`` a
+            flagged structure ends the relaxation with `ExtrapolationError` (frame written
+            out), with ``"warn"`` it warns and goes on. Its summary (largest uncertainties
+            seen) is the result's ``uncertainty``.
 
     Returns:
         `RelaxResult`; ``converged`` is False when ``max_steps`` ran out first.
@@ -206,6 +215,8 @@ def relax(
         with OPTIMIZERS[optimizer.upper()](target, logfile=logfile) as dynamics:
             if write_frame is not None:
                 dynamics.attach(write_frame, interval=1)
+            if monitor is not None:
+                dynamics.attach(lambda: monitor.observe(atoms, f"relaxation step {dynamics.nsteps}"), interval=1)
             # ASE's own test (fmax on the filter's generalized forces) is replaced by ours: fmax=0
             for _ in dynamics.irun(fmax=0.0, steps=max_steps):
                 if converged():
@@ -220,5 +231,5 @@ def relax(
         fmax=float(fmax), relax_cell=relax_cell, optimizer=optimizer.upper(), stress_GPa=_stress_GPa(atoms),
         stress_tol_GPa=float(stress_tol_GPa) if relax_cell else None, pressure_target_GPa=float(pressure_GPa),
         initial_volume=initial_volume, final_volume=atoms.get_volume() if initial_volume is not None else None,
-        trajectory=path,
+        trajectory=path, uncertainty=monitor.summary() if monitor is not None else None,
     )
