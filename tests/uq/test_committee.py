@@ -26,7 +26,7 @@ from equipot.train import member_config  # imports Lightning (which sets an envi
 from equipot.train.data import load_training_data
 from equipot.cli.main import app
 from equipot import load_potential
-from equipot.uq import STD_OUTPUTS, Committee, load_committee, save_committee
+from equipot.uq import STD_OUTPUTS, Committee, calibrate_committee, load_committee, save_committee
 
 SPECIES = ["H", "C", "O"]
 ALL = ("energy", "atomic_energies", "forces", "stress", "virial", *STD_OUTPUTS)
@@ -209,6 +209,10 @@ def test_train_committee_from_the_command_line(tmp_path: Path, monkeypatch: pyte
     committee = load_committee(tmp_path / "run" / "committee.pt")
     assert len(committee) == 2 and committee.metadata["bootstrap"] is True
     assert committee.metadata["members"][1]["seed"] == 1
+    # the spreads were calibrated on the members' shared validation split
+    assert set(committee.scales) == {"energy_std", "forces_std"} and committee.calibrated_on.startswith("validation (")
+    valid = load_training_data(member_config(config, 0), committee.cutoff).valid
+    assert calibrate_committee(Committee(committee.members), valid.graphs).scales == pytest.approx(committee.scales)
     stored = [load_model(tmp_path / "run" / f"member_{i}" / "model.pt").metadata["config"] for i in range(2)]
     assert [c["seed"] for c in stored] == [0, 1] and [c["data"]["bootstrap_seed"] for c in stored] == [0, 1]
 

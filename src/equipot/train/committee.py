@@ -21,7 +21,8 @@ import torch
 from ..config.train import TrainConfig
 from ..models.io import load_model
 from ..progress import progress_bars
-from ..uq import Committee, save_committee
+from ..uq import Committee, calibrate_committee, save_committee
+from .data import load_training_data
 from .runner import as_train_config, fit
 
 __all__ = ["CommitteeResult", "default_parallel", "fit_committee", "member_config"]
@@ -71,7 +72,8 @@ def fit_committee(
     resume: bool = False,
 ) -> CommitteeResult:
     """Train ``n_members`` models from ``config`` (see `member_config`) and write
-    ``output_dir/committee.pt`` (`equipot.uq.save_committee`: the members' best models).
+    ``output_dir/committee.pt`` (`equipot.uq.save_committee`: the members' best models),
+    its spreads calibrated on the shared validation split (`equipot.uq.calibrate_committee`).
 
     ``parallel`` members train at once, each in its own process (multiprocessing, spawn)
     with ``threads = cores // parallel`` unless the config sets ``threads``; default
@@ -98,10 +100,17 @@ def fit_committee(
             members = list(pool.map(_fit_member_quietly, configs, [resume] * n_members))
     output_dir = Path(config.output_dir).expanduser().resolve()
     committee = Committee([load_model(member["model_path"]) for member in members])
+    # the members share one validation split (member_config fixes its seed): the spreads are
+    # scaled so that mean(error^2 / sigma^2) = 1 on it (calibrate_committee)
+    valid = load_training_data(configs[0], committee.cutoff).valid
+    if len(valid) > 0:
+        committee = calibrate_committee(committee, valid.graphs)
+        committee.calibrated_on = f"validation ({len(valid)} structures)"
     metadata = {
         "n_members": n_members,
         "bootstrap": bootstrap,
         "members": [{"run": str(m["output_dir"]), "seed": m["seed"]} for m in members],
+        "calibration": dict(committee.scales),
     }
     path = save_committee(committee, output_dir / "committee.pt", metadata)
     return CommitteeResult(output_dir=output_dir, committee_path=path, members=members)

@@ -1,7 +1,7 @@
 """Knowing when the model does not know: uncertainty estimates and invariant features.
 
 - `Committee`, `save_committee`, `load_committee`: committees of models (spread of the
-  members' predictions);
+  members' predictions); `calibrate_committee` scales the spreads on validation data;
 - `LastLayerUncertainty` / `fit_last_layer_uncertainty`: single-model last-layer
   prediction rigidity (``energy_std``, ``forces_std``);
 - `DescriptorDistances` / `fit_descriptor_distances`: nearest-neighbour and Mahalanobis
@@ -14,7 +14,7 @@
 See docs/uncertainty.md.
 """
 
-from .committee import STD_OUTPUTS, Committee
+from .committee import CALIBRATED_OUTPUTS, STD_OUTPUTS, Committee, calibrate_committee
 from .committee_file import COMMITTEE_FORMAT, committee_from_payload, load_committee, save_committee
 from .descriptors import DescriptorDistances, fit_descriptor_distances, nearest_distances
 from .features import invariant_features, model_features
@@ -23,9 +23,11 @@ from .last_layer import LastLayerUncertainty, fit_last_layer_uncertainty
 from .potential import UncertaintyPotential
 
 __all__ = [
+    "CALIBRATED_OUTPUTS",
     "COMMITTEE_FORMAT",
     "STD_OUTPUTS",
     "Committee",
+    "calibrate_committee",
     "DescriptorDistances",
     "LastLayerUncertainty",
     "UncertaintyPotential",

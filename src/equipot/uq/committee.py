@@ -13,25 +13,31 @@ declared in ``output_specs()`` and returned in ``ModelOutput.extra``:
 | ``stress_std`` | [n_graphs] | eV/Å³ | ``sqrt(sum_ab var_ab)`` over the 9 components of the 3x3 stress |
 
 Each is the population standard deviation over the N members (numpy's ``std``, ``ddof=0``),
-a rotation-invariant scalar (irreps ``0e``).
+a rotation-invariant scalar (irreps ``0e``), times the committee's calibration factor for
+that output (``Committee.scales``; 1 until `calibrate_committee` sets them from validation
+data with the rule ``mean(error^2 / sigma^2) = 1``, `equipot.uq.last_layer.calibration_scale`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from ..data import AtomicGraph
+from ase import Atoms
+
+from ..data import AtomicGraph, LabelKeys, batch_graphs, graph_from_atoms
 from ..models.composition import edges_within
 from ..models.derivatives import derive_outputs
 from ..models.heads import OutputSpec
 from ..models.output import OUTPUT_NAMES, ModelOutput
 from ..models.protocol import Potential, check_composable
+from .last_layer import calibration_scale
 
-__all__ = ["Committee", "STD_OUTPUTS"]
+__all__ = ["CALIBRATED_OUTPUTS", "Committee", "STD_OUTPUTS", "calibrate_committee"]
 
 #: the spread outputs of a committee, by name
 STD_OUTPUTS: dict[str, OutputSpec] = {
@@ -40,6 +46,9 @@ STD_OUTPUTS: dict[str, OutputSpec] = {
     "forces_std": OutputSpec("forces_std", per_atom=True, irreps="0e", unit="eV/Å"),
     "stress_std": OutputSpec("stress_std", per_atom=False, irreps="0e", unit="eV/Å³"),
 }
+
+#: the spreads `calibrate_committee` scales (``atomic_energies_std`` has no per-atom label to calibrate on)
+CALIBRATED_OUTPUTS = ("energy_std", "forces_std", "stress_std")
 
 
 class Committee(nn.Module):
@@ -60,9 +69,15 @@ class Committee(nn.Module):
         >>> out.extra["forces_std"]                   # [n_atoms], eV/Å           # doctest: +SKIP
 
     ``create_graph`` defaults to ``self.training``, like `EquivariantPotential`.
+
+    ``scales`` (plain floats by output name, from `calibrate_committee`) multiply the
+    spreads: a calibrated ``forces_std`` is ``scales["forces_std"]`` times the members'
+    spread. ``calibrated_on`` says on what data (e.g. ``"validation (100 structures)"``).
     """
 
-    def __init__(self, members: Sequence[Potential]):
+    def __init__(
+        self, members: Sequence[Potential], scales: Mapping[str, float] | None = None, calibrated_on: str | None = None
+    ):
         super().__init__()
         members = list(members)
         if len(members) < 2:
@@ -75,6 +90,15 @@ class Committee(nn.Module):
         # module members are registered, so .to(), .eval() and parameters() reach them
         self.modules_of_members = nn.ModuleList([m for m in members if isinstance(m, nn.Module)])
         self._heads = _shared_heads(members)
+        scales = dict(scales or {})
+        unknown = sorted(set(scales) - set(STD_OUTPUTS))
+        if unknown:
+            raise ValueError(f"Committee scales name unknown spreads {unknown}; they scale {sorted(STD_OUTPUTS)}")
+        for name, value in scales.items():
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Committee scale of {name} must be a positive number, got {value}")
+        self.scales: dict[str, float] = {name: float(value) for name, value in scales.items()}
+        self.calibrated_on = calibrated_on
 
     def __len__(self) -> int:
         return len(self.members)
@@ -100,7 +124,8 @@ class Committee(nn.Module):
 
     def converted(self, dtype: torch.dtype) -> Committee:
         """The committee of the members' ``converted(dtype)`` copies."""
-        return Committee([member.converted(dtype) for member in self.members])  # type: ignore[attr-defined]
+        members = [member.converted(dtype) for member in self.members]  # type: ignore[attr-defined]
+        return Committee(members, self.scales, self.calibrated_on)
 
     def forward(
         self,
@@ -126,7 +151,8 @@ class Committee(nn.Module):
             result, members = self._each_member_derived(graph, outputs, heads, create_graph)
         else:
             result, members = self._mean_derived(graph, outputs, heads, create_graph)
-        result.extra.update(_spreads(members, outputs))
+        spreads = _spreads(members, outputs)
+        result.extra.update({name: spread * self.scales.get(name, 1.0) for name, spread in spreads.items()})
         for name in heads:
             result.extra[name] = torch.stack([out.extra[name] for out in members]).mean(0)
         return result
@@ -207,3 +233,51 @@ def _shared_heads(members: list[Potential]) -> dict[str, OutputSpec]:
     if clash:
         raise ValueError(f"Committee members declare outputs {clash}, which the committee computes itself")
     return shared
+
+
+def calibrate_committee(
+    committee: Committee, dataset: Sequence[AtomicGraph] | Sequence[Atoms], batch_size: int = 16
+) -> Committee:
+    """The committee with its spreads scaled to the errors it makes on ``dataset``.
+
+    For each of ``energy_std`` (per structure, eV), ``forces_std`` (per atom, error
+    ``|F - F_ref|``, eV/Å) and ``stress_std`` (per periodic structure, Frobenius norm of the
+    3x3 stress error, eV/Å³) whose reference labels ``dataset`` has, the factor is the rule
+    of the single-model estimator (`calibration_scale`): ``mean(error^2 / sigma^2) = 1``
+    over the structures (atoms), sigma the members' raw spread. Spreads without labels
+    keep factor 1. ``dataset``: labelled graphs (a `GraphDataset` works) or `ase.Atoms`
+    with a calculator's results. Returns a new `Committee` over the same members (the
+    given one is unchanged); use validation data, not the training set (in-sample errors
+    under-estimate).
+    """
+    graphs = [graph_from_atoms(item, committee.cutoff, keys=LabelKeys()) if isinstance(item, Atoms) else item
+              for item in dataset]
+    if not graphs:
+        raise ValueError("calibrate_committee needs labelled structures (e.g. the validation set), got none")
+    raw = Committee(committee.members).eval()
+    errors: dict[str, list[Tensor]] = {name: [] for name in CALIBRATED_OUTPUTS}
+    variances: dict[str, list[Tensor]] = {name: [] for name in CALIBRATED_OUTPUTS}
+    for start in range(0, len(graphs), batch_size):
+        graph = batch_graphs(list(graphs[start : start + batch_size])).to(device=raw.device, dtype=raw.dtype)
+        reference = {**graph.graph_targets, **graph.atom_targets}
+        if "energy" not in reference:
+            raise ValueError("calibrate_committee needs reference energies in the data (energy labels)")
+        asked = {"energy", "energy_std"} | ({"forces", "forces_std"} if "forces" in reference else set())
+        periodic = bool(graph.pbc.all())
+        if "stress" in reference and periodic:
+            asked |= {"stress", "stress_std"}
+        out = raw(graph, outputs=asked, create_graph=False)
+        pairs = {"energy_std": (out.energy - reference["energy"]).square()}
+        if "forces_std" in asked:
+            pairs["forces_std"] = (out.forces - reference["forces"]).square().sum(-1)  # type: ignore[operator]
+        if "stress_std" in asked:
+            pairs["stress_std"] = (out.stress - reference["stress"]).square().sum((-2, -1))  # type: ignore[operator]
+        for name, squared in pairs.items():
+            errors[name].append(squared.detach().double())
+            variances[name].append(out.extra[name].detach().double().square())
+    scales = {
+        name: calibration_scale(torch.cat(errors[name]), torch.cat(variances[name]))
+        for name in CALIBRATED_OUTPUTS
+        if errors[name]
+    }
+    return Committee(committee.members, scales, f"{len(graphs)} structures").train(committee.training)

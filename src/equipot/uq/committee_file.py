@@ -1,8 +1,9 @@
 """Committee files: the members' model payloads in one ``.pt``, read without running code.
 
 A committee file is ``torch.save`` of a dict of plain data: a header, each member's model
-payload (`equipot.models.io.model_payload`: config, weights, dtype, metadata) and the
-committee's own metadata. It loads with ``torch.load(weights_only=True)``, like a model
+payload (`equipot.models.io.model_payload`: config, weights, dtype, metadata), the
+committee's own metadata and its calibration (``{"scales": {name: float}, "on": str}``,
+`calibrate_committee`; format version 2). It loads with ``torch.load(weights_only=True)``, like a model
 file. `equipot.load_potential` reads either kind, so every command that takes ``model.pt``
 takes ``committee.pt`` too.
 """
@@ -26,7 +27,7 @@ from .committee import Committee
 __all__ = ["COMMITTEE_FORMAT", "committee_from_payload", "load_committee", "save_committee"]
 
 COMMITTEE_FORMAT = "equipot-committee"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the calibration entry
 
 
 def save_committee(committee: Committee, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
@@ -44,6 +45,7 @@ def save_committee(committee: Committee, path: str | os.PathLike, metadata: dict
         "equipot_version": __version__,
         "members": [model_payload(member, getattr(member, "metadata", None)) for member in members],
         "metadata": metadata or {},
+        "calibration": {"scales": dict(committee.scales), "on": committee.calibrated_on},
     }
     return atomic_write(Path(path), lambda stream: torch.save(payload, stream))
 
@@ -59,7 +61,8 @@ def committee_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> 
         model_from_payload(member_payload, f"{path} (member {index})")
         for index, member_payload in enumerate(payload["members"])
     ]
-    committee = Committee(members).eval()
+    calibration = payload.get("calibration") or {}
+    committee = Committee(members, calibration.get("scales"), calibration.get("on")).eval()
     committee.metadata = payload.get("metadata", {})  # type: ignore[assignment]
     return committee
 

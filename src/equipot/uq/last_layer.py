@@ -42,7 +42,7 @@ from ..data import AtomicGraph, batch_graphs
 from ..models import EquivariantPotential
 from .features import model_features
 
-__all__ = ["LastLayerUncertainty", "fit_last_layer_uncertainty", "structure_features"]
+__all__ = ["LastLayerUncertainty", "calibration_scale", "fit_last_layer_uncertainty", "structure_features"]
 
 _LAMBDA_GRID = tuple(10.0**exponent for exponent in range(-8, 1))
 
@@ -159,6 +159,20 @@ def _calibration_pass(
     return torch.cat(energy_errors), torch.cat(energy_features), *forces
 
 
+def calibration_scale(squared_errors: Tensor, variances: Tensor) -> float:
+    """The calibration rule: the factor ``alpha`` that makes ``mean(error^2 / (alpha sigma)^2) = 1``,
+    i.e. ``sqrt(mean(error^2 / sigma^2))``, over the entries with ``sigma^2 > 0``.
+
+    ``squared_errors`` and ``variances`` (``sigma^2``) are [n] in matching units (e.g. eV^2
+    per structure, or ``|dF|^2`` and the summed component variances per atom); 1.0 if no
+    entry has a positive variance. Used by the last-layer estimator and `calibrate_committee`.
+    """
+    keep = variances > 0
+    if not bool(keep.any()):
+        return 1.0
+    return math.sqrt(float((squared_errors[keep].double() / variances[keep].double()).mean()))
+
+
 def _choose_regularization(train_gram: Tensor, errors: Tensor, features: Tensor) -> tuple[float, float]:
     """(lambda, alpha_E) minimising the Gaussian NLL of ``errors`` (squared, [n]) with
     alpha_E from ``mean(error^2 / sigma^2) = 1`` at each lambda of the grid."""
@@ -169,7 +183,7 @@ def _choose_regularization(train_gram: Tensor, errors: Tensor, features: Tensor)
     for relative in _LAMBDA_GRID:
         lam = relative * unit
         variance = (projected / (eigenvalues.clamp(min=0) + lam)).sum(-1).clamp(min=1e-300)
-        alpha2 = float((errors / variance).mean())
+        alpha2 = calibration_scale(errors, variance) ** 2
         nll = float(0.5 * torch.log(2 * math.pi * alpha2 * variance).mean()) + 0.5
         if nll < best[0]:
             best = (nll, lam, math.sqrt(alpha2))
@@ -207,6 +221,6 @@ def fit_last_layer_uncertainty(
     inverse = torch.linalg.inv(gram + lam * torch.eye(width, dtype=torch.float64, device=gram.device))
     estimator = LastLayerUncertainty(inverse.to(model.dtype), alpha_energy, 1.0, force_rank, lam, where)
     _, _, force_errors, force_variances = _calibration_pass(model, estimator, calibration_set, batch_size, True)
-    alpha_forces = math.sqrt(float((force_errors / force_variances.clamp(min=1e-300)).mean())) if len(force_errors) else 1.0
+    alpha_forces = calibration_scale(force_errors, force_variances) if len(force_errors) else 1.0
     estimator.alpha_forces.fill_(alpha_forces)
     return estimator.to(device=model.device)
