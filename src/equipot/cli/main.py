@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "surfaces",
         "Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png).",
     ),
+    "polymorphs": (
+        "polymorphs",
+        "Rank fcc, bcc, hcp and sc phases against EMT (relaxed, with volume); error vs descriptor distance (disorder.png).",
+    ),
     "dock": ("dock", "Dock the rigid GUEST onto the fixed HOST from several starts; write docked.xyz and dock.json."),
     "hyperelastic": (
         "hyperelastic",
