@@ -2,13 +2,15 @@
 direction between them (`spin_pair`), used for the two-nucleon tensor force (`nuclear`)
 and for magnetic moments on a lattice with spin-lattice dynamics (`spin_lattice`); a
 model of planar point sets with SO(2)-equivariant layers (`planar`); coupled electronic
-states from a learned diabatic Hamiltonian (`excited`).
+states from a learned diabatic Hamiltonian (`excited`); atoms mapped to coarse-grained
+beads and bead forces matched by an equivariant potential (`coarse_grain`).
 
 Layer: above `models` (beside `inference`, `longrange`, `uq`); may import models, nn,
 o3, data and config. These models take their own inputs (relative positions and spins,
 2-D point sets) rather than an `AtomicGraph`, so they are not `Potential`s.
 """
 
+from .coarse_grain import BeadMapping, DiatomicFluidCalculator, bead_symbols, diatomic_fluid, force_matching_loss
 from .excited import (
     AdiabaticStates,
     DiabaticHamiltonianModel,
@@ -35,6 +37,11 @@ from .spin_pair import SpinPairCoupling
 
 __all__ = [
     "AdiabaticStates",
+    "BeadMapping",
+    "DiatomicFluidCalculator",
+    "bead_symbols",
+    "diatomic_fluid",
+    "force_matching_loss",
     "DiabaticHamiltonianModel",
     "LinearVibronicReference",
     "adiabatic_states",
