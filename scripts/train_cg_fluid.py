@@ -8,9 +8,10 @@ The bead potential is an `EquivariantPotential` whose one species is the placeho
 element H (`bead_symbols(1)`); the beads carry the molecular mass. Frames 80/20
 train/test; minibatches of ``--batch`` frames, Adam on the force-matching loss, stops at
 ``--steps`` or ``--seconds``. Then Langevin MD of the 64 beads (same temperature, 2 fs
-steps) with the trained model through `EquipotCalculator`; prints the test force RMSE,
-the RMSE of the mapped forces against their best possible (the mean force is unknown:
-the noise floor is not), and the RDF difference; writes docs/figures/cg_fluid_rdf.png.
+steps) with the trained model through `EquipotCalculator`; prints the test force RMSE
+(against instantaneous mapped forces, which scatter around the mean force: even the exact
+potential of mean force leaves an error) and the RDF difference; writes
+docs/figures/cg_fluid_rdf.png.
 """
 
 from __future__ import annotations
