@@ -178,9 +178,9 @@ def disorder_structures(
         atoms = crystal.copy()
         atoms.calc = calculator
         MaxwellBoltzmannDistribution(atoms, temperature_K=2 * temperature, rng=rng)
-        Langevin(atoms, 2 * units.fs, temperature_K=temperature, friction=0.02, rng=rng).run(md_steps)
+        Langevin(atoms, 2 * units.fs, temperature_K=temperature, friction=0.02, fixcm=False, rng=rng).run(md_steps)
         if temperature == melt_temperature:
-            dynamics = Langevin(atoms, 2 * units.fs, temperature_K=melt_temperature, friction=0.05, rng=rng)
+            dynamics = Langevin(atoms, 2 * units.fs, temperature_K=melt_temperature, friction=0.05, fixcm=False, rng=rng)
             for step in range(quench_steps):  # linear cooling to 300 K
                 dynamics.set_temperature(temperature_K=melt_temperature + (300.0 - melt_temperature) * step / quench_steps)
                 dynamics.run(1)
