@@ -6,8 +6,10 @@ states from a learned diabatic Hamiltonian (`excited`); atoms mapped to coarse-g
 beads and bead forces matched by an equivariant potential (`coarse_grain`).
 
 Layer: above `models` (beside `inference`, `longrange`, `uq`); may import models, nn,
-o3, data and config. These models take their own inputs (relative positions and spins,
-2-D point sets) rather than an `AtomicGraph`, so they are not `Potential`s.
+o3, data and config. Most of these models take their own inputs (relative positions and
+spins, 2-D point sets) rather than an `AtomicGraph`, so they are not `Potential`s; the
+excited-state model reads an `AtomicGraph` but returns several states, and a bead
+potential is an ordinary `EquivariantPotential`.
 """
 
 from .coarse_grain import BeadMapping, DiatomicFluidCalculator, bead_symbols, diatomic_fluid, force_matching_loss
