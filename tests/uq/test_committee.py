@@ -206,6 +206,7 @@ def test_train_committee_from_the_command_line(tmp_path: Path, monkeypatch: pyte
     result = runner.invoke(app, ["train", str(path), "--committee", "2", "--bootstrap", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "member 1 (seed 1)" in result.output and "committee:" in result.output
+    assert "spreads calibrated on the validation split: energy_std x" in result.output
     committee = load_committee(tmp_path / "run" / "committee.pt")
     assert len(committee) == 2 and committee.metadata["bootstrap"] is True
     assert committee.metadata["members"][1]["seed"] == 1

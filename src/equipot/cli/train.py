@@ -68,3 +68,6 @@ def _train_committee(config: Path, n_members: int, bootstrap: bool, parallel: in
             f"{values.get('forces_mae', float('nan')):.1f} meV/Å"
         )
     console.print(f"committee: {result.committee_path} ({n_members} members)")
+    if result.scales:
+        factors = ", ".join(f"{name} x{value:.3g}" for name, value in result.scales.items())
+        console.print(f"spreads calibrated on the validation split: {factors}", highlight=False)

@@ -33,12 +33,14 @@ class CommitteeResult:
     """What `fit_committee` returns: the committee file and each member's run.
 
     ``members[i]`` holds member i's ``output_dir``, ``model_path``, ``seed``,
-    ``valid_metrics`` and ``test_metrics`` (meV units, as in `TrainResult`).
+    ``valid_metrics`` and ``test_metrics`` (meV units, as in `TrainResult`); ``scales``
+    the calibration factors of the spreads (`equipot.uq.calibrate_committee`).
     """
 
     output_dir: Path
     committee_path: Path
     members: list[dict[str, Any]] = field(default_factory=list)
+    scales: dict[str, float] = field(default_factory=dict)
 
 
 def member_config(config: TrainConfig, index: int, bootstrap: bool = False, threads: int | None = None) -> TrainConfig:
@@ -113,7 +115,7 @@ def fit_committee(
         "calibration": dict(committee.scales),
     }
     path = save_committee(committee, output_dir / "committee.pt", metadata)
-    return CommitteeResult(output_dir=output_dir, committee_path=path, members=members)
+    return CommitteeResult(output_dir=output_dir, committee_path=path, members=members, scales=dict(committee.scales))
 
 
 def _fit_member(config: TrainConfig, resume: bool) -> dict[str, Any]:
