@@ -1,0 +1,184 @@
+"""The active-learning loop end to end with the real EMT labeller on 8-atom Cu cells:
+the database's provenance, quarantine of a failing labeller, kill-and-resume, and a
+second run on the same database refused."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import ase.db
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from equipot.config.learn import LearnConfig, load_learn_config
+from equipot.config.train import ConfigError
+from equipot.learn import LABELLERS, LearnHooks, read_report, run_active_learning
+from equipot.train import RunInUseError
+
+TINY_TRAIN = {
+    "model": {"num_channels": 4, "num_layers": 1, "lmax": 1, "hidden_lmax": 1, "correlation": 1,
+              "radial_hidden": 8, "num_radial_basis": 4, "readout_hidden": 4, "cutoff": 3.0},
+    "data": {"n_valid": 1},
+    "max_epochs": 2,
+    "batch_size": 4,
+    "threads": 1,
+    "accelerator": "cpu",
+    "ema": {"enabled": False},
+}
+
+
+def copper_cells(n: int, seed: int, labelled: bool = True) -> list:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n):
+        atoms = bulk("Cu", cubic=True).repeat((2, 1, 1))
+        atoms.rattle(0.08, seed=int(rng.integers(1 << 31)))
+        if labelled:
+            atoms.calc = EMT()
+            atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        frames.append(atoms)
+    return frames
+
+
+def learn_config(tmp_path: Path, **overrides) -> LearnConfig:
+    ase.io.write(tmp_path / "initial.xyz", copper_cells(4, seed=0))
+    ase.io.write(tmp_path / "test.xyz", copper_cells(3, seed=1))
+    ase.io.write(tmp_path / "start.xyz", copper_cells(1, seed=2, labelled=False))
+    data = {
+        "initial_file": str(tmp_path / "initial.xyz"),
+        "test_file": str(tmp_path / "test.xyz"),
+        "database": str(tmp_path / "learn.db"),
+        "output_dir": str(tmp_path / "run"),
+        "exploration": {"start_file": str(tmp_path / "start.xyz"), "temperatures_K": [600.0], "steps": 20,
+                        "sample_every": 2},
+        "selection": {"estimator": "last_layer", "threshold": 1e-6, "budget_per_round": 2},
+        "convergence": {"max_rounds": 3},
+        "train": TINY_TRAIN,
+        **overrides,
+    }
+    return LearnConfig.model_validate(data)
+
+
+def rows_of(database: Path) -> list:
+    return list(ase.db.connect(database).select(sort="id"))
+
+
+def test_loop_labels_with_emt_and_records_provenance(tmp_path):
+    result = run_active_learning(learn_config(tmp_path))
+    assert result.stopped == "budget"
+    rows = rows_of(tmp_path / "learn.db")
+    assert [r.origin for r in rows[:4]] == ["initial"] * 4
+    new = rows[4:]
+    assert len(new) == 4 and {r["round"] for r in new} == {1, 2}  # 2 labels in each of 2 rounds
+    for row in new:
+        assert row.status == "labelled" and row.origin == "md:T=600K" and row.labeller == "emt"
+        assert row.score > 1e-6 and row.data["labeller_settings"] == {}
+        atoms = row.toatoms()
+        reference = atoms.copy()
+        reference.calc = EMT()
+        assert row.energy == pytest.approx(reference.get_potential_energy())
+    report = read_report(result.report_path)
+    assert [r["round"] for r in report] == [1, 2, 3]
+    assert [r["n_labelled"] for r in report] == [4, 6, 8]
+    assert report[0]["n_explored"] == 10 and report[0]["flagged_fraction"] == 1.0
+    assert all(np.isfinite(r["test_forces_mae"]) for r in report)
+    assert result.model_path is not None and result.model_path.exists()
+
+
+def test_failing_labeller_quarantines_and_goes_on(tmp_path, monkeypatch):
+    calls = {"n": 0}
+
+    class Flaky(EMT):
+        def calculate(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("SCF did not converge")
+            super().calculate(*args, **kwargs)
+            if calls["n"] == 2:
+                self.results["energy"] = float("nan")
+
+    monkeypatch.setitem(LABELLERS, "flaky", lambda settings: Flaky(**settings))
+    config = learn_config(tmp_path, labeller={"name": "flaky"}, convergence={"max_rounds": 3})
+    result = run_active_learning(config)
+    rows = rows_of(tmp_path / "learn.db")[4:]
+    statuses = [r.status for r in rows]
+    assert statuses == ["quarantined", "quarantined", "labelled", "labelled"]
+    assert "SCF did not converge" in rows[0].data["error"] and "non-finite" in rows[1].data["error"]
+    report = read_report(result.report_path)
+    assert [r["n_labelled"] for r in report] == [4, 4, 6]  # quarantined structures never reach training
+    assert report[0]["n_quarantined"] == 2
+
+
+class Killed(Exception):
+    pass
+
+
+def test_kill_after_selection_then_resume_labels_each_once(tmp_path, monkeypatch):
+    config = learn_config(tmp_path)
+    labelled = []
+    original = LABELLERS["emt"]
+
+    class Counting(EMT):
+        def calculate(self, atoms=None, *args, **kwargs):
+            labelled.append(atoms.positions.tobytes())
+            super().calculate(atoms, *args, **kwargs)
+
+    monkeypatch.setitem(LABELLERS, "emt", lambda settings: Counting(**settings))
+
+    def kill(round_index):
+        if round_index == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_active_learning(config, hooks=LearnHooks(after_selection=kill))
+    pending = [r for r in rows_of(tmp_path / "learn.db") if r.status == "pending"]
+    assert len(pending) == 2  # selected, not labelled when killed
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_active_learning(config)
+    result = run_active_learning(config, resume=True)
+    assert result.stopped == "budget"
+    rows = rows_of(tmp_path / "learn.db")
+    assert [r.status for r in rows].count("labelled") == 8 and len(rows) == 8
+    assert len(labelled) == len(set(labelled)) == 4  # each selected structure labelled once
+    assert [r["round"] for r in read_report(result.report_path)] == [1, 2, 3]
+    monkeypatch.setitem(LABELLERS, "emt", original)
+
+
+def _hold_lock(database: str, output_dir: str, ready, release) -> None:
+    from equipot.learn import StoreLock
+
+    with StoreLock(database, Path(output_dir)):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_run_on_same_database_is_refused_with_pid(tmp_path):
+    config = learn_config(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock, args=(config.database, config.output_dir, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(RunInUseError, match=f"in use by another equipot learn run \\(PID {holder.pid} "):
+            run_active_learning(config)
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def test_config_errors_name_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="did you mean 'budget_per_round'"):
+        learn_config(tmp_path, selection={"estimator": "committee", "threshold": 0.1, "budget_per_rond": 2})
+    with pytest.raises(ValueError, match="selection.threshold is required for estimator 'committee'"):
+        learn_config(tmp_path, selection={"estimator": "committee"})
+    (tmp_path / "bad.yaml").write_text("initial_file: a.xyz\nexploraton: {start_file: s.xyz}\ntrain: t.yaml\n")
+    with pytest.raises(ConfigError, match="did you mean 'exploration'"):
+        load_learn_config(tmp_path / "bad.yaml")
+    with pytest.raises(ValueError, match="unknown labeller 'emtt'; did you mean 'emt'"):
+        run_active_learning(learn_config(tmp_path, labeller={"name": "emtt"}))
