@@ -182,3 +182,19 @@ def test_config_errors_name_the_fix(tmp_path):
         load_learn_config(tmp_path / "bad.yaml")
     with pytest.raises(ValueError, match="unknown labeller 'emtt'; did you mean 'emt'"):
         run_active_learning(learn_config(tmp_path, labeller={"name": "emtt"}))
+
+
+def test_cli_runs_the_loop_and_plots(tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from equipot.cli.main import app
+
+    config = learn_config(tmp_path, convergence={"max_rounds": 2})
+    (tmp_path / "learn.yaml").write_text(yaml.safe_dump(config.model_dump()))
+    result = CliRunner().invoke(app, ["learn", str(tmp_path / "learn.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "stopped: budget" in result.output
+    assert (tmp_path / "run" / "learn_report.png").stat().st_size > 0
+    again = CliRunner().invoke(app, ["learn", str(tmp_path / "learn.yaml")])
+    assert again.exit_code == 2 and "pass --resume" in again.output

@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Learn W(C) (GPa) from the model's stress-strain data; compare its C_ij with the model's; save the law.",
     ),
     "uncertainty": ("uncertainty", "Attach uncertainty estimators (last-layer variance, descriptor distances) to MODEL."),
+    "learn": ("learn", "Active learning: train, explore with MD, label the uncertain frames, repeat until converged."),
     "features": ("features", "Invariant features (0e channels of the final layer) per atom and per structure, as .npz."),
 }
 
