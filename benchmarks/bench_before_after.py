@@ -1,5 +1,6 @@
 """Inference speed of two equipot checkouts, their calls interleaved: eager and compiled
-energy + forces on one ethanol molecule, a box of 64 ethanols and 108 Cu atoms.
+energy + forces on one ethanol molecule, a box of 64 ethanols and 108 Cu atoms (and, with
+``--structures cu_10976``, 10 976 Cu atoms), and each process's peak memory.
 
     git worktree add /tmp/equipot_base 0210e74     # the code before
     python benchmarks/bench_before_after.py --before /tmp/equipot_base/src --after src --threads 1
@@ -24,7 +25,8 @@ import sys
 import tempfile
 import time
 
-STRUCTURES = ("ethanol", "ethanol_box", "cu_108")
+STRUCTURES = ("ethanol", "ethanol_box", "cu_108", "cu_10976")
+DEFAULT_STRUCTURES = ("ethanol", "ethanol_box", "cu_108")
 VARIANTS = ("eager", "compiled")
 CUTOFF = 5.0  # Å
 
@@ -71,10 +73,14 @@ def worker(args: argparse.Namespace) -> None:
         compiled = CompiledPotential(model)
     ethanol = molecule("CH3CH2OH")
     ethanol.rattle(0.02, seed=0)
-    copper = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)
-    copper.rattle(0.02, seed=0)
-    structures = {"ethanol": ethanol, "ethanol_box": _ethanol_box(), "cu_108": copper}
-    graphs = {name: graph_from_atoms(atoms, CUTOFF, dtype=torch.float32) for name, atoms in structures.items()}
+    builders = {
+        "ethanol": lambda: ethanol,
+        "ethanol_box": _ethanol_box,
+        "cu_108": lambda: _rattled(bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)),
+        "cu_10976": lambda: _rattled(bulk("Cu", "fcc", a=3.61, cubic=True) * (14, 14, 14)),
+    }
+    names = args.structures.split(",")
+    graphs = {name: graph_from_atoms(builders[name](), CUTOFF, dtype=torch.float32) for name in names}
     models = {"eager": model, "compiled": compiled}
     start = time.perf_counter()
     for graph in graphs.values():  # compile (or load from the cache) before any timing
@@ -90,12 +96,21 @@ def worker(args: argparse.Namespace) -> None:
             function(graph, outputs={"energy", "forces"})
             durations.append(time.perf_counter() - begin)
         print(json.dumps({"ms": 1e3 * statistics.median(durations)}), flush=True)
+    import resource
+
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
+
+def _rattled(atoms):
+    atoms.rattle(0.02, seed=0)
+    return atoms
 
 
 # ------------------------------------------------------------------ driver
 def _start(src: str, args: argparse.Namespace, cache: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.path.abspath(src), "EQUIPOT_CACHE_DIR": cache}
-    command = [sys.executable, __file__, "--worker", "--threads", str(args.threads), "--channels", str(args.channels)]
+    command = [sys.executable, __file__, "--worker", "--threads", str(args.threads), "--channels", str(args.channels),
+               "--structures", args.structures]
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, bufsize=1)
 
 
@@ -117,6 +132,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=10, help="calls per block (its median is the block's figure)")
+    parser.add_argument("--structures", default=",".join(DEFAULT_STRUCTURES), help=f"comma-separated, from {STRUCTURES}")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -129,25 +145,29 @@ def main() -> None:
         for label, src in (("before", args.before), ("after", args.after)):  # one at a time: they share the cache
             versions[label] = _start(src, args, cache)
             print(f"{label}: {_ask(versions[label])}", flush=True)
-        figures = {(label, v, s): [] for label in versions for v in VARIANTS for s in STRUCTURES}
+        names = args.structures.split(",")
+        figures = {(label, v, s): [] for label in versions for v in VARIANTS for s in names}
         for round_ in range(args.rounds):
             order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
             for variant in VARIANTS:
-                for name in STRUCTURES:
+                for name in names:
                     for label in order:
                         figures[(label, variant, name)].append(_ask(versions[label], f"{variant} {name} {args.calls}")["ms"])
-        for process in versions.values():
+        peak = {}
+        for label, process in versions.items():
             process.stdin.close()
+            peak[label] = _ask(process)["peak_rss_mb"]
             process.wait()
     print(f"\nthreads {args.threads}, channels {args.channels}, {args.rounds} rounds x {args.calls} calls, float32")
     print("| structure | variant | before (ms) | after (ms) | after / before (range over rounds) |")
     print("| --- | --- | --- | --- | --- |")
     for variant in VARIANTS:
-        for name in STRUCTURES:
+        for name in names:
             before, after = figures[("before", variant, name)], figures[("after", variant, name)]
             ratios = [a / b for a, b in zip(after, before)]
             print(f"| {name} | {variant} | {statistics.median(before):.2f} | {statistics.median(after):.2f} | "
                   f"{statistics.median(after) / statistics.median(before):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |")
+    print(f"peak memory of each process (MB): before {peak['before']:.0f}, after {peak['after']:.0f}")
 
 
 if __name__ == "__main__":
