@@ -17,6 +17,7 @@ from ..data import AtomicGraph
 from ..models import EquivariantPotential, ModelOutput, OutputSpec
 from ..models.output import OUTPUT_NAMES
 from ..models.potential import check_graph_cutoff
+from ..models.protocol import WrapsPotential
 from ..nn import use_dense_linears
 from .compiled import CompiledGradients
 
@@ -30,7 +31,7 @@ COMPILED_MAX_EDGE_CHANNELS = 1 << 24
 _DERIVED_OUTPUTS = frozenset({"forces", "stress", "virial"})  # what the compiled graph is for
 
 
-class CompiledPotential(nn.Module):
+class CompiledPotential(WrapsPotential, nn.Module):
     """``model``'s energy, forces and stress as one ahead-of-time compiled graph; the same
     contract as ``model``: ``(graph, outputs, create_graph) -> ModelOutput``, ``cutoff``,
     ``species``, ``output_specs()``, ``dtype``, ``device``.
@@ -81,22 +82,6 @@ class CompiledPotential(nn.Module):
         self.eval()
 
     # ---------------------------------------------------------------- contract
-    @property
-    def cutoff(self) -> float:
-        return self.model.cutoff
-
-    @property
-    def species(self) -> list[str]:
-        return self.model.species
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.model.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.device
-
     def output_specs(self) -> dict[str, OutputSpec]:
         return self.model.output_specs()
 

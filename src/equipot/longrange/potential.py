@@ -29,6 +29,7 @@ from ..models.heads import OutputSpec, PeriodicDipoleError
 from ..models.io import model_payload
 from ..models.output import OUTPUT_NAMES, ModelOutput
 from ..models.potential import EquivariantPotential, check_graph_cutoff
+from ..models.protocol import WrapsPotential
 from ..nn.scatter import scatter_sum
 from .charges import ChargeHead
 from .coulomb import CoulombEnergy
@@ -45,7 +46,7 @@ LONG_RANGE_OUTPUTS = {
 }
 
 
-class LongRangePotential(nn.Module):
+class LongRangePotential(WrapsPotential, nn.Module):
     """``local`` (an `EquivariantPotential`) plus the Coulomb energy of charges predicted from
     its final node features (module docstring).
 
@@ -61,6 +62,8 @@ class LongRangePotential(nn.Module):
     ``dipole`` [n_graphs, 3] e·Å about the centre of mass (non-periodic structures only),
     and the local model's own heads.
     """
+
+    wrapped_attribute = "local"  # cutoff, species, dtype, device: the local model's
 
     def __init__(self, local: EquivariantPotential, charges: str = "neutral", coulomb: CoulombEnergy | None = None):
         super().__init__()
@@ -82,22 +85,6 @@ class LongRangePotential(nn.Module):
         self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------ protocol
-    @property
-    def cutoff(self) -> float:
-        return self.local.cutoff
-
-    @property
-    def species(self) -> list[str]:
-        return self.local.species
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.local.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.local.device
-
     def output_specs(self) -> dict[str, OutputSpec]:
         return {**self.local.output_specs(), **LONG_RANGE_OUTPUTS}
 

@@ -11,7 +11,7 @@ potentials, never by flags in a ``forward``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
 
@@ -19,7 +19,7 @@ from ..data import AtomicGraph
 from .heads import OutputSpec
 from .output import ModelOutput
 
-__all__ = ["Potential", "check_composable"]
+__all__ = ["Potential", "WrapsPotential", "check_composable"]
 
 
 @runtime_checkable
@@ -88,3 +88,28 @@ def check_composable(potentials: Sequence[object], owner: str, part: str) -> Non
                 f"{owner} {part}s must share dtype and device: {part} 0 is {first.dtype} on {first.device}, "
                 f"{part} {index} is {potential.dtype} on {potential.device}; convert them first"
             )
+
+
+class WrapsPotential:
+    """Mixin of a potential that wraps one other (a compiled copy, a model with uncertainty
+    estimators, a local model with a long-range term): its ``cutoff``, ``species``,
+    ``dtype`` and ``device`` are those of the potential in the attribute named by
+    ``wrapped_attribute``."""
+
+    wrapped_attribute: ClassVar[str] = "model"
+
+    @property
+    def cutoff(self) -> float:
+        return getattr(self, self.wrapped_attribute).cutoff
+
+    @property
+    def species(self) -> list[str]:
+        return getattr(self, self.wrapped_attribute).species
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(self, self.wrapped_attribute).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return getattr(self, self.wrapped_attribute).device

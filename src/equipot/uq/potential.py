@@ -30,6 +30,7 @@ from ..models.derivatives import derive_outputs
 from ..models.heads import OutputSpec
 from ..models.output import OUTPUT_NAMES
 from ..models.potential import check_graph_cutoff
+from ..models.protocol import WrapsPotential
 from .descriptors import DescriptorDistances
 from .features import model_features
 from .last_layer import LastLayerUncertainty
@@ -56,7 +57,7 @@ def _structure_max(values: Tensor, graph: AtomicGraph) -> Tensor:
     return result.scatter_reduce(0, graph.batch, values, reduce="amax", include_self=False)
 
 
-class UncertaintyPotential(nn.Module):
+class UncertaintyPotential(WrapsPotential, nn.Module):
     """``model`` with a `LastLayerUncertainty` and/or a `DescriptorDistances` (at least one).
 
         >>> uq = UncertaintyPotential(model, fit_last_layer_uncertainty(model, train, valid),
@@ -96,22 +97,6 @@ class UncertaintyPotential(nn.Module):
             self._specs.update(_LAST_LAYER_OUTPUTS)
         if descriptors is not None:
             self._specs.update(_DESCRIPTOR_OUTPUTS)
-
-    @property
-    def cutoff(self) -> float:
-        return self.model.cutoff
-
-    @property
-    def species(self) -> list[str]:
-        return self.model.species
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.model.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.device
 
     @property
     def metadata(self) -> dict:
