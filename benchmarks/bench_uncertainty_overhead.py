@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
+from bench_inference import alternating_durations  # benchmarks/ is on the path when run as a script
 from equipot import EquivariantPotential
 from equipot.data import GraphDataset, batch_graphs
 from equipot.data.shipped import read_shipped_dataset
@@ -46,18 +46,17 @@ def main() -> None:
         "all outputs": (wrapped, set(wrapped.output_specs())),
     }
     for label, graph in (("1 ethanol", graphs[0]), ("16 ethanol", batch_graphs(graphs[:16]))):
-        times: dict[str, list[float]] = {name: [] for name in cases}
-        for repeat in range(args.repeats + 5):
-            for name, (potential, extra) in cases.items():
-                start = time.perf_counter()
-                potential(graph, outputs={"energy", "forces", *extra}, create_graph=False)
-                if repeat >= 5:
-                    times[name].append(time.perf_counter() - start)
+        calls = {name: _call(potential, graph, extra) for name, (potential, extra) in cases.items()}
+        times = alternating_durations(calls, args.repeats, warmup=5)
         base = statistics.median(times["plain model"])
         print(f"{label} ({args.threads} thread(s), {args.repeats} calls each)")
         for name, values in times.items():
             median = statistics.median(values)
             print(f"  {name:32s} {1e3 * median:8.2f} ms  {100 * (median / base - 1):+6.1f} %")
+
+
+def _call(potential, graph, extra: set[str]):
+    return lambda: potential(graph, outputs={"energy", "forces", *extra}, create_graph=False)
 
 
 if __name__ == "__main__":
