@@ -198,3 +198,43 @@ def test_cli_runs_the_loop_and_plots(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "learn_report.png").stat().st_size > 0
     again = CliRunner().invoke(app, ["learn", str(tmp_path / "learn.yaml")])
     assert again.exit_code == 2 and "pass --resume" in again.output
+
+
+def test_finetune_continues_each_member_and_resumes(tmp_path):
+    """With ``finetune``, round r's members start from round r-1's (their E0 kept, not
+    refitted to the new labels); a kill after round 2's selection resumes and round 3
+    fine-tunes from round 2."""
+    import yaml
+
+    config = learn_config(tmp_path, selection={"estimator": "committee", "threshold": 1e-6, "budget_per_round": 2},
+                          finetune={"max_epochs": 1, "lr": 0.001})
+
+    def kill(round_index):
+        if round_index == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_active_learning(config, hooks=LearnHooks(after_selection=kill))
+    result = run_active_learning(config, resume=True)
+    assert result.stopped == "budget" and len([r for r in rows_of(tmp_path / "learn.db") if r.status == "labelled"]) == 8
+    run = tmp_path / "run"
+    first = yaml.safe_load((run / "round_1" / "train" / "member_0" / "config.yaml").read_text())
+    assert first["finetune_from"] is None and first["max_epochs"] == 2
+    for round_index in (2, 3):
+        for member in (0, 1):
+            resolved = yaml.safe_load((run / f"round_{round_index}" / "train" / f"member_{member}" / "config.yaml").read_text())
+            base = run / f"round_{round_index - 1}" / "train" / f"member_{member}" / "model.pt"
+            assert resolved["finetune_from"] == str(base.resolve())
+            assert resolved["max_epochs"] == 1 and resolved["optimizer"]["lr"] == 0.001
+    from equipot.models.io import load_model
+
+    e0 = [load_model(run / f"round_{r}" / "train" / "member_0" / "model.pt").atomic_energies.tolist() for r in (1, 3)]
+    assert e0[0] == e0[1]  # a retrain would refit E0 to the 8 labels of round 3
+
+
+def test_finetune_without_previous_models_names_the_fix(tmp_path):
+    from equipot.learn.training import previous_round_models
+
+    selection = learn_config(tmp_path).selection
+    with pytest.raises(FileNotFoundError, match="remove the finetune section to train from scratch"):
+        previous_round_models(tmp_path / "round_1" / "train", selection)

@@ -18,6 +18,7 @@ from .train import ConfigError, TrainConfig, _describe, load_train_config, parse
 __all__ = [
     "ConvergenceSection",
     "ExplorationSection",
+    "FinetuneSection",
     "LabellerSection",
     "LearnConfig",
     "SelectionSection",
@@ -92,6 +93,13 @@ class ConvergenceSection(StrictModel):
     max_labels: int | None = Field(None, ge=1, description="stop once this many new labels are spent; null: no limit")
 
 
+class FinetuneSection(StrictModel):
+    """Continue from the previous round's model(s) instead of training from scratch each round."""
+
+    max_epochs: int = Field(20, ge=1, description="epochs of each fine-tune (round 1 trains from scratch for train.max_epochs)")
+    lr: float | None = Field(None, gt=0, description="learning rate of the fine-tunes; null: the train config's optimizer.lr")
+
+
 class LearnConfig(StrictModel):
     """Everything `equipot.learn.run_active_learning` needs. Paths are relative to the working directory."""
 
@@ -106,6 +114,11 @@ class LearnConfig(StrictModel):
     train: str | dict[str, Any] = Field(
         description="training config: a path to a train YAML or the config inline (data.train_file is set by the loop)",
         examples=["train.yaml"],
+    )
+    finetune: FinetuneSection | None = Field(
+        None,
+        description="null: every round trains from scratch; a section: rounds after the first fine-tune the previous "
+        "round's model (each committee member its own) for finetune.max_epochs epochs",
     )
     seed: int = Field(0, description="seed of the MD velocities and noise")
 

@@ -27,7 +27,7 @@ from .labellers import LabelError, label, make_labeller
 from .selection import score_frames, select_frames
 from .state import LearnState
 from .store import LABELLED, PENDING, QUARANTINED, LearnStore, StoreLock, database_location
-from .training import round_train_config, train_round
+from .training import previous_round_models, round_train_config, train_round
 
 __all__ = ["LearnHooks", "LearnResult", "run_active_learning"]
 
@@ -147,8 +147,10 @@ def _train_and_select(config: LearnConfig, output_dir: Path, store: LearnStore, 
     train_file = round_dir / "labelled.xyz"
     round_dir.mkdir(parents=True, exist_ok=True)
     ase.io.write(train_file, labelled, format="extxyz")
-    train_config = round_train_config(config.train_config(), train_file, round_dir / "train")
-    potential, feature_model = train_round(train_config, config.selection)
+    finetune = config.finetune if round_index > 1 else None
+    train_config = round_train_config(config.train_config(), train_file, round_dir / "train", finetune)
+    bases = previous_round_models(output_dir / f"round_{round_index - 1}" / "train", config.selection) if finetune else None
+    potential, feature_model = train_round(train_config, config.selection, bases)
     _save_round_model(potential, round_dir / "model.pt")
     row: dict[str, Any] = {"round": round_index, "n_labelled": len(labelled), "new_labels": store.new_labels(),
                            "n_selected": 0, "n_quarantined": 0, **_test_errors(potential, config)}

@@ -72,6 +72,7 @@ def fit_committee(
     bootstrap: bool = False,
     parallel: int | None = None,
     resume: bool = False,
+    member_bases: list[str | os.PathLike] | None = None,
 ) -> CommitteeResult:
     """Train ``n_members`` models from ``config`` (see `member_config`) and write
     ``output_dir/committee.pt`` (`equipot.uq.save_committee`: the members' best models),
@@ -81,6 +82,8 @@ def fit_committee(
     with ``threads = cores // parallel`` unless the config sets ``threads``; default
     `default_parallel`. ``parallel=1`` trains them one after the other in this process.
     ``resume=True`` continues members whose runs were interrupted (see `fit`).
+    ``member_bases`` (one model file per member) makes member i fine-tune from
+    ``member_bases[i]`` instead of ``config.finetune_from`` (to continue a committee).
 
     Raises:
         ValueError: ``n_members`` < 2 or ``parallel`` < 1.
@@ -94,6 +97,12 @@ def fit_committee(
     parallel = min(parallel, n_members)
     threads = max(1, (os.cpu_count() or 1) // parallel)
     configs = [member_config(config, i, bootstrap, threads if parallel > 1 else None) for i in range(n_members)]
+    if member_bases is not None:
+        if len(member_bases) != n_members:
+            raise ValueError(f"member_bases names {len(member_bases)} model files for {n_members} members; give one per member")
+        # the architecture comes from each base file: no model section (see finetune_from)
+        configs = [TrainConfig.model_validate({**c.model_dump(exclude={"model"}), "finetune_from": str(base)})
+                   for c, base in zip(configs, member_bases)]
     if parallel == 1:
         members = [_fit_member(member, resume) for member in configs]
     else:
