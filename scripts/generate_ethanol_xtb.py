@@ -30,6 +30,7 @@ written next to it (``<name>.json``). Regenerate the shipped files with::
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -53,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=1500, help="number of frames to store")
     parser.add_argument("--temperature", type=float, default=500.0, help="Langevin temperature [K]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the numpy RNG")
-    parser.add_argument("--output", type=Path, required=True, help="output .xyz.gz path")
+    parser.add_argument("--output", type=Path, help="output .xyz.gz path")
+    parser.add_argument("--isolated-atoms", action="store_true",
+                        help="print the GFN2-xTB energies of single H, C and O atoms (the data's E0) and exit")
     parser.add_argument("--timestep", type=float, default=0.5, help="MD time step [fs]")
     parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction [1/fs]")
     parser.add_argument("--equilibration", type=float, default=1000.0,
@@ -82,6 +85,17 @@ def labelled_frame(atoms: Atoms, accuracy: float) -> Atoms:
         dipole=np.array(calc.results["dipole"]),
     )
     return frame
+
+
+def isolated_atom_energies(accuracy: float) -> dict[str, float]:
+    """GFN2-xTB energy [eV] of one H, C and O atom in vacuum, with the labelling settings
+    (`equipot.data.shipped.GFN2_XTB_ISOLATED_ATOM_ENERGIES` holds these numbers)."""
+    energies = {}
+    for symbol in ("H", "C", "O"):
+        atom = Atoms(symbol)
+        atom.calc = TBLite(method=METHOD, accuracy=accuracy, verbosity=0)
+        energies[symbol] = float(atom.get_potential_energy())
+    return energies
 
 
 def run_md(args: argparse.Namespace) -> list[Atoms]:
@@ -144,7 +158,10 @@ def write_outputs(frames: list[Atoms], args: argparse.Namespace, wall_s: float) 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not str(args.output).endswith(".xyz.gz"):
+    if args.isolated_atoms:
+        print(json.dumps({symbol: round(energy, 6) for symbol, energy in isolated_atom_energies(args.accuracy).items()}))
+        return
+    if args.output is None or not str(args.output).endswith(".xyz.gz"):
         raise SystemExit(f"--output must end with .xyz.gz, got {args.output}")
     start = time.perf_counter()
     frames = run_md(args)

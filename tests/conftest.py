@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 import pytest
@@ -59,7 +60,9 @@ def _global_state() -> dict[str, Any]:
     for name in ("torch._inductor.config", "torch._dynamo.config"):
         config = sys.modules.get(name)
         if config is not None:  # read through getattr: a setting deleted by a bad undo reads as missing
-            state[name] = {key: getattr(config, key, _MISSING) for key in config.get_config_copy()}
+            with warnings.catch_warnings():  # reading a deprecated setting warns; the guard only compares
+                warnings.simplefilter("ignore", FutureWarning)
+                state[name] = {key: getattr(config, key, _MISSING) for key in config.get_config_copy()}
     return state
 
 

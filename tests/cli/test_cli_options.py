@@ -3,6 +3,7 @@ and where a second ``equipot demo`` writes."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,3 +139,11 @@ def test_the_demo_prints_and_uses_the_folder_it_chose(tmp_path: Path, monkeypatc
     assert used == [tmp_path / "demo_output-2" / "run"]
     runner.invoke(app, ["demo", "--out-dir", str(first), "--resume"])
     assert used[-1] == first / "run"
+
+
+def test_a_command_prints_warnings_as_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with warnings.catch_warnings():  # restores the warning printer afterwards
+        warnings.simplefilter("always")
+        assert runner.invoke(app, ["version"]).exit_code == 0  # the callback installs the printer
+        warnings.warn("the training energies cannot separate E0", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "warning (UserWarning): the training energies cannot separate E0\n"

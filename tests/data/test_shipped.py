@@ -12,7 +12,7 @@ import pytest
 from ase import Atoms
 from ase.calculators.emt import EMT
 
-from equipot.data.shipped import SHIPPED_DATASETS, read_shipped_dataset, shipped_dataset_path
+from equipot.data.shipped import GFN2_XTB_ISOLATED_ATOM_ENERGIES, SHIPPED_DATASETS, read_shipped_dataset, shipped_dataset_path
 
 EXPECTED = {  # name -> (n_frames, n_atoms, periodic, labels)
     "ethanol": (1500, 9, False, ("energy", "forces", "dipole")),
@@ -98,6 +98,14 @@ def test_ethanol_matches_fresh_gfn2(name: str, index: int) -> None:
                                rtol=0, atol=1e-5)
     np.testing.assert_allclose(atoms.get_dipole_moment(), stored.get_dipole_moment(),
                                rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("symbol", ["H", "C", "O"])
+def test_isolated_atom_energies_are_fresh_gfn2(symbol: str) -> None:
+    tblite_ase = pytest.importorskip("tblite.ase")
+    atom = Atoms(symbol)
+    atom.calc = tblite_ase.TBLite(method="GFN2-xTB", accuracy=provenance("ethanol")["label_accuracy"], verbosity=0)
+    assert abs(atom.get_potential_energy() - GFN2_XTB_ISOLATED_ATOM_ENERGIES[symbol]) < 1e-5
 
 
 @pytest.mark.parametrize("index", [0, 349, -1])

@@ -9,6 +9,8 @@ in `COMMANDS`.
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
 from typing import Annotated, Any
 
 import typer
@@ -108,6 +110,13 @@ def _main(
     ] = False,
 ) -> None:
     """E(3)-equivariant neural network interatomic potentials: train, evaluate, simulate."""
+    warnings.showwarning = _show_warning_line
+
+
+def _show_warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    """Warnings of a command as one line, ``warning (Category): message``, without the
+    source file and line Python prints by default (which mean nothing to a user)."""
+    print(f"warning ({category.__name__}): {message}", file=file if file is not None else sys.stderr)
 
 
 @app.command()

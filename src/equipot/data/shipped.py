@@ -40,7 +40,15 @@ from ase import Atoms
 
 from .readers import read_structures
 
-__all__ = ["SHIPPED_DATASETS", "ShippedDataset", "read_shipped_dataset", "resolve_data_path", "shipped_dataset_path"]
+__all__ = ["GFN2_XTB_ISOLATED_ATOM_ENERGIES", "SHIPPED_DATASETS", "ShippedDataset", "read_shipped_dataset", "resolve_data_path", "shipped_dataset_path"]
+
+
+#: energies (eV) of single H, C and O atoms in vacuum with tblite's GFN2-xTB at its default
+#: settings, the settings of the shipped ethanol sets: their reference energies (E0), which
+#: ethanol frames alone cannot separate (every frame has 6 H, 2 C, 1 O). Give them as
+#: ``atomic_energies`` when training on those sets (the demo does). Recomputed by
+#: ``python scripts/generate_ethanol_xtb.py --isolated-atoms`` and checked by the tests.
+GFN2_XTB_ISOLATED_ATOM_ENERGIES: dict[str, float] = {"H": -10.707211, "C": -48.847445, "O": -102.571173}
 
 
 class ShippedDataset(NamedTuple):
