@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 from ase.data import atomic_numbers
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .model import ModelConfig
 from .strict import StrictModel
@@ -26,6 +26,7 @@ from .strict import StrictModel
 __all__ = [
     "ConfigError",
     "DataSection",
+    "DistillationSection",
     "EmaSection",
     "LabelKeysSection",
     "LossSection",
@@ -238,6 +239,55 @@ class EmaSection(StrictModel):
     )
 
 
+class DistillationSection(StrictModel):
+    """Multi-fidelity fine-tuning (docs/distillation.md): the model of ``finetune_from`` was
+    pretrained on many cheap (teacher) labels; it is fine-tuned on the few expensive labels
+    of ``data`` with the composite loss ``loss(expensive batch) + replay_weight x
+    loss(teacher batch)``, each step replaying a batch of the teacher's frames so that the
+    model does not forget what the expensive set does not cover."""
+
+    replay_file: str | list[str] = Field(
+        description="teacher-labelled structures (extxyz/.db, or a list; labels under data.keys), e.g. "
+        "written by equipot.train.label_frames",
+        examples=["teacher.xyz"],
+    )
+    replay_index: str = Field(":", description="frames of each replay_file to read, as in ase.io.read")
+    replay_weight: float = Field(
+        1.0, ge=0, description="weight of the teacher batch's loss relative to the expensive batch's; 0: no replay"
+    )
+    replay_batch_size: int | None = Field(
+        None, ge=1, description="teacher structures replayed per optimizer step; null: batch_size"
+    )
+    teacher_head: str | None = Field(
+        None,
+        description="name of an energy head for the teacher's level of theory on the shared encoder "
+        "(multi-head): teacher energy = main energy + this head's per-atom correction; null: one head, the "
+        "teacher frames train the main energy",
+        examples=["gfn1"],
+    )
+    align_reference: bool = Field(
+        True,
+        description="shift the energy reference (E0 per element, least squares) of the pretrained model to the "
+        "expensive labels, and the teacher labels by the same amount, before the first step",
+    )
+    energy_weight: float | None = Field(None, ge=0, description="replay energy weight; null: loss.energy_weight")
+    forces_weight: float | None = Field(None, ge=0, description="replay force weight; null: loss.forces_weight")
+    stress_weight: float | None = Field(None, ge=0, description="replay stress weight; null: loss.stress_weight")
+
+    def replay_files(self) -> list[str]:
+        """``replay_file`` as a list."""
+        return [self.replay_file] if isinstance(self.replay_file, str) else list(self.replay_file)
+
+    @field_validator("teacher_head")
+    @classmethod
+    def _head_name(cls, name: str | None) -> str | None:
+        from .heads import RESERVED_OUTPUT_NAMES
+
+        if name is not None and (not name.isidentifier() or name in RESERVED_OUTPUT_NAMES):
+            raise ValueError(f"teacher_head {name!r} must be an identifier that is not an energy output, e.g. 'gfn1'")
+        return name
+
+
 class TrainConfig(StrictModel):
     """Everything `equipot.train.fit` needs. Paths are relative to the working directory."""
 
@@ -245,6 +295,9 @@ class TrainConfig(StrictModel):
     model: ModelSection = Field(default_factory=ModelSection, description="model architecture")
     finetune_from: str | None = Field(
         None, description="model file (.pt) to start from; its architecture and normalization replace the model section"
+    )
+    distillation: DistillationSection | None = Field(
+        None, description="fine-tune with replay of teacher-labelled frames (needs finetune_from); null: none"
     )
     atomic_energies: dict[str, float] | None = Field(
         None,
@@ -294,6 +347,16 @@ class TrainConfig(StrictModel):
         if not_finite:
             raise ValueError(f"atomic_energies of {not_finite} are not finite numbers; give energies in eV")
         return energies
+
+    @field_validator("distillation")
+    @classmethod
+    def _distillation_has_base(cls, section: DistillationSection | None, info: ValidationInfo) -> DistillationSection | None:
+        if section is not None and info.data.get("finetune_from") is None:
+            raise ValueError(
+                "distillation fine-tunes a model pretrained on the teacher's labels: set finetune_from to "
+                "that model file (train it first on the replay_file frames)"
+            )
+        return section
 
     def resolved_valid_batch_size(self) -> int:
         """Structures per validation batch."""
@@ -360,6 +423,9 @@ _ALIASES = {
     "valid_path": "valid_file",
     "test_path": "test_file",
     "energy_key": "energy",
+    "replay": "replay_file",
+    "teacher_file": "replay_file",
+    "head": "teacher_head",
     "forces_key": "forces",
     "stress_key": "stress",
 }

@@ -9,6 +9,7 @@ See docs/training.md for the config reference, resuming, multi-GPU and multi-nod
 
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
 from .committee import CommitteeResult, fit_committee, member_config
+from .distillation import DistillationModule, TeacherHeadPotential, prepare_distillation, reference_offsets
 from .data import (
     EpochSampler,
     GraphDataModule,
@@ -33,11 +34,13 @@ from .metrics import ErrorSums
 from .module import PotentialModule
 from .run_files import RunLock, RunPaths
 from .runner import TrainResult, as_train_config, evaluate_errors, fit
+from .teacher_labels import TeacherLabelError, label_frames
 
 __all__ = [
     "AtomicCheckpointIO",
     "CheckpointError",
     "CommitteeResult",
+    "DistillationModule",
     "EpochSampler",
     "ErrorSums",
     "ExponentialMovingAverage",
@@ -56,6 +59,8 @@ __all__ = [
     "RunPaths",
     "RunSetup",
     "ShardedBatchSampler",
+    "TeacherHeadPotential",
+    "TeacherLabelError",
     "TrainResult",
     "TrainingData",
     "TrainingDataError",
@@ -64,11 +69,14 @@ __all__ = [
     "evaluate_errors",
     "fit",
     "fit_committee",
+    "label_frames",
     "load_training_data",
     "member_config",
     "plot_learning_curve",
+    "prepare_distillation",
     "prepare_run",
     "prediction_errors",
     "read_checkpoint",
+    "reference_offsets",
     "write_metrics_csv",
 ]

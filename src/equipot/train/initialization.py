@@ -17,7 +17,7 @@ or ``"config"`` when the config gives every element).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class RunSetup:
     data: TrainingData
     model: EquivariantPotential | LongRangePotential
     statistics: DatasetStatistics
+    #: further JSON-like records for the model files (e.g. ``distillation``)
+    extra_info: dict[str, Any] = field(default_factory=dict)
 
     def run_info(self) -> dict[str, Any]:
         """JSON-like record stored in checkpoints and model files."""
@@ -53,6 +55,7 @@ class RunSetup:
             "config": self.config.model_dump(mode="json"),
             "statistics": self.statistics.to_dict(),
             "atomic_energies_source": self.statistics.atomic_energies_source,
+            **self.extra_info,
         }
 
 
@@ -222,5 +225,8 @@ def resolve_config(config: TrainConfig, model: EquivariantPotential | LongRangeP
     data["output_dir"] = str(_path(config.output_dir).resolve())
     if config.finetune_from is not None:
         data["finetune_from"] = str(_path(config.finetune_from).resolve())
+    if config.distillation is not None:
+        replay = data["distillation"]["replay_file"]
+        data["distillation"]["replay_file"] = [absolute(n) for n in replay] if isinstance(replay, list) else absolute(replay)
     data["model"] = local_part(model).config.model_dump()
     return TrainConfig.model_validate(data)

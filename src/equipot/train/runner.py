@@ -32,6 +32,7 @@ from ..potential_files import load_potential
 from ..progress import progress_enabled
 from .checkpoints import AtomicCheckpointIO, RunCheckpoints, read_checkpoint
 from .data import GraphDataModule
+from .distillation import DistillationModule, prepare_distillation
 from .errors import RunExistsError
 from .finetune_baseline import FinetuneBaseline
 from .history import TrainingHistory
@@ -129,7 +130,11 @@ def _fit_locked(config: TrainConfig, paths: RunPaths, resume: bool) -> TrainResu
         torch.set_num_threads(config.threads)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     setup = prepare_run(config)
-    module = PotentialModule(setup.model, setup.config, setup.data.train.names, setup.run_info())
+    if config.distillation is not None:  # teacher head, aligned references, replay frames
+        replay = prepare_distillation(setup)
+        module: PotentialModule = DistillationModule(setup.model, setup.config, replay, setup.data.train.names, setup.run_info())  # type: ignore[arg-type]
+    else:
+        module = PotentialModule(setup.model, setup.config, setup.data.train.names, setup.run_info())
     max_time_s = 60 * config.max_time_minutes if config.max_time_minutes else None
     history = TrainingHistory(paths, config.max_epochs, max_time_s=max_time_s)
     unused = _has_unused_parameters(module, setup.data.train[0])
