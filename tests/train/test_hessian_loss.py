@@ -26,7 +26,8 @@ from equipot.data.dataset import GraphDataset
 from equipot.models import hessian_vector_products
 from equipot.train import TrainingDataError, fit
 from equipot.train.data import prepare_hessian_labels
-from equipot.train.losses import HESSIAN_PRODUCTS, HESSIAN_PROBES, LossWeights, hessian_errors
+from equipot.train import module as training_module
+from equipot.train.losses import HESSIAN_PRODUCTS, HESSIAN_PROBES, LossWeights, gaussian_probe_mixtures, hessian_errors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -138,7 +139,42 @@ def test_loss_weights_with_a_hessian_term_need_forces() -> None:
     assert "hessian" not in LossWeights().terms
 
 
-def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: ModuleType, tmp_path: Path) -> None:
+def test_gaussian_mixtures_compare_every_column_in_one_product(generator: ModuleType, tmp_path: Path) -> None:
+    dataset = labelled_dataset(generator, tmp_path, [12, None])  # the full Hessian of 4 atoms; no labels
+    prepare_hessian_labels(dataset)
+    model = EquivariantPotential(species=["Cu"], dtype=torch.float64, **TINY_MODEL)
+    graph = batch_graphs(dataset.graphs)
+    positions = graph.positions.clone().requires_grad_(True)
+    graph.positions = positions
+    forces = model(graph, outputs={"energy", "forces"}, create_graph=True).forces
+
+    # labels that are the model's own Hessian: every mixture matches (H is linear) ...
+    own = hessian_vector_products(forces, positions, graph.atom_targets[HESSIAN_PROBES], create_graph=False)
+    graph.atom_targets[HESSIAN_PRODUCTS] = own.detach()
+    generator_ = torch.Generator().manual_seed(0)
+    errors = hessian_errors(forces, positions, graph, create_graph=False, n_probes=2, generator=generator_, mix="gaussian")
+    assert errors is not None and errors.shape == (2 * 4 * 3,)  # 2 mixtures x 4 labelled atoms x 3
+    assert errors.abs().max() < 1e-9
+    # ... and one wrong column out of 12 shows in a single mixture, where a single drawn column would miss it
+    graph.atom_targets[HESSIAN_PRODUCTS][:4, :, 5] += 1.0
+    errors = hessian_errors(forces, positions, graph, create_graph=False, n_probes=1, generator=generator_, mix="gaussian")
+    assert errors.abs().max() > 1e-3
+
+    probes, labels = gaussian_probe_mixtures(graph.atom_targets[HESSIAN_PROBES], own, graph, 200, torch.Generator().manual_seed(1))
+    assert probes.shape == labels.shape == (8, 3, 200)
+    assert not probes[4:].any()  # the unlabelled structure keeps zero probes
+    assert abs(float(probes[:4].square().sum((0, 1)).mean()) - 1.0) < 0.2  # about unit norm
+
+
+def test_gaussian_mixing_needs_a_number_of_probes() -> None:
+    with pytest.raises(ValueError, match="hessian_probe_mix: gaussian needs loss.hessian_probes"):
+        TrainConfig.model_validate(
+            {"data": {"train_file": "a.xyz"}, "loss": {"hessian_weight": 1.0, "hessian_probe_mix": "gaussian"}}
+        )
+
+
+@pytest.mark.parametrize("mix", ["columns", "gaussian"])
+def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: ModuleType, tmp_path: Path, mix: str) -> None:
     path = tmp_path / "cu_hvp.xyz"
     generator.main(
         ["--reference", "emt", "--system", "cu", "--frames", "10", "--mode", "hvp", "--probes", "2",
@@ -149,7 +185,8 @@ def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: Modu
         tmp_path / "run",
         data={"n_valid": 2},
         # the Hessian term alone, so that only it can lower the Hessian error
-        loss={"energy_weight": 0.0, "forces_weight": 0.0, "hessian_weight": 1.0, "hessian_probes": 1},
+        loss={"energy_weight": 0.0, "forces_weight": 0.0, "hessian_weight": 1.0, "hessian_probes": 1,
+              "hessian_probe_mix": mix},
         max_epochs=5,
         batch_size=2,
         optimizer={"lr": 0.02},
@@ -162,6 +199,29 @@ def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: Modu
     first, last = float(rows[0][column]), float(rows[-1][column])
     assert last < 0.9 * first, (first, last)
     assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
+
+
+def test_hessian_every_skips_the_term_on_the_other_steps(
+    generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cu_rows.xyz"
+    generator.main(["--reference", "emt", "--system", "cu", "--frames", "6", "--mode", "rows", "--probes", "1",
+                    "--output", str(path)])
+    training_calls = []
+    original = training_module.hessian_errors
+
+    def counting(*args: object, **kwargs: object) -> object:
+        training_calls.append(kwargs["create_graph"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training_module, "hessian_errors", counting)
+    config = tiny_config(
+        path, tmp_path / "run", data={"n_valid": 2}, max_epochs=2, batch_size=1,
+        loss={"hessian_weight": 1.0, "hessian_every": 2},
+    )
+    fit(config)
+    assert training_calls.count(True) == 4  # 2 epochs x 4 steps, every second one
+    assert training_calls.count(False) >= 2 * 2  # validation always measures it
 
 
 def test_a_hessian_weight_without_hessian_labels_is_refused(tmp_path: Path) -> None:

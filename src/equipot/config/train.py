@@ -186,6 +186,15 @@ class LossSection(StrictModel):
         description="Hessian probe columns used per batch, drawn at random from those stored (each costs one "
         "extra backward pass); null: all (full Hessians if the file stores all 3N unit vectors)",
     )
+    hessian_probe_mix: Literal["columns", "gaussian"] = Field(
+        "columns",
+        description="columns: each product is one stored column (H v_k); gaussian: each of the hessian_probes "
+        "products is a random Gaussian combination of all stored columns of a structure (H sum_k g_k v_k = "
+        "sum_k g_k (H v)_k), so one backward pass carries information on every column",
+    )
+    hessian_every: int = Field(
+        1, ge=1, description="add the Hessian term on every n-th training step only (the others skip its cost)"
+    )
     targets: dict[str, LossTarget] = Field(
         default_factory=dict,
         description="further targets by head name (multi-task), e.g. {dipole: {weight: 1.0, key: dipole}}",
@@ -200,6 +209,11 @@ class LossSection(StrictModel):
             raise ValueError(
                 "all loss weights are 0: set energy_weight, forces_weight, stress_weight, hessian_weight "
                 "or a target weight > 0"
+            )
+        if self.hessian_probe_mix == "gaussian" and self.hessian_probes is None:
+            raise ValueError(
+                "loss.hessian_probe_mix: gaussian needs loss.hessian_probes, the number of random combinations "
+                "per batch (e.g. 1)"
             )
         unknown = sorted(set(self.switch.target_weights or {}) - set(self.targets)) if self.switch else []
         if unknown:

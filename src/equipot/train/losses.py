@@ -15,9 +15,10 @@ with labels: each structure may carry K probe vectors ``hessian_probes`` [n_atom
 and their products ``hessian_products`` [n_atoms, 3, K] (atom targets, so batches
 concatenate atoms and nothing is padded to 3N x 3N). Unit-vector probes make these
 Hessian columns (all 3N of them: the full Hessian; a few: random rows), random vectors make
-them plain products. A probe column that is zero in a structure is no label there
-(structures without Hessian labels carry zero probes), so partial labels are allowed; see
-`hessian_errors`.
+them plain products; random Gaussian combinations of the stored columns give one product
+that carries information on all of them (`gaussian_probe_mixtures`). A probe column that
+is zero in a structure is no label there (structures without Hessian labels carry zero
+probes), so partial labels are allowed; see `hessian_errors`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "LossFunction",
     "LossWeights",
     "MissingTargetError",
+    "gaussian_probe_mixtures",
     "hessian_errors",
     "prediction_errors",
 ]
@@ -122,6 +124,7 @@ def hessian_errors(
     create_graph: bool,
     n_probes: int | None = None,
     generator: torch.Generator | None = None,
+    mix: Literal["columns", "gaussian"] = "columns",
 ) -> Tensor | None:
     """Errors of the Hessian-vector products, predicted minus label, for the labelled
     components only (1-D, eV/Å² per unit of v); None if ``graph`` has no Hessian labels.
@@ -129,14 +132,17 @@ def hessian_errors(
     ``forces`` [n_atoms, 3] come from ``positions`` (which require grad) with the graph of
     their derivatives kept. ``n_probes``: use that many of the K probe columns, drawn at
     random (with ``generator``) for the whole batch (``None``: all), so that a file of full
-    Hessians trains in the cheaper random-rows mode. Probe columns that are zero in a
-    structure (no label there) are left out.
+    Hessians trains in the cheaper random-rows mode; with ``mix="gaussian"`` instead
+    ``n_probes`` random combinations of all columns (`gaussian_probe_mixtures`). Probe
+    columns that are zero in a structure (no label there) are left out.
     """
     probes = graph.atom_targets.get(HESSIAN_PROBES)
     labels = graph.atom_targets.get(HESSIAN_PRODUCTS)
     if probes is None or labels is None:
         return None
-    if n_probes is not None and n_probes < probes.shape[2]:
+    if mix == "gaussian":
+        probes, labels = gaussian_probe_mixtures(probes, labels, graph, n_probes or probes.shape[2], generator)
+    elif n_probes is not None and n_probes < probes.shape[2]:
         columns = torch.randperm(probes.shape[2], generator=generator)[:n_probes].to(probes.device)
         probes, labels = probes[:, :, columns], labels[:, :, columns]
     norms = probes.new_zeros(graph.n_graphs, probes.shape[2]).index_add(0, graph.batch, probes.square().sum(1))
@@ -148,6 +154,26 @@ def hessian_errors(
     products = hessian_vector_products(forces, positions, probes.to(forces.dtype), create_graph)
     errors = products - labels.to(products.dtype)
     return errors.transpose(1, 2)[labelled].reshape(-1)  # [n_atoms, K, 3] -> labelled rows -> 1-D
+
+
+def gaussian_probe_mixtures(
+    probes: Tensor, labels: Tensor, graph: AtomicGraph, n_mixtures: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """``n_mixtures`` random combinations of each structure's K probe columns and of their
+    labels, [n_atoms, 3, n_mixtures] each: H is linear, so ``H (sum_k g_k v_k) = sum_k g_k
+    (H v)_k`` and one backward pass compares the model with every stored column at once.
+
+    The weights g_k are drawn independently per structure from N(0, 1/K_s) over its K_s
+    labelled (non-zero) columns, so that a mixture of orthonormal probes (unit columns of a
+    full Hessian) has about unit norm; a structure without labels keeps zero probes.
+    """
+    n_graphs, n_columns = graph.n_graphs, probes.shape[2]
+    norms = probes.new_zeros(n_graphs, n_columns).index_add(0, graph.batch, probes.square().sum(1))
+    labelled = (norms > 0).to(probes.dtype)  # [n_graphs, K]
+    counts = labelled.sum(1).clamp(min=1)
+    weights = torch.randn(n_graphs, n_columns, n_mixtures, generator=generator, dtype=probes.dtype)
+    weights = (weights.to(probes.device) * labelled[:, :, None] / counts.sqrt()[:, None, None])[graph.batch]
+    return torch.einsum("ack,akm->acm", probes, weights), torch.einsum("ack,akm->acm", labels.to(probes.dtype), weights)
 
 
 class LossFunction:

@@ -114,6 +114,8 @@ class PotentialModule(pl.LightningModule):
 
     def training_step(self, batch: GraphBatch, batch_idx: int) -> Tensor:
         weights = self.loss_weights(self.current_epoch)
+        if weights.hessian > 0 and self.global_step % self.config.loss.hessian_every != 0:
+            weights = replace(weights, hessian=0.0)  # loss.hessian_every: this step skips the Hessian term
         errors = self._errors(self.model, batch.graph, weights.outputs(), weights.hessian > 0, training=True)
         loss = self.loss_fn(errors, weights)
         self._check_finite(loss, batch, batch_idx)
@@ -167,8 +169,12 @@ class PotentialModule(pl.LightningModule):
             positions = graph.positions.detach().requires_grad_(True)
             graph = replace(graph, positions=positions)
             output = model(graph, outputs=outputs, create_graph=True)
-            n_probes = self.config.loss.hessian_probes if training else None
-            hessian_error = hessian_errors(output.forces, positions, graph, create_graph=training, n_probes=n_probes)
+            loss = self.config.loss
+            hessian_error = hessian_errors(
+                output.forces, positions, graph, create_graph=training,
+                n_probes=loss.hessian_probes if training else None,
+                mix=loss.hessian_probe_mix if training else "columns",  # validation: every stored column, exactly
+            )
         errors = prediction_errors(output, graph)
         if hessian_error is not None:
             errors["hessian"] = hessian_error if training else hessian_error.detach()
