@@ -21,9 +21,19 @@ __all__ = ["LABELLERS", "LabelError", "label", "make_labeller"]
 LabellerFactory = Callable[[dict[str, Any]], BaseCalculator]
 
 
+def _known_settings(name: str, settings: dict[str, Any], known: dict[str, Any]) -> None:
+    """ASE calculators take any keyword silently; a misspelled setting would be ignored."""
+    unknown = [key for key in settings if key not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"labeller {name!r} has no setting {unknown[0]!r}{hint} (settings: {', '.join(known)})")
+
+
 def _emt(settings: dict[str, Any]) -> BaseCalculator:
     from ase.calculators.emt import EMT
 
+    _known_settings("emt", settings, EMT.default_parameters)
     return EMT(**settings)
 
 
@@ -32,6 +42,7 @@ def _gfn2(settings: dict[str, Any]) -> BaseCalculator:
         from tblite.ase import TBLite
     except ImportError as error:  # pragma: no cover - tblite is a dependency
         raise ImportError("the gfn2 labeller needs tblite: pip install tblite") from error
+    _known_settings("gfn2", settings, {k: v for k, v in TBLite.default_parameters.items() if k != "method"})
     return TBLite(**{"method": "GFN2-xTB", "verbosity": 0, **settings})
 
 
