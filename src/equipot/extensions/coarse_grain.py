@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ase import Atoms
+from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 from torch import Tensor
@@ -73,16 +73,26 @@ class BeadMapping:
     def positions(self, positions: np.ndarray, masses: np.ndarray, cell: np.ndarray | None = None) -> np.ndarray:
         """Centres of mass [n_beads, 3] (Å) of ``positions`` [n_atoms, 3]; with a periodic
         ``cell`` [3, 3] each group is first made whole (minimum image to its first atom)."""
+        return self._centres_and_offsets(positions, masses, cell)[0]
+
+    def offsets(self, positions: np.ndarray, masses: np.ndarray, cell: np.ndarray | None = None) -> np.ndarray:
+        """[n_atoms, 3] (Å): each atom's position relative to its bead's centre of mass
+        (the group made whole as in `positions`)."""
+        return self._centres_and_offsets(positions, masses, cell)[1]
+
+    def _centres_and_offsets(self, positions: np.ndarray, masses: np.ndarray,
+                             cell: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if positions.shape != (self.n_atoms, 3):
             raise ValueError(f"positions must be [{self.n_atoms}, 3] for this mapping; got {positions.shape}")
-        anchors = positions[[g[0] for g in self.groups]][self.owner]
-        delta = positions - anchors
+        first_atoms = [g[0] for g in self.groups]
+        delta = positions - positions[first_atoms][self.owner]
         if cell is not None:
             fractional = delta @ np.linalg.inv(cell)
             delta = (fractional - np.round(fractional)) @ cell
         weighted = np.zeros((self.n_beads, 3))
         np.add.at(weighted, self.owner, masses[:, None] * delta)
-        return anchors[[g[0] for g in self.groups]] + weighted / self.bead_masses(masses)[:, None]
+        shift = weighted / self.bead_masses(masses)[:, None]  # centre of mass relative to the first atom
+        return positions[first_atoms] + shift, delta - shift[self.owner]
 
     def forces(self, forces: np.ndarray) -> np.ndarray:
         """[n_beads, 3] (eV/Å): the sum of each group's atomic ``forces`` [n_atoms, 3]."""
@@ -177,3 +187,42 @@ def diatomic_fluid(n_per_side: int, density: float, bond_length: float = 1.1, se
     positions[0::2] = centres - 0.5 * bond_length * axes
     positions[1::2] = centres + 0.5 * bond_length * axes
     return Atoms("CO" * n, positions=positions, cell=np.eye(3) * length, pbc=True)
+
+
+def molecular_liquid(molecule: Atoms, n_per_side: int, density: float, min_distance: float = 1.7,
+                     seed: int = 0, max_tries: int = 1000) -> Atoms:
+    """A cubic periodic box of ``n_per_side**3`` copies of ``molecule`` at ``density``
+    (g/cm^3), centres of mass on a simple cubic lattice, each copy randomly rotated (redrawn
+    until all atoms of different molecules are at least ``min_distance`` Å apart). Atoms of
+    molecule m are ``m * len(molecule) ... (m + 1) * len(molecule) - 1``, in ``molecule``'s order."""
+    rng = np.random.default_rng(seed)
+    n = n_per_side**3
+    grams = n * molecule.get_masses().sum() / units.mol  # amu -> g
+    length = (grams / density * 1e24) ** (1 / 3)  # cm^3 -> Å^3
+    template = molecule.get_positions() - molecule.get_center_of_mass()
+    grid = np.stack(np.meshgrid(*[np.arange(n_per_side)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    cell = np.eye(3) * length
+    placed: list[np.ndarray] = []
+    for centre in (grid + 0.5) * length / n_per_side:
+        for _ in range(max_tries):
+            candidate = template @ _random_rotation(rng).T + centre
+            if all(_closest_periodic(candidate, other, length) >= min_distance for other in placed):
+                break
+        else:
+            raise ValueError(f"could not place {n} molecules {min_distance} Å apart at {density} g/cm^3; "
+                             "lower the density or min_distance")
+        placed.append(candidate)
+    numbers = np.tile(molecule.numbers, n)
+    return Atoms(numbers=numbers, positions=np.concatenate(placed), cell=cell, pbc=True)
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q * np.linalg.det(q)
+
+
+def _closest_periodic(a: np.ndarray, b: np.ndarray, length: float) -> float:
+    delta = a[:, None, :] - b[None, :, :]
+    delta -= length * np.round(delta / length)
+    return float(np.sqrt((delta**2).sum(-1)).min())
