@@ -238,3 +238,18 @@ def test_finetune_without_previous_models_names_the_fix(tmp_path):
     selection = learn_config(tmp_path).selection
     with pytest.raises(FileNotFoundError, match="remove the finetune section to train from scratch"):
         previous_round_models(tmp_path / "round_1" / "train", selection)
+
+
+def test_descriptor_estimator_labels_frames_beyond_the_models_own_threshold(tmp_path):
+    from equipot import load_potential
+
+    config = learn_config(tmp_path, selection={"estimator": "descriptor", "budget_per_round": 2},
+                          convergence={"max_rounds": 2, "flagged_percent": 0.0})
+    result = run_active_learning(config)
+    assert result.stopped == "budget"
+    potential = load_potential(tmp_path / "run" / "round_1" / "model.pt")
+    threshold = float(potential.descriptors.nearest_threshold)
+    report = read_report(result.report_path)
+    new = rows_of(tmp_path / "learn.db")[4:]
+    assert report[0]["n_flagged"] >= 1 and len(new) == min(2, report[0]["n_flagged"])
+    assert all(r.status == "labelled" and r.score > threshold for r in new)  # only frames beyond the threshold
