@@ -253,3 +253,13 @@ def test_descriptor_estimator_labels_frames_beyond_the_models_own_threshold(tmp_
     new = rows_of(tmp_path / "learn.db")[4:]
     assert report[0]["n_flagged"] >= 1 and len(new) == min(2, report[0]["n_flagged"])
     assert all(r.status == "labelled" and r.score > threshold for r in new)  # only frames beyond the threshold
+
+
+def test_fit_committee_needs_one_base_per_member(tmp_path):
+    from equipot.config.train import TrainConfig
+    from equipot.train import fit_committee
+
+    config = TrainConfig.model_validate({**TINY_TRAIN, "data": {"train_file": str(tmp_path / "x.xyz")},
+                                         "output_dir": str(tmp_path / "c")})
+    with pytest.raises(ValueError, match="member_bases names 1 model files for 2 members; give one per member"):
+        fit_committee(config, n_members=2, parallel=1, member_bases=[tmp_path / "a.pt"])
