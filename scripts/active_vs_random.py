@@ -1,0 +1,288 @@
+"""Active against random selection from the same pool of candidate frames (issue 20).
+
+Cu with EMT labels, 32-atom cells. One fixed pool of candidate frames from EMT Langevin MD,
+mostly "easy" (300 K, perfect crystal) with a minority of informative ones (1400 K, strained
+cells at 700 K, a vacancy at 700 K); a fixed test set with equal shares of the four kinds.
+Each seed starts from 20 labelled 300 K frames and runs both strategies with identical
+training per round (a committee of 2 small models; round 1 trains from scratch, once per
+seed for both strategies, later rounds fine-tune the previous round's members for 5
+epochs, `equipot.learn.training`):
+
+- active: the loop's own scoring and selection (`score_frames`: largest committee force
+  spread of a frame; `select_frames`: the ``budget x 4`` most uncertain, then ``budget`` of
+  them by farthest-point sampling in feature space);
+- random: ``budget`` frames drawn uniformly from the unlabelled rest of the same pool.
+
+Both label with EMT (`equipot.learn.label`) and record labels against the test force MAE
+of the committee's mean, per round.
+
+    python scripts/active_vs_random.py all --out runs/active_vs_random        # pool, 3 seeds x 2, analysis
+    python scripts/active_vs_random.py analyze --out runs/active_vs_random --target 60
+
+``all`` writes ``pool.xyz``, ``test.xyz``, ``initial.xyz``, one ``curve_<strategy>_<seed>.json``
+per run (a finished one is skipped when run again) and ``summary.json``; ``analyze``
+draws ``docs/figures/active_vs_random.png`` (mean ± spread over seeds) and prints the
+labels needed to reach the test force-MAE target (meV/Å; default: the mean final error of
+random selection) for each strategy, read on each seed's curve (linear interpolation
+between rounds) and on the mean curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import time
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import torch
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+TRAIN = {
+    "model": {"num_channels": 8, "num_layers": 1, "lmax": 1, "hidden_lmax": 1, "correlation": 2,
+              "radial_hidden": 16, "num_radial_basis": 6, "readout_hidden": 8, "cutoff": 4.0},
+    "data": {"n_valid": 2},
+    "loss": {"energy_weight": 1.0, "forces_weight": 10.0},
+    "optimizer": {"lr": 0.01},
+    "max_epochs": 60,
+    "batch_size": 4,
+    "threads": 1,
+    "accelerator": "cpu",
+    "ema": {"enabled": False},
+}
+FINETUNE = {"max_epochs": 5, "lr": 0.005}
+KINDS = ("easy", "hot", "strained", "vacancy")
+
+
+def _md_frames(atoms: Atoms, temperature: float, n_frames: int, seed: int, every: int = 20, warmup: int = 200) -> list[Atoms]:
+    """``n_frames`` EMT-labelled frames of a Langevin run (5 fs steps), one every ``every`` steps after ``warmup``."""
+    rng = np.random.default_rng(seed)
+    atoms = atoms.copy()
+    atoms.calc = EMT()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    Stationary(atoms)
+    dynamics = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02 / units.fs, fixcm=False, rng=rng)
+    dynamics.run(warmup)
+    frames = []
+    for _ in range(n_frames):
+        dynamics.run(every)
+        frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=True)
+        frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        frames.append(frame)
+    return frames
+
+
+def _frames_of_kind(kind: str, n_frames: int, seed: int) -> list[Atoms]:
+    """EMT MD frames of one kind: easy (300 K), hot (1400 K), strained (random strain up to
+    ±5 %, 700 K, 2 frames per cell) or vacancy (31 atoms, 700 K)."""
+    rng = np.random.default_rng(seed)
+    crystal = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    if kind in ("easy", "hot"):
+        temperature = 300.0 if kind == "easy" else 1400.0
+        runs = max(1, n_frames // 20)
+        return [f for run in range(runs) for f in _md_frames(crystal, temperature, n_frames // runs, seed * 100 + run)]
+    frames = []
+    while len(frames) < n_frames:
+        cell = crystal.copy()
+        if kind == "strained":
+            strain = rng.uniform(-0.05, 0.05, (3, 3))
+            cell.set_cell(cell.cell @ (np.eye(3) + (strain + strain.T) / 2), scale_atoms=True)
+        else:
+            del cell[int(rng.integers(len(cell)))]
+        frames += _md_frames(cell, 700.0, 2, int(rng.integers(1 << 31)), every=40)
+    return frames[:n_frames]
+
+
+def generate(out: Path) -> None:
+    """pool.xyz (240 easy + 20 of each informative kind), test.xyz (20 of each kind),
+    initial.xyz (40 easy frames from their own runs; each seed draws 20)."""
+    if (out / "initial.xyz").is_file():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    sets = {"pool": {"easy": (240, 1), "hot": (20, 2), "strained": (20, 3), "vacancy": (20, 4)},
+            "test": {kind: (20, 10 + i) for i, kind in enumerate(KINDS)},
+            "initial": {"easy": (40, 20)}}
+    for name, kinds in sets.items():
+        frames = []
+        for kind, (count, seed) in kinds.items():
+            for frame in _frames_of_kind(kind, count, seed):
+                frame.info["kind"] = kind
+                frames.append(frame)
+        ase.io.write(out / f"{name}.xyz", frames)
+
+
+def _first_round(config, selection):
+    """The round-1 committee of a seed, shared by both strategies (same labels, same
+    seed): trained once, under a file lock, and loaded by whichever run comes second."""
+    from equipot.learn.training import train_round
+    from equipot.uq import load_committee
+
+    train_dir = Path(config.output_dir)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    with open(train_dir / "shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (train_dir / "committee.pt").is_file():
+            return train_round(config, selection)
+    committee = load_committee(train_dir / "committee.pt")
+    return committee, committee.members[0]
+
+
+def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int) -> dict:
+    """One strategy and seed: ``rounds`` rounds of train -> test error -> select ``budget``
+    frames -> label; the curve (labels, test force MAE in meV/Å) goes to
+    ``curve_<strategy>_<seed>.json`` after every round (``finished`` once all are done; an
+    unfinished run starts again)."""
+    from equipot.config.learn import FinetuneSection, SelectionSection
+    from equipot.config.train import TrainConfig
+    from equipot.data import GraphDataset
+    from equipot.learn import label, make_labeller, score_frames, select_frames
+    from equipot.learn.training import previous_round_models, round_train_config, train_round
+    from equipot.train import evaluate_errors
+
+    path = out / f"curve_{strategy}_{seed}.json"
+    if path.is_file() and json.loads(path.read_text())["finished"]:
+        return json.loads(path.read_text())
+    rng = np.random.default_rng(seed)
+    initial = ase.io.read(out / "initial.xyz", index=":")
+    labelled = [initial[i] for i in rng.choice(len(initial), 20, replace=False)]
+    pool = ase.io.read(out / "pool.xyz", index=":")
+    for frame in pool:
+        frame.calc = None  # the labels are computed when a frame is chosen
+    unlabelled = list(range(len(pool)))
+    selection = SelectionSection(estimator="committee", committee_size=2, threshold=1e-9, budget_per_round=budget,
+                                 candidates_per_label=4)
+    base = TrainConfig.model_validate({**TRAIN, "seed": seed, "data": {**TRAIN["data"], "train_file": "x.xyz"}})
+    labeller, run_dir = make_labeller("emt", {}), out / f"{strategy}_{seed}"
+    curve: dict = {"strategy": strategy, "seed": seed, "labels": [], "test_forces_mae": [], "picked_kinds": [],
+                   "seconds": [], "finished": False}
+    for round_index in range(1, rounds + 1):
+        start = time.perf_counter()
+        round_dir = run_dir / f"round_{round_index}"
+        round_dir.mkdir(parents=True, exist_ok=True)
+        ase.io.write(round_dir / "labelled.xyz", labelled)
+        if round_index == 1:  # the same 20 labels and seed for both strategies
+            config = round_train_config(base, round_dir / "labelled.xyz", out / f"first_round_{seed}" / "train")
+            committee, feature_model = _first_round(config, selection)
+        else:
+            config = round_train_config(base, round_dir / "labelled.xyz", round_dir / "train", FinetuneSection(**FINETUNE))
+            previous = out / f"first_round_{seed}" / "train" if round_index == 2 else run_dir / f"round_{round_index - 1}" / "train"
+            committee, feature_model = train_round(config, selection, previous_round_models(previous, selection))
+        test = GraphDataset.from_file(out / "test.xyz", committee.cutoff, require=("energy", "forces"))
+        curve["labels"].append(len(labelled))
+        curve["test_forces_mae"].append(evaluate_errors(committee, test)["forces_mae"])
+        if round_index < rounds:
+            candidates = [pool[i] for i in unlabelled]
+            if strategy == "active":
+                scores, flags = score_frames(committee, candidates, "committee", selection.threshold)
+                chosen = select_frames(feature_model, candidates, scores, flags, budget, selection.candidates_per_label)
+            else:
+                chosen = [int(i) for i in rng.choice(len(candidates), budget, replace=False)]
+            picked = [unlabelled[i] for i in chosen]
+            for index in picked:
+                frame = pool[index].copy()
+                energy, forces = label(frame, labeller)
+                frame.calc = SinglePointCalculator(frame, energy=energy, forces=forces)
+                labelled.append(frame)
+            curve["picked_kinds"].append([pool[i].info["kind"] for i in picked])
+            unlabelled = [i for i in unlabelled if i not in set(picked)]
+        curve["seconds"].append(round(time.perf_counter() - start, 1))
+        print(f"{strategy} seed {seed} round {round_index}: {curve['labels'][-1]} labels, "
+              f"test force MAE {curve['test_forces_mae'][-1]:.1f} meV/Å ({curve['seconds'][-1]} s)", flush=True)
+        curve["finished"] = round_index == rounds
+        path.write_text(json.dumps(curve, indent=1) + "\n")
+    return curve
+
+
+def labels_to_target(labels: list[float], errors: list[float], target: float) -> float:
+    """Labels at which the curve first reaches ``target`` (linear between rounds); inf if never."""
+    for i, error in enumerate(errors):
+        if error <= target:
+            if i == 0:
+                return float(labels[0])
+            previous = errors[i - 1]
+            return float(labels[i - 1] + (labels[i] - labels[i - 1]) * (previous - target) / (previous - error))
+    return float("inf")
+
+
+def analyze(out: Path, target: float | None, figure: Path) -> dict:
+    """Mean ± spread curves, labels to the target per seed and on the mean curve, the figure."""
+    from matplotlib.figure import Figure
+
+    curves: dict[str, list[dict]] = {"active": [], "random": []}
+    for path in sorted(out.glob("curve_*.json")):
+        curve = json.loads(path.read_text())
+        curves[curve["strategy"]].append(curve)
+    length = min(len(c["labels"]) for cs in curves.values() for c in cs)  # unfinished runs: their common rounds
+    for c in (c for cs in curves.values() for c in cs):
+        c["labels"], c["test_forces_mae"], c["picked_kinds"] = (
+            c["labels"][:length], c["test_forces_mae"][:length], c["picked_kinds"][: length - 1])
+    mean = {s: np.mean([c["test_forces_mae"] for c in cs], axis=0) for s, cs in curves.items()}
+    labels = curves["random"][0]["labels"]
+    target = float(mean["random"][-1]) if target is None else target
+    summary: dict = {"target_meV_per_A": round(target, 2), "labels": labels, "strategies": {}}
+    for strategy, runs in curves.items():
+        per_seed = [labels_to_target(c["labels"], c["test_forces_mae"], target) for c in runs]
+        kinds = [k for c in runs for picks in c["picked_kinds"] for k in picks]
+        summary["strategies"][strategy] = {
+            "seeds": [c["seed"] for c in runs],
+            "mean_mae": [round(float(v), 2) for v in mean[strategy]],
+            "std_mae": [round(float(v), 2) for v in np.std([c["test_forces_mae"] for c in runs], axis=0)],
+            "labels_to_target_per_seed": [round(v, 1) for v in per_seed],
+            "labels_to_target_mean_curve": round(labels_to_target(labels, list(mean[strategy]), target), 1),
+            "picked_informative_fraction": round(float(np.mean([k != "easy" for k in kinds])), 3) if kinds else None,
+            "seconds": round(float(sum(sum(c["seconds"]) for c in runs)), 1),
+        }
+    total = {s: v["labels_to_target_mean_curve"] for s, v in summary["strategies"].items()}
+    summary["labels_ratio_random_over_active"] = round(total["random"] / total["active"], 2)
+    new = {s: t - labels[0] for s, t in total.items()}  # labels beyond the initial set
+    summary["new_labels_ratio_random_over_active"] = round(new["random"] / new["active"], 2) if new["active"] > 0 else None
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    fig = Figure(figsize=(5.5, 4.0))
+    axes = fig.add_subplot()
+    for strategy, color in (("active", "tab:blue"), ("random", "tab:orange")):
+        runs = np.array([c["test_forces_mae"] for c in curves[strategy]])
+        axes.plot(labels, runs.mean(0), "o-", color=color, label=f"{strategy} ({len(runs)} seeds)")
+        axes.fill_between(labels, runs.min(0), runs.max(0), color=color, alpha=0.2)
+    axes.axhline(target, color="gray", ls="--", lw=1, label=f"target {target:.0f} meV/Å")
+    axes.set_xlabel("labelled structures (20 initial + selected)")
+    axes.set_ylabel("test force MAE (meV/Å)")
+    axes.set_title("Cu/EMT: active vs random from one pool (band: min-max)")
+    axes.legend()
+    fig.tight_layout()
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=120)
+    print(json.dumps(summary, indent=1))
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["all", "analyze"])
+    parser.add_argument("--out", type=Path, default=Path("runs/active_vs_random"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", nargs="+", default=None,
+                        help="strategy:seed pairs to run in this process (e.g. active:0 random:1), instead of all")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--budget", type=int, default=10, help="labels per round")
+    parser.add_argument("--target", type=float, default=None, help="test force MAE target (meV/Å)")
+    parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.step == "all":
+        generate(args.out)
+        runs = [run.split(":") for run in args.runs] if args.runs else [(s, seed) for seed in args.seeds
+                                                                           for s in ("active", "random")]
+        for strategy, seed in runs:
+            run_strategy(args.out, strategy, int(seed), args.rounds, args.budget)
+    analyze(args.out, args.target, args.figure)
+
+
+if __name__ == "__main__":
+    main()

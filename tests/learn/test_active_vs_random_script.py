@@ -1,0 +1,54 @@
+"""scripts/active_vs_random.py: labels-to-target read on a curve, and the analysis of
+finished (and unfinished) runs into summary.json and the figure."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "active_vs_random.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("active_vs_random", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_labels_to_target_interpolates_between_rounds(script):
+    assert script.labels_to_target([20, 30, 40], [50.0, 30.0, 10.0], 20.0) == pytest.approx(35.0)
+    assert script.labels_to_target([20, 30], [15.0, 5.0], 20.0) == 20.0
+    assert math.isinf(script.labels_to_target([20, 30], [50.0, 40.0], 20.0))
+
+
+def _curve(out: Path, strategy: str, seed: int, errors: list[float]) -> None:
+    labels = [20 + 10 * i for i in range(len(errors))]
+    curve = {"strategy": strategy, "seed": seed, "labels": labels, "test_forces_mae": errors,
+             "picked_kinds": [["hot"] * 10 if strategy == "active" else ["easy"] * 10] * (len(errors) - 1),
+             "seconds": [1.0] * len(errors), "finished": True}
+    (out / f"curve_{strategy}_{seed}.json").write_text(json.dumps(curve))
+
+
+def test_analyze_reads_labels_to_the_random_final_error(script, tmp_path):
+    _curve(tmp_path, "active", 0, [60.0, 30.0, 20.0, 15.0])
+    _curve(tmp_path, "active", 1, [60.0, 40.0, 20.0, 15.0])
+    _curve(tmp_path, "random", 0, [60.0, 50.0, 40.0, 30.0])
+    _curve(tmp_path, "random", 1, [60.0, 50.0, 40.0, 30.0, 25.0])  # one round more: cut to the common 4
+    summary = script.analyze(tmp_path, None, tmp_path / "figure.png")
+    assert summary["target_meV_per_A"] == 30.0 and summary["labels"] == [20, 30, 40, 50]
+    active, random = summary["strategies"]["active"], summary["strategies"]["random"]
+    assert active["mean_mae"] == [60.0, 35.0, 20.0, 15.0]
+    assert active["labels_to_target_per_seed"] == [30.0, 35.0]
+    assert active["labels_to_target_mean_curve"] == pytest.approx(33.3)  # 30 + 10 * (35 - 30) / (35 - 20)
+    assert random["labels_to_target_mean_curve"] == 50.0
+    assert summary["labels_ratio_random_over_active"] == pytest.approx(50 / 33.3, abs=0.01)
+    assert summary["new_labels_ratio_random_over_active"] == pytest.approx(30 / 13.3, abs=0.01)
+    assert active["picked_informative_fraction"] == 1.0 and random["picked_informative_fraction"] == 0.0
+    assert (tmp_path / "figure.png").stat().st_size > 0
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
