@@ -10,7 +10,7 @@ import torch
 import typer
 
 from ..inference import export_model
-from ..models.io import load_model
+from ..potential_files import load_potential
 from ..simulate.inputs import DTYPES
 from ._console import ProgressOption, console, follows_progress_option, user_errors, working
 
@@ -38,7 +38,7 @@ def export(
     if threads is not None:
         torch.set_num_threads(threads)
     output = output or model.with_suffix(".pt2")
-    potential = load_model(model)
+    potential = load_potential(model)  # any kind; export_model refuses all but an EquivariantPotential
     start = time.perf_counter()
     with working(f"compiling {model} for {device} ({torch.get_num_threads()} threads)"):
         export_model(potential, output, device=device, dtype=DTYPES[dtype] if dtype else None)

@@ -69,7 +69,8 @@ class CompiledPotential(WrapsPotential, nn.Module):
         if not isinstance(model, EquivariantPotential):
             raise TypeError(
                 f"CompiledPotential compiles an EquivariantPotential, got {type(model).__name__}; "
-                "run other potentials (sums, repulsions) eagerly: compile=False"
+                "run other potentials (sums, repulsions, long-range hybrids) eagerly: compile=False in Python, "
+                "no --compile on the command line"
             )
         eager = model.converted(model.dtype).eval().requires_grad_(False)
         use_dense_linears(eager)  # one matrix product each, its weight folded at compile time

@@ -61,6 +61,11 @@ def export_model(
     twice; `load_exported` then starts at once (times: docs/performance.md). On a CPU the compiled loops use the number of threads set now
     (``torch.set_num_threads``): export under the count the runs will use. ``metadata``
     (JSON-like) is stored with the embedded model file (default: the model's)."""
+    if not isinstance(model, EquivariantPotential):
+        raise TypeError(
+            f"only an EquivariantPotential can be exported, got {type(model).__name__}; run it eagerly from its "
+            ".pt file (equipot md/relax/neb MODEL.pt without --exported, or EquipotCalculator.from_file)"
+        )
     path = Path(path)
     if path.suffix != ".pt2":
         raise ValueError(f"an exported model is a .pt2 file; got {path}")
