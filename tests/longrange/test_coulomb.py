@@ -8,7 +8,8 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 
-from equipot.longrange import COULOMB_CONSTANT, CoulombEnergy, LongRangeError
+from equipot.longrange import COULOMB_CONSTANT, CoulombEnergy, LongRangeError, pme_parameters
+from equipot.longrange.coulomb import smooth_mesh_size
 
 MADELUNG = {"rocksalt": 1.747565, "cesiumchloride": 1.762675, "zincblende": 1.638055}
 CRYSTALS = {
@@ -129,3 +130,40 @@ def test_bad_settings_and_structures_are_refused_in_one_line() -> None:
         CoulombEnergy()(*slab[:3], torch.tensor([[True, True, False]]), slab[4])
     with pytest.raises(LongRangeError, match="is periodic but the long-range method is 'direct'"):
         CoulombEnergy(method="direct")(*slab)
+
+
+def test_pme_meshes_are_the_size_the_error_bound_assumes_with_flat_points_per_atom() -> None:
+    """torch-pme rounds a mesh up to a power of two (up to 8x the points its bound asks for,
+    by an amount that jumps with the box); ours is the smallest 7-smooth size >= 2 L / h + 1."""
+    densities = []
+    for n in (5, 6, 7, 11):  # 1 000 to 10 648 atoms
+        atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True) * (n, n, n)
+        cell, positions = torch.tensor(atoms.cell.array), torch.tensor(atoms.positions)
+        parameters = pme_parameters(cell, positions, 8.0, 1e-4)
+        mesh = smooth_mesh_size(cell, parameters.mesh_spacing)
+        needed = torch.ceil(2 * torch.linalg.norm(cell, dim=1) / parameters.mesh_spacing + 1).long()
+        assert bool((mesh >= needed).all()) and bool((mesh < 1.25 * needed).all())
+        for size in mesh.tolist():
+            rest = size
+            for prime in (2, 3, 5, 7):
+                while rest % prime == 0:
+                    rest //= prime
+            assert rest == 1, f"mesh size {size} has a prime factor above 7"
+        densities.append(float(mesh.prod()) / len(atoms))
+    assert max(densities) / min(densities) < 1.3, densities  # torch-pme's powers of two: 24.6 to 152 points/atom
+
+
+def test_pme_on_an_odd_mesh_gives_the_madelung_constant_and_ewalds_forces() -> None:
+    atoms = bulk("NaCl", "rocksalt", a=5.72, cubic=True)
+    charges, positions, cell, pbc, batch = _tensors(atoms)
+    parameters = pme_parameters(cell[0], positions, 8.0, 1e-8)
+    assert smooth_mesh_size(cell[0], parameters.mesh_spacing).tolist() == [35, 35, 35]  # odd (5 x 7)
+    assert _madelung(atoms, "pme") == pytest.approx(MADELUNG["rocksalt"], abs=1e-6)
+    atoms.rattle(0.2, seed=1)
+    forces = {}
+    for method in ("ewald", "pme"):
+        x = torch.tensor(atoms.positions, requires_grad=True)
+        energies, _ = CoulombEnergy(method=method, accuracy=1e-8)(charges, x, cell, pbc, batch)
+        forces[method] = -torch.autograd.grad(energies.sum(), x)[0]
+    assert float(forces["ewald"].abs().max()) > 0.1
+    assert torch.allclose(forces["pme"], forces["ewald"], atol=1e-5)

@@ -91,11 +91,66 @@ def ewald_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: f
     raise LongRangeError(f"no Ewald resolution meets accuracy {accuracy:g}; ask for a looser accuracy")
 
 
+def _next_smooth_integer(n: int) -> int:
+    """The smallest integer >= ``n`` with no prime factor above 7 (sizes pocketfft, torch's CPU FFT, has kernels for)."""
+    while True:
+        rest = n
+        for prime in (2, 3, 5, 7):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return n
+        n += 1
+
+
+def smooth_mesh_size(cell: Tensor, mesh_spacing: float) -> Tensor:
+    """PME mesh points per axis [3] (int64) for ``mesh_spacing`` (Å): the ``2 |a_i| / h + 1``
+    that torch-pme's PME error bound (`PMEErrorBounds.err_kspace`) assumes, rounded up to a
+    7-smooth integer (no prime factor above 7). torch-pme itself rounds up to the next power of two
+    (`torchpme.lib.kvectors.get_ns_mesh`): up to 8x more points than its bound asks for, by
+    an amount that jumps with the box size, which made the cost per atom vary 5-fold between
+    boxes (benchmarks/README.md)."""
+    lengths = torch.linalg.norm(cell.detach(), dim=1)
+    needed = torch.ceil(2 * lengths / mesh_spacing + 1).long().tolist()
+    return torch.tensor([_next_smooth_integer(int(n)) for n in needed], dtype=torch.long, device=cell.device)
+
+
+class _SmoothMeshPME(torchpme.PMECalculator):
+    """torch-pme's `PMECalculator` on the mesh of `smooth_mesh_size` instead of the next power
+    of two (its ``_compute_kspace`` with only the mesh size changed; torch-pme 0.5)."""
+
+    def _compute_kspace(
+        self,
+        charges: Tensor,
+        cell: Tensor,
+        positions: Tensor,
+        periodic: Tensor | None = None,
+        node_mask: Tensor | None = None,
+        kvectors: Tensor | None = None,
+    ) -> Tensor:
+        if node_mask is not None or kvectors is not None:
+            raise NotImplementedError("batching is not implemented for mesh-based calculators")
+        ns = smooth_mesh_size(cell, self.mesh_spacing)
+        self.mesh_interpolator.update(cell, ns)
+        self.kspace_filter.update(cell, ns)
+        self.mesh_interpolator.compute_weights(positions)
+        rho_mesh = self.mesh_interpolator.points_to_mesh(particle_weights=charges)
+        potential_mesh = self.kspace_filter.forward(rho_mesh)
+        inverse_volume = torch.abs(cell.det()).pow(-1)
+        potential = self.mesh_interpolator.mesh_to_points(potential_mesh) * inverse_volume
+        potential -= charges * self.potential.self_contribution()
+        # a charged cell: the uniform compensating background (x 2, halved below)
+        potential -= 2 * self.potential.background_correction() * torch.sum(charges, dim=0) * inverse_volume
+        potential += self.potential.pbc_correction(periodic, positions, cell, charges)
+        return potential / 2  # pairs (i, j) and (j, i) both counted
+
+
 def pme_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
     """PME parameters meeting ``accuracy`` by torch-pme's `PMEErrorBounds` (the formulas
     `tune_pme` uses), for charges of magnitude 1 e: the smearing as for `ewald_parameters`,
     then, over interpolation orders 4 to 7, the mesh with the fewest points whose bound meets
-    ``accuracy`` (ties to the lower order)."""
+    ``accuracy`` (ties to the lower order), counted on the mesh `CoulombEnergy` runs PME on
+    (`smooth_mesh_size`, the size the bound assumes, not torch-pme's next power of two)."""
     with torch.no_grad():
         charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
         smearing = TunerBase(charges, cell, positions, cutoff, torchpme.PMECalculator).estimate_smearing(float(accuracy))
@@ -106,7 +161,7 @@ def pme_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: flo
                 spacing = smearing * 2.0 ** (-step / 4)
                 error = bounds.err_kspace(torch.tensor(smearing), torch.tensor(spacing), torch.tensor(nodes))
                 if float(error) <= accuracy / 2:
-                    points = int(torchpme.lib.kvectors.get_ns_mesh(cell, spacing).prod())
+                    points = int(smooth_mesh_size(cell, spacing).prod())
                     if best is None or points < best[0]:
                         best = (points, EwaldParameters(smearing, cutoff, mesh_spacing=spacing, interpolation_nodes=nodes))
                     break
@@ -222,7 +277,7 @@ class CoulombEnergy(nn.Module):
                 potential, lr_wavelength=parameters.lr_wavelength, full_neighbor_list=True  # type: ignore[arg-type]
             )
         else:
-            calculator = torchpme.PMECalculator(
+            calculator = _SmoothMeshPME(
                 potential,
                 mesh_spacing=parameters.mesh_spacing,  # type: ignore[arg-type]
                 interpolation_nodes=parameters.interpolation_nodes,
