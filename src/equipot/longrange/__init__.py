@@ -17,6 +17,7 @@ from .polarization import (
     unit_cell_groups,
 )
 from .potential import LONG_RANGE_OUTPUTS, LongRangePotential
+from .reference_charges import coulomb_energy_of, energies_without_reference_coulomb
 
 __all__ = [
     "CHARGE_SCHEMES",
@@ -32,6 +33,8 @@ __all__ = [
     "LongRangePotential",
     "build_potential",
     "classify_domains",
+    "coulomb_energy_of",
+    "energies_without_reference_coulomb",
     "local_polarization",
     "polarization",
     "structure_polarization",

@@ -13,8 +13,8 @@ from ..config import ModelConfig
 from ..models.devices import checked_device
 from ..models.io import ModelFileError, read_model_file, save_model
 from ..models.potential import EquivariantPotential
-from .coulomb import CoulombEnergy
 from .potential import LongRangePotential
+from .reference_charges import coulomb_energy_of
 
 __all__ = ["build_potential", "load_long_range_model", "long_range_from_payload", "save_long_range_model"]
 
@@ -26,15 +26,7 @@ def build_potential(config: ModelConfig, dtype: torch.dtype = torch.float32) -> 
     settings = config.long_range
     if settings is None:
         return local
-    coulomb = CoulombEnergy(
-        method=settings.method,
-        screening=settings.screening,
-        sigma=settings.sigma,
-        kappa=settings.kappa,
-        accuracy=settings.accuracy,
-        real_space_cutoff=settings.real_space_cutoff,
-    )
-    return LongRangePotential(local, charges=settings.charges, coulomb=coulomb)
+    return LongRangePotential(local, charges=settings.charges, coulomb=coulomb_energy_of(settings))
 
 
 def save_long_range_model(model: LongRangePotential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:

@@ -7,8 +7,10 @@ number of neighbors, as MACE does. A fine-tuned model keeps its own normalizatio
 the ``atomic_energies`` given in the config replace its E0).
 
 With ``model.long_range`` the model is a `LongRangePotential` (the local model plus the
-Coulomb energy of learned charges); the normalization applies to its local part, and its
-outputs ``charges`` (per atom, e) and ``dipole`` (molecules, e·Å) may be loss targets.
+Coulomb energy of learned charges); the normalization applies to its local part (fitted to
+the energies minus the Coulomb energy of the reference charges when ``charges`` is a loss
+target), and its outputs ``charges`` (per atom, e) and ``dipole`` (molecules, e·Å) may be
+loss targets.
 
 Where E0 came from is recorded in the model file's metadata as ``atomic_energies_source``
 (see `DatasetStatistics.atomic_energies_source`; a fine-tune inherits its base model's,
@@ -28,8 +30,14 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from ..config import ModelConfig
 from ..config.train import ConfigError, TrainConfig
-from ..data import AtomicEnergiesWarning, DatasetStatistics, compute_statistics
-from ..longrange import LONG_RANGE_OUTPUTS, LongRangePotential, build_potential
+from ..data import AtomicEnergiesWarning, AtomicGraph, DatasetStatistics, compute_statistics
+from ..longrange import (
+    LONG_RANGE_OUTPUTS,
+    LongRangePotential,
+    build_potential,
+    coulomb_energy_of,
+    energies_without_reference_coulomb,
+)
 from ..models import EquivariantPotential
 from ..models.io import load_model
 from .data import TrainingData, load_training_data
@@ -81,10 +89,20 @@ def prepare_run(config: TrainConfig) -> RunSetup:
         model = _finetuned(base, config, data, given)
         statistics = _finetune_statistics(model, data, given)
     else:
-        statistics = compute_statistics(data.train.graphs, atomic_energies=given or None)
+        statistics = compute_statistics(_statistics_graphs(config, data), atomic_energies=given or None)
         model = _new_model(config, data, statistics, dtype)
     resolved = resolve_config(config, model)
     return RunSetup(config=resolved, data=data, model=model.train(), statistics=statistics)
+
+
+def _statistics_graphs(config: TrainConfig, data: TrainingData) -> list[AtomicGraph]:
+    """The training graphs the normalization is fitted on: with ``model.long_range`` and a
+    ``charges`` loss target, their energies minus the Coulomb energy of the reference charges
+    (what the local part has to learn; `energies_without_reference_coulomb`)."""
+    settings = config.model.long_range
+    if settings is None or "charges" not in config.loss.targets:
+        return list(data.train.graphs)
+    return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings))
 
 
 def _path(name: str) -> Path:

@@ -1,0 +1,79 @@
+"""A hybrid trained on reference charges fits its local part's normalization to the energies
+minus the Coulomb energy of those charges (`energies_without_reference_coulomb`), checked
+against the rocksalt Madelung energy of perfect NaCl cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from equipot.config import TrainConfig
+from equipot.data import LabelKeys, graph_from_atoms
+from equipot.longrange import COULOMB_CONSTANT, CoulombEnergy, energies_without_reference_coulomb
+from equipot.train.initialization import prepare_run
+
+MADELUNG_ROCKSALT = 1.747565
+LATTICE_CONSTANTS = (5.50, 5.56, 5.62, 5.68, 5.74, 5.80)
+
+
+def madelung_energy(a: float, n_atoms: int) -> float:
+    """Coulomb energy (eV) of ``n_atoms`` ions of ±1 e in perfect rocksalt of lattice constant ``a`` (Å)."""
+    return -MADELUNG_ROCKSALT * COULOMB_CONSTANT / (a / 2) * n_atoms / 2
+
+
+@pytest.fixture(scope="module")
+def perfect_cells(nacl_bmh, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8-atom rocksalt NaCl cells at six lattice constants, BMH + Ewald energies and formal charges."""
+    calculator = nacl_bmh.BMHCoulombCalculator(accuracy=1e-8)
+    frames = []
+    for a in LATTICE_CONSTANTS:
+        atoms = bulk("NaCl", "rocksalt", a=a, cubic=True)
+        atoms.calc = calculator
+        labels = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(), "charges": calculator.results["charges"]}
+        atoms.calc = SinglePointCalculator(atoms, **labels)
+        frames.append(atoms)
+    path = tmp_path_factory.mktemp("perfect") / "nacl.xyz"
+    ase.io.write(path, frames)
+    return path
+
+
+def test_the_coulomb_energy_of_the_reference_charges_is_taken_off(perfect_cells) -> None:
+    frames = ase.io.read(perfect_cells, index=":")
+    graphs = [graph_from_atoms(atoms, 3.0, LabelKeys(stress=None, atom_extra={"charges": "charges"})) for atoms in frames]
+    shifted = energies_without_reference_coulomb(graphs, CoulombEnergy(method="ewald", accuracy=1e-8, real_space_cutoff=8.0))
+    for a, atoms, before, after in zip(LATTICE_CONSTANTS, frames, graphs, shifted, strict=True):
+        expected = atoms.get_potential_energy() - madelung_energy(a, len(atoms))
+        assert float(after.graph_targets["energy"]) == pytest.approx(expected, abs=1e-5)
+        assert float(before.graph_targets["energy"]) == pytest.approx(atoms.get_potential_energy(), abs=1e-9)  # unchanged
+        assert after.atom_targets["forces"] is before.atom_targets["forces"]
+
+
+def _config(train_file: Path, output_dir: Path, targets: dict) -> TrainConfig:
+    return TrainConfig.model_validate({
+        "data": {"train_file": str(train_file), "n_valid": 1},
+        "model": {"num_channels": 4, "num_layers": 1, "lmax": 1, "hidden_lmax": 1, "cutoff": 3.0,
+                  "long_range": {"charges": "neutral", "accuracy": 1e-6, "real_space_cutoff": 8.0}},
+        "loss": {"targets": targets},
+        "atomic_energies": {"Na": 0.0, "Cl": 0.0},
+        "dtype": "float64",
+        "output_dir": str(output_dir),
+        "accelerator": "cpu",
+        "seed": 0,
+    })
+
+
+def test_the_hybrids_shift_is_fitted_without_the_madelung_energy_with_a_charge_loss(perfect_cells, tmp_path) -> None:
+    frames = ase.io.read(perfect_cells, index=":")
+    with_charges = prepare_run(_config(perfect_cells, tmp_path / "q", {"charges": {"weight": 1.0}}))
+    without = prepare_run(_config(perfect_cells, tmp_path / "e", {}))
+    train = [int(name.split()[1]) for name in with_charges.data.train.names]  # "structure 3 of nacl.xyz"
+    total = np.mean([frames[i].get_potential_energy() / len(frames[i]) for i in train])
+    short = np.mean([(frames[i].get_potential_energy() - madelung_energy(LATTICE_CONSTANTS[i], 8)) / 8 for i in train])
+    assert float(without.model.local.shift) == pytest.approx(total, abs=1e-6)
+    assert float(with_charges.model.local.shift) == pytest.approx(short, abs=1e-5)
+    assert short - total > 4.0  # the Madelung energy, about 4.5 eV/atom, no longer in the shift
