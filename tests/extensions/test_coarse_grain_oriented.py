@@ -17,13 +17,17 @@ import pytest
 import torch
 from ase.build import molecule
 from ase.calculators.lj import LennardJones
+from e3nn import o3
 
 from equipot.extensions.coarse_grain import molecular_liquid
 from equipot.extensions.coarse_grain_dynamics import OrientedBeadLangevin, pair_correlations
 from equipot.extensions.coarse_grain_oriented import (
     OrientedBeadMapping,
     OrientedBeadPotential,
+    OrientedPairCoupling,
     force_torque_matching_loss,
+    irreps_coupling,
+    orientation_exponents,
     oriented_bead_derivatives,
     perpendicular,
 )
@@ -87,8 +91,7 @@ def test_mapped_torque_is_minus_the_energy_derivative_under_a_rigid_rotation_of_
 @pytest.fixture(scope="module")
 def potential() -> OrientedBeadPotential:
     torch.manual_seed(0)
-    return OrientedBeadPotential(cutoff=4.5, lmax_orientation=2, lmax_pair=3, hidden=8, energy_scale=0.1,
-                                 repulsion_distance=2.5)
+    return OrientedBeadPotential(cutoff=4.5, degree=2, hidden=8, energy_scale=0.1, repulsion_distance=2.5)
 
 
 def beads(seed: int = 0, n: int = 6, length: float = 7.0):
@@ -100,6 +103,24 @@ def beads(seed: int = 0, n: int = 6, length: float = 7.0):
     positions = positions + 0.25 * length / side * (torch.rand(n, 3, generator=generator, dtype=torch.float64) - 0.5)
     orientations = torch.nn.functional.normalize(torch.randn(n, 3, generator=generator, dtype=torch.float64), dim=-1)
     return positions, orientations, torch.eye(3, dtype=torch.float64) * length
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_the_invariants_span_the_same_functions_as_the_e3nn_coupling_of_the_irreps(degree) -> None:
+    generator = torch.Generator().manual_seed(degree)
+    r, u1, u2 = (torch.nn.functional.normalize(torch.randn(400, 3, generator=generator, dtype=torch.float64), dim=-1)
+                 for _ in range(3))
+    invariants = OrientedPairCoupling(3.0, degree).invariants(2.0 * r, u1, u2)
+    assert invariants.shape[1] == len(orientation_exponents(degree)) == {1: 5, 2: 14}[degree]
+    orientation, product, coupling = irreps_coupling(degree)
+    assert coupling.weight_numel == invariants.shape[1]  # as many e3nn paths as invariants
+    pair_sh = o3.SphericalHarmonics(coupling.irreps_in1, True, "component")
+    paths = torch.stack([coupling(pair_sh(r), product(orientation(u1), orientation(u2)),
+                                  torch.eye(coupling.weight_numel, dtype=torch.float64)[k].expand(400, -1))[:, 0]
+                         for k in range(coupling.weight_numel)], dim=-1)
+    solution = torch.linalg.lstsq(invariants, paths).solution  # every e3nn path is a combination of the invariants
+    torch.testing.assert_close(invariants @ solution, paths, atol=1e-10, rtol=0)
+    assert torch.linalg.matrix_rank(paths) == invariants.shape[1]  # and they span all of them
 
 
 def derivatives(potential, positions, orientations, cell):
@@ -152,10 +173,10 @@ def test_the_loss_matches_only_the_perpendicular_torque_and_a_gradient_step_lowe
     forces, torques = (torch.randn(6, 3, generator=generator, dtype=torch.float64) for _ in range(2))
     loss = force_torque_matching_loss(potential, positions, orientations, edges, forces, torques)
     along_u = torques + 3.0 * orientations  # a component along u cannot be matched and does not count
-    assert float(force_torque_matching_loss(potential, positions, orientations, edges, forces, along_u)) == (
-        pytest.approx(float(loss), rel=1e-12))
+    assert float(force_torque_matching_loss(potential, positions, orientations, edges, forces, along_u).detach()) == (
+        pytest.approx(float(loss.detach()), rel=1e-12))
     torch.testing.assert_close(perpendicular(along_u, orientations), perpendicular(torques, orientations))
-    model = OrientedBeadPotential(cutoff=4.5, lmax_orientation=1, lmax_pair=2, hidden=8, energy_scale=0.1)
+    model = OrientedBeadPotential(cutoff=4.5, degree=1, hidden=8, energy_scale=0.1)
     loss = force_torque_matching_loss(model, positions, orientations, edges, forces, torques, torque_weight=2.0)
     loss.backward()
     norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))
@@ -163,7 +184,8 @@ def test_the_loss_matches_only_the_perpendicular_torque_and_a_gradient_step_lowe
     with torch.no_grad():
         for parameter in model.parameters():
             parameter -= 1e-3 * parameter.grad / norm
-    assert float(force_torque_matching_loss(model, positions, orientations, edges, forces, torques, 2.0)) < float(loss)
+    lowered = force_torque_matching_loss(model, positions, orientations, edges, forces, torques, 2.0)
+    assert float(lowered.detach()) < float(loss.detach())
 
 
 def test_langevin_keeps_unit_orientations_and_without_friction_conserves_energy_to_second_order(potential) -> None:
@@ -232,6 +254,8 @@ def test_bad_input_gets_a_clear_message(potential) -> None:
     with pytest.raises(ValueError, match="masses and inertia must be positive"):
         OrientedBeadLangevin(potential, positions, orientations, torch.ones(6, dtype=torch.float64),
                              torch.zeros(6, dtype=torch.float64), cell, 4.5, 300.0)
+    with pytest.raises(ValueError, match="degree must be at least 0, got -1"):
+        OrientedPairCoupling(4.0, degree=-1)
     with pytest.raises(ValueError, match="could not place 8 molecules"):
         molecular_liquid(molecule("CH3OH"), 2, 5.0, max_tries=10)
 

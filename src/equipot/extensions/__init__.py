@@ -29,6 +29,8 @@ from .coarse_grain_oriented import (
     OrientedBeadPotential,
     OrientedPairCoupling,
     force_torque_matching_loss,
+    irreps_coupling,
+    orientation_exponents,
     oriented_bead_derivatives,
     perpendicular,
 )
@@ -69,6 +71,8 @@ __all__ = [
     "OrientedBeadPotential",
     "OrientedPairCoupling",
     "force_torque_matching_loss",
+    "irreps_coupling",
+    "orientation_exponents",
     "oriented_bead_derivatives",
     "pair_correlations",
     "perpendicular",

@@ -16,14 +16,14 @@ perpendicular to ``u`` by construction; force-and-torque matching therefore matc
 molecule about its own axis is coarse-grained away.
 
 Potential (`OrientedBeadPotential`): ``E = 1/2 sum_(i != j) V(r_ij, u_i, u_j)`` over bead
-pairs within the cutoff, where ``V`` couples the spherical harmonics of the pair direction
-(``0e + 1o + ... `` up to ``lmax_pair``) with those of the two orientations (``Y(u_i)``,
-``Y(u_j)`` up to ``lmax_orientation``, ``1o`` inputs so ``Y_l(u)`` has parity ``(-1)^l``)
-into a scalar ``0e``, each coupling path weighted by a learned function of ``|r_ij|``: the
-pattern of `SpinPairCoupling` with polar, not axial, directions and a richer angular
-expansion. E is invariant under rotations, reflections, translations and permutations of
-the beads; forces ``-dE/dR`` and torques ``-u x dE/du`` come from autograd
-(`oriented_bead_derivatives`). An optional fixed repulsion ``A (sigma/r)^12`` (smoothly
+pairs within the cutoff, ``V = sum_k w_k(r) a^p b^q c^s`` with ``a = u_i . r_hat``,
+``b = u_j . r_hat``, ``c = u_i . u_j`` and learned radial weights (`OrientedPairCoupling`):
+the O(3) invariants of the pair, the same function space as e3nn's coupling of
+``Y(r_hat)`` with ``Y(u_i) x Y(u_j)`` into ``0e`` for ``1o`` orientations
+(`irreps_coupling`; the pattern of `SpinPairCoupling` with polar, not axial, directions),
+written as invariants because that is several times cheaper per pair. E is invariant under
+rotations, reflections, translations and permutations of the beads; forces ``-dE/dR`` and
+torques ``-u x dE/du`` come from autograd (`oriented_bead_derivatives`). An optional fixed repulsion ``A (sigma/r)^12`` (smoothly
 cut off) keeps CG MD out of distances the data never sampled.
 """
 
@@ -93,43 +93,76 @@ def perpendicular(torques: Tensor, orientations: Tensor) -> Tensor:
     return torques - (torques * orientations).sum(-1, keepdim=True) * orientations
 
 
-class OrientedPairCoupling(nn.Module):
-    """``V(r, u1, u2)`` (eV) of a pair of beads with unit polar orientations: e3nn's coupling
-    of ``Y(r_hat)`` (l <= ``lmax_pair``) with ``Y(u1) x Y(u2)`` (l <= ``lmax_orientation``
-    each) into ``0e``, one learned radial weight per path (Bessel basis, MLP, polynomial
-    envelope to zero at ``cutoff`` Å)."""
+def orientation_exponents(degree: int) -> list[tuple[int, int, int]]:
+    """``(p, q, s)`` of the invariants ``a^p b^q c^s`` (``a = u1 . r_hat``, ``b = u2 . r_hat``,
+    ``c = u1 . u2``) of degree at most ``degree`` in each orientation (``p + s``, ``q + s``)."""
+    return [(p, q, s) for s in range(degree + 1) for p in range(degree + 1 - s) for q in range(degree + 1 - s)]
 
-    def __init__(self, cutoff: float, lmax_orientation: int = 2, lmax_pair: int = 4, num_basis: int = 8,
-                 hidden: int = 32, energy_scale: float = 1.0, dtype: torch.dtype = torch.float64):
+
+class OrientedPairCoupling(nn.Module):
+    """``V(r, u1, u2) = sum_k w_k(|r|) a^p_k b^q_k c^s_k`` (eV) of a pair of beads with unit
+    polar orientations, ``a = u1 . r_hat``, ``b = u2 . r_hat``, ``c = u1 . u2``, over the
+    monomials of degree at most ``degree`` in each orientation (`orientation_exponents`;
+    14 for degree 2), each weighted by a learned function of ``|r|`` (Bessel basis, MLP,
+    polynomial envelope to zero at ``cutoff`` Å).
+
+    These are all the O(3) invariants of (r_hat, u1, u2) of that degree (the triple
+    product ``(u1 x u2) . r_hat`` is a pseudoscalar and is left out), so the function space
+    is the one of e3nn's coupling of ``Y(r_hat)`` with ``Y(u1) x Y(u2)`` (l <= ``degree``
+    each, ``1o`` inputs) into ``0e`` (`irreps_coupling` builds that and the tests check
+    that its paths lie in this span), at a fraction of the cost per pair.
+    """
+
+    def __init__(self, cutoff: float, degree: int = 2, num_basis: int = 8, hidden: int = 32,
+                 energy_scale: float = 1.0, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.cutoff = float(cutoff)
+        if degree < 0:
+            raise ValueError(f"degree must be at least 0, got {degree}")
+        self.cutoff, self.degree = float(cutoff), int(degree)
+        self.register_buffer("exponents", torch.tensor(orientation_exponents(degree), dtype=torch.long))
         previous = torch.get_default_dtype()
-        torch.set_default_dtype(torch.float64)  # e3nn computes its coefficients in the default dtype
+        torch.set_default_dtype(torch.float64)
         try:
-            self.orientation_sh = o3.SphericalHarmonics(o3.Irreps.spherical_harmonics(lmax_orientation, p=-1),
-                                                        normalize=True, normalization="component")
-            irreps = self.orientation_sh.irreps_out
-            self.orientation_product = o3.FullTensorProduct(irreps, irreps)
-            self.pair_sh = o3.SphericalHarmonics(o3.Irreps.spherical_harmonics(lmax_pair, p=-1), normalize=True,
-                                                 normalization="component")
-            self.coupling = o3.FullyConnectedTensorProduct(self.pair_sh.irreps_out, self.orientation_product.irreps_out,
-                                                           "0e", shared_weights=False, internal_weights=False)
             self.basis = BesselBasis(cutoff, num_basis)
         finally:
             torch.set_default_dtype(previous)
         self.envelope = PolynomialEnvelope(cutoff)
         self.radial = RadialMLP(num_basis, hidden)
-        self.to_paths = nn.Linear(hidden, self.coupling.weight_numel)
+        self.to_paths = nn.Linear(hidden, len(self.exponents))
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale)))
         self.to(dtype)
+
+    def invariants(self, r: Tensor, u1: Tensor, u2: Tensor) -> Tensor:
+        """``a^p b^q c^s`` for each pair and monomial, [n, n_monomials]."""
+        direction = r / r.norm(dim=-1, keepdim=True)
+        cosines = torch.stack([(u1 * direction).sum(-1), (u2 * direction).sum(-1), (u1 * u2).sum(-1)], dim=-1)
+        powers = torch.stack([cosines**k for k in range(self.degree + 1)], dim=1)  # [n, degree + 1, 3]
+        return powers[:, self.exponents[:, 0], 0] * powers[:, self.exponents[:, 1], 1] * powers[:, self.exponents[:, 2], 2]
 
     def forward(self, r: Tensor, u1: Tensor, u2: Tensor) -> Tensor:
         """V, [n] (eV), for pair vectors ``r`` (Å) and orientations ``u1``, ``u2``, all [n, 3]."""
         distance = r.norm(dim=-1)
         weights = self.to_paths(self.radial(self.basis(distance)))
         weights = weights * (self.envelope(distance) * self.energy_scale).unsqueeze(-1)
-        orientation = self.orientation_product(self.orientation_sh(u1), self.orientation_sh(u2))
-        return self.coupling(self.pair_sh(r), orientation, weights).squeeze(-1)
+        return (weights * self.invariants(r, u1, u2)).sum(-1)
+
+
+def irreps_coupling(degree: int) -> tuple[o3.SphericalHarmonics, o3.FullTensorProduct, o3.FullyConnectedTensorProduct]:
+    """e3nn's route to the same invariants: spherical harmonics of the orientations (l <=
+    ``degree``, parity ``(-1)^l``), their full tensor product, and its coupling with the
+    spherical harmonics of ``r_hat`` (l <= 2 ``degree``) into ``0e`` with one weight per path
+    (``shared_weights=False``)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        orientation = o3.SphericalHarmonics(o3.Irreps.spherical_harmonics(degree, p=-1), True, "component")
+        product = o3.FullTensorProduct(orientation.irreps_out, orientation.irreps_out)
+        pair = o3.Irreps.spherical_harmonics(2 * degree, p=-1)
+        coupling = o3.FullyConnectedTensorProduct(pair, product.irreps_out, "0e", shared_weights=False,
+                                                  internal_weights=False)
+    finally:
+        torch.set_default_dtype(previous)
+    return orientation, product, coupling
 
 
 class OrientedBeadPotential(nn.Module):
@@ -142,12 +175,12 @@ class OrientedBeadPotential(nn.Module):
     ``edges`` from `equipot.extensions.lattice_edges` (directed pairs and periodic offsets).
     """
 
-    def __init__(self, cutoff: float = 6.0, lmax_orientation: int = 2, lmax_pair: int = 4, num_basis: int = 8,
-                 hidden: int = 32, energy_scale: float = 1.0, repulsion_distance: float | None = None,
-                 repulsion: float = 0.01, dtype: torch.dtype = torch.float64):
+    def __init__(self, cutoff: float = 6.0, degree: int = 2, num_basis: int = 8, hidden: int = 32,
+                 energy_scale: float = 1.0, repulsion_distance: float | None = None, repulsion: float = 0.01,
+                 dtype: torch.dtype = torch.float64):
         super().__init__()
         self.cutoff = float(cutoff)
-        self.pair = OrientedPairCoupling(cutoff, lmax_orientation, lmax_pair, num_basis, hidden, energy_scale, dtype)
+        self.pair = OrientedPairCoupling(cutoff, degree, num_basis, hidden, energy_scale, dtype)
         self.repulsion_distance, self.repulsion = repulsion_distance, float(repulsion)
 
     def pair_energies(self, positions: Tensor, orientations: Tensor, edges: LatticeEdges) -> Tensor:
