@@ -9,6 +9,9 @@ thousands of them. The hydrogens carry the deuterium mass (2.014 amu) in the dyn
 1 fs step is stable; configurational averages do not depend on the masses. The stored
 ``masses`` are the ordinary (CH3OH) masses, used by the bead mapping (centres of mass).
 
+``--start earlier.npz`` continues from the last frame of an earlier run (new velocities
+from ``--seed``), so a long trajectory can be made in pieces.
+
 Writes an .npz (rewritten every ``--save-every`` frames, so a run stopped by
 ``--max-seconds`` leaves a complete file) with ``positions`` [f, 48, 3] (Å, unwrapped as
 the MD moved them), ``forces`` [f, 48, 3] (eV/Å), ``energy`` [f] (eV), ``numbers`` [48],
@@ -25,7 +28,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from ase import units
+from ase import Atoms, units
 from ase.build import molecule
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -51,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=float("inf"), help="stop after this wall time")
     parser.add_argument("--save-every", type=int, default=25, help="frames between rewrites of the output")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", type=Path, default=None,
+                        help="continue from the last frame of an earlier output (.npz) instead of a new lattice")
     parser.add_argument("--output", type=Path, default=Path("runs/extensions/cg_methanol.npz"))
     return parser.parse_args(argv)
 
@@ -66,6 +71,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     start = time.perf_counter()
     atoms = molecular_liquid(molecule("CH3OH"), args.per_side, args.density, seed=args.seed)
+    if args.start is not None:  # same molecules and cell, positions of the earlier run's last frame
+        earlier = np.load(args.start)
+        atoms = Atoms(numbers=earlier["numbers"], positions=earlier["positions"][-1], cell=earlier["cell"], pbc=True)
     fixed = {"numbers": atoms.numbers.copy(), "masses": atoms.get_masses(), "cell": np.asarray(atoms.cell),
              "atoms_per_molecule": np.array(6)}
     masses = atoms.get_masses()
