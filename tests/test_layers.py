@@ -5,7 +5,7 @@ each other in a circle. Imports inside functions (kept there for start-up time) 
 The order (docs/architecture.md), lowest first; a folder may import its own layer and
 those below:
 
-    o3, data, nn, config (+ _version, atomic_files, progress)  <  models  <  inference (longrange, uq, extensions)
+    o3, data, nn, config (+ _version, atomic_files, progress)  <  models  <  inference (longrange, uq, extensions, lammps)
     <  calculator (potential_files)  <  train, evaluation (learn)  <  plots  <  properties, simulate
     <  testing  <  cli
 
@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "equipot"
 LAYERS: list[set[str]] = [
     {"_version", "atomic_files", "progress", "o3", "data", "nn", "config"},
     {"models"},
-    {"inference", "longrange", "uq", "extensions"},
+    {"inference", "longrange", "uq", "extensions", "lammps"},
     {"calculator", "potential_files"},
     {"train", "evaluation", "learn"},
     {"plots"},

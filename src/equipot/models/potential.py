@@ -200,15 +200,22 @@ class EquivariantPotential(nn.Module):
     ) -> EdgeContext:
         """The `EdgeContext` of ``graph`` at (possibly strained) ``positions`` and ``cell``:
         edge vectors, their harmonics, radial basis and envelope, and the normalization."""
-        vectors = edge_vectors(graph, positions, cell)
+        return self.edge_context_of_vectors(edge_vectors(graph, positions, cell), graph.senders, graph.receivers, first_order_only)
+
+    def edge_context_of_vectors(
+        self, vectors: Tensor, senders: Tensor, receivers: Tensor, first_order_only: bool = False
+    ) -> EdgeContext:
+        """The `EdgeContext` of edges given as ``vectors`` [n_edges, 3] (Å, sender minus
+        receiver, images included) between atoms ``senders`` and ``receivers`` [n_edges]:
+        how a host that owns the neighbor list (LAMMPS) feeds the model."""
         lengths = torch.linalg.norm(vectors, dim=-1)
         return EdgeContext(
             vectors=vectors,
             harmonics=self.spherical_harmonics(vectors),
             radial=self.radial_basis(lengths),
             envelope=self.envelope(lengths),
-            senders=graph.senders,
-            receivers=graph.receivers,
+            senders=senders,
+            receivers=receivers,
             avg_num_neighbors=self.avg_num_neighbors,
             first_order_only=first_order_only,
         )
@@ -228,9 +235,13 @@ class EquivariantPotential(nn.Module):
         differentiated only once. ``species`` [n_atoms]: `species_of` the graph, if
         already known."""
         species = self.species_of(graph) if species is None else species
-        edges = self.edge_context(graph, positions, cell, first_order_only)
+        return self.energies_from_edges(species, self.edge_context(graph, positions, cell, first_order_only))
+
+    def energies_from_edges(self, species: Tensor, edges: EdgeContext) -> tuple[Tensor, Tensor]:
+        """Atomic energies [n_atoms] (eV) and final node features [n_atoms, C, layout_node.dim]
+        of atoms of dense ``species`` [n_atoms] joined by ``edges``."""
         features = self.embedding(species).unsqueeze(-1)  # [n_atoms, C, 1]: even scalars
-        readout = torch.zeros_like(positions[:, 0])
+        readout = torch.zeros_like(features[:, 0, 0])
         for block, head in zip(self.blocks, self.readouts):
             features = block(features, species, edges)
             readout = readout + head(features)
