@@ -37,7 +37,7 @@ def uncertainty(
     max_reference: Annotated[int, typer.Option(help="training atoms kept for the nearest-neighbour distance")] = 20_000,
     percentile: Annotated[float, typer.Option(help="percentile of training distances that sets the threshold")] = 99.0,
     force_rank: Annotated[
-        int | None, typer.Option(help="eigen-directions for forces_std (default: all K, exact; fewer is faster)")
+        int | None, typer.Option(help="eigen-directions for forces_std_exact (default: all K, exact; fewer is faster)")
     ] = None,
     energy_key: Annotated[str, typer.Option(help="label key of the energy (eV)")] = "energy",
     forces_key: Annotated[str, typer.Option(help="label key of the forces (eV/Å)")] = "forces",
@@ -60,8 +60,11 @@ def uncertainty(
     table.add_column("value", justify="right")
     table.add_row("last-layer features K", str(last_layer.width))
     table.add_row("calibrated on", last_layer.calibration)
-    table.add_row("alpha (energy, forces)", f"{float(last_layer.alpha_energy):.4g}, {float(last_layer.alpha_forces):.4g}")
-    table.add_row("regularization lambda", f"{last_layer.regularization:.3g}")
+    table.add_row(
+        "alpha (energy, forces, forces exact)",
+        f"{float(last_layer.alpha_energy):.4g}, {float(last_layer.alpha_forces):.4g}, {float(last_layer.alpha_forces_exact):.4g}",
+    )
+    table.add_row("regularization lambda (structures, atoms)", f"{last_layer.regularization:.3g}, {last_layer.atom_regularization:.3g}")
     table.add_row("reference atoms", str(descriptors.reference.shape[0]))
     table.add_row(f"NN-distance threshold (p{percentile:g})", f"{float(descriptors.nearest_threshold):.4g}")
     table.add_row(f"Mahalanobis threshold (p{percentile:g})", f"{float(descriptors.mahalanobis_threshold):.4g}")

@@ -49,7 +49,7 @@ class OutputSpec:
     declared ``periodic: error`` is not; asked for one, it raises).
     ``on_request``: computed by the calculator only when asked for by name
     (``calc.get_property(name, atoms)``), for outputs that cost much more than the forces
-    (e.g. the single-model ``forces_std``); the others come with every calculation.
+    (e.g. the single-model ``forces_std_exact``); the others come with every calculation.
     """
 
     name: str

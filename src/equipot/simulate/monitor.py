@@ -62,7 +62,7 @@ class UncertaintyMonitor:
             raise ValueError(f"max_uncertainty must be a positive number (eV/Å), got {max_uncertainty}")
         provided = set(getattr(atoms.calc, "implemented_properties", ()))
         specs = getattr(atoms.calc, "heads", {})
-        # an output computed only on request (the costly single-model forces_std) is read only
+        # an output computed only on request (e.g. a costly one an extension declares) is read only
         # when a threshold needs it
         self.names = [
             name
@@ -89,7 +89,7 @@ class UncertaintyMonitor:
 
     def _values(self) -> dict[str, float]:
         calc = self.atoms.calc
-        # by name: an output declared on_request (the single-model forces_std) is computed
+        # by name: an output declared on_request is computed
         # only when asked; the others come with the forces of this configuration
         return {name: float(np.max(calc.get_property(name, self.atoms))) for name in self.names}  # type: ignore[union-attr]
 

@@ -7,14 +7,16 @@ in ``output_specs()``, so the ASE calculator exposes them by name):
 | output | shape | unit | from |
 | --- | --- | --- | --- |
 | ``energy_std`` | [n_graphs] | eV | `LastLayerUncertainty` |
-| ``forces_std`` | [n_atoms] | eV/Å | `LastLayerUncertainty` (norm of the per-component std) |
+| ``forces_std`` | [n_atoms] | eV/Å | `LastLayerUncertainty`: local estimate (atom-level last-layer variance) |
+| ``forces_std_exact`` | [n_atoms] | eV/Å | `LastLayerUncertainty`: variance of the force (norm of the per-component std) |
 | ``descriptor_distance`` | [n_atoms] | feature units | `DescriptorDistances` (nearest training atom) |
 | ``mahalanobis_distance`` | [n_atoms] | dimensionless | `DescriptorDistances` |
 | ``max_descriptor_distance``, ``max_mahalanobis_distance`` | [n_graphs] | as above | max over a structure's atoms |
 | ``extrapolating`` | [n_graphs] | 1.0 / 0.0 | max descriptor distance above the stored threshold |
 
-Everything comes from the same forward pass as the energy; ``forces_std`` adds one
-batched backward call (see `equipot.uq.last_layer`).
+Everything comes from the same forward pass as the energy; ``forces_std_exact`` adds one
+batched backward call (about ``force_rank`` backward passes; see `equipot.uq.last_layer`)
+and is computed by the calculator only when asked for by name.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ __all__ = ["UncertaintyPotential"]
 
 _LAST_LAYER_OUTPUTS = {
     "energy_std": OutputSpec("energy_std", per_atom=False, irreps="0e", unit="eV"),
-    # exact force variance: a Jacobian of the last-layer features, several times the cost of
-    # the forces (benchmarks/README.md), so the calculator computes it only when asked
-    "forces_std": OutputSpec("forces_std", per_atom=True, irreps="0e", unit="eV/Å", on_request=True),
+    "forces_std": OutputSpec("forces_std", per_atom=True, irreps="0e", unit="eV/Å"),
+    # the exact force variance: a Jacobian of the last-layer features, several times the cost
+    # of the forces (benchmarks/README.md), so the calculator computes it only when asked
+    "forces_std_exact": OutputSpec("forces_std_exact", per_atom=True, irreps="0e", unit="eV/Å", on_request=True),
 }
 _DESCRIPTOR_OUTPUTS = {
     "descriptor_distance": OutputSpec("descriptor_distance", per_atom=True, irreps="0e"),
@@ -63,6 +66,7 @@ class UncertaintyPotential(WrapsPotential, nn.Module):
         >>> uq = UncertaintyPotential(model, fit_last_layer_uncertainty(model, train, valid),
         ...                           fit_descriptor_distances(model, train))   # doctest: +SKIP
         >>> out = uq(graph, outputs={"energy", "forces", "energy_std", "forces_std"})  # doctest: +SKIP
+        >>> exact = uq(graph, outputs={"forces_std_exact"})  # doctest: +SKIP
 
     Save it with `equipot.uq.save_uncertainty_model`; `equipot.uq.load_potential` (and
     ``EquipotCalculator.from_file``) bring it back."""
@@ -126,12 +130,12 @@ class UncertaintyPotential(WrapsPotential, nn.Module):
         if graph.dtype != self.dtype:
             graph = graph.to(dtype=self.dtype)
         head_names = extra_names & set(self.model.output_specs())
-        want_forces_std = "forces_std" in outputs
-        derived = (outputs & OUTPUT_NAMES) | ({"forces"} if want_forces_std else set())
+        want_exact = "forces_std_exact" in outputs
+        derived = (outputs & OUTPUT_NAMES) | ({"forces"} if want_exact else set())
         extra: dict[str, Tensor] = {}
 
         def energies(graph: AtomicGraph, positions: Tensor, cell: Tensor) -> Tensor:
-            features = model_features(self.model, graph, positions, cell, first_order_only=not (create_graph or want_forces_std))
+            features = model_features(self.model, graph, positions, cell, first_order_only=not (create_graph or want_exact))
             if head_names:
                 assert self.model.heads is not None
                 extra.update(self.model.heads(features.node_features, graph, positions, head_names))
@@ -139,7 +143,7 @@ class UncertaintyPotential(WrapsPotential, nn.Module):
             return features.atomic_energies
 
         result = derive_outputs(energies, graph, derived, create_graph)
-        if want_forces_std and "forces" not in outputs:
+        if want_exact and "forces" not in outputs:
             result.forces = None
         result.extra.update(extra if create_graph else {name: value.detach() for name, value in extra.items()})
         return result
@@ -151,7 +155,9 @@ class UncertaintyPotential(WrapsPotential, nn.Module):
             if "energy_std" in names:
                 extra["energy_std"] = self.last_layer.energy_std(summed)
             if "forces_std" in names:
-                extra["forces_std"] = self.last_layer.forces_std(summed, positions, create_graph)
+                extra["forces_std"] = self.last_layer.forces_std_local(features.last_layer)
+            if "forces_std_exact" in names:
+                extra["forces_std_exact"] = self.last_layer.forces_std_exact(summed, positions, create_graph)
         if self.descriptors is not None and names & set(_DESCRIPTOR_OUTPUTS):
             descriptors = features.descriptors if create_graph else features.descriptors.detach()
             nearest = self.descriptors.nearest(descriptors)
@@ -168,7 +174,7 @@ class UncertaintyPotential(WrapsPotential, nn.Module):
 
     def uncertainty_state(self) -> dict[str, object]:
         """Plain data of the estimators, for the model file."""
-        state: dict[str, object] = {"format_version": 1}
+        state: dict[str, object] = {"format_version": 2}  # 2: atom_covariance_inverse (the local forces_std)
         if self.last_layer is not None:
             state["last_layer"] = self.last_layer.state()
         if self.descriptors is not None:
