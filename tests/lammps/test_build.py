@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 import equipot.lammps.build as build
-from equipot import EquivariantPotential
+from equipot import EquivariantPotential, save_model
 from equipot.cli.main import app
 from equipot.lammps import PluginBuildError, build_plugin, export_for_lammps
 from equipot.models import SumPotential
@@ -77,3 +77,25 @@ def test_export_refuses_composed_potentials_and_other_suffixes(tmp_path: Path) -
     with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
         export_for_lammps(model, tmp_path / "model.pt2", threads=0)
     assert torch.get_num_threads() == 1  # nothing was compiled, the thread count is untouched
+
+
+def test_cli_export_lammps_passes_dtype_device_and_threads(monkeypatch, tmp_path: Path) -> None:
+    """The command's wiring (the compilation itself runs in tests/lammps/conftest.py)."""
+    import equipot.lammps
+
+    calls = []
+
+    def fake_export(potential, output, dtype, device, threads):
+        calls.append((type(potential).__name__, Path(output).name, dtype, device, threads))
+        Path(output).write_bytes(b"")
+        return Path(output)
+
+    monkeypatch.setattr(equipot.lammps, "export_for_lammps", fake_export)
+    model_path = save_model(_model(), tmp_path / "model.pt")
+    result = CliRunner().invoke(app, ["export", str(model_path), "--lammps", "--dtype", "float64", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("EquivariantPotential", "model.pt2", torch.float64, "cpu", 1)]
+    assert "pair_style equipot" in result.output
+    result = CliRunner().invoke(app, ["export", str(model_path), "--lammps", "--dtype", "float16"])
+    assert result.exit_code == 2
+    assert "--dtype must be one of" in result.output
