@@ -16,15 +16,18 @@ epochs, `equipot.learn.training`):
 Both label with EMT (`equipot.learn.label`) and record labels against the test force MAE
 of the committee's mean, per round.
 
-    python scripts/active_vs_random.py all --out runs/active_vs_random        # pool, 3 seeds x 2, analysis
-    python scripts/active_vs_random.py analyze --out runs/active_vs_random --target 60
+    python scripts/active_vs_random.py all --out runs/active_vs_random --random-rounds 10
+    python scripts/active_vs_random.py analyze --out runs/active_vs_random --targets 30 20
 
 ``all`` writes ``pool.xyz``, ``test.xyz``, ``initial.xyz``, one ``curve_<strategy>_<seed>.json``
-per run (a finished one is skipped when run again) and ``summary.json``; ``analyze``
-draws ``docs/figures/active_vs_random.png`` (mean ± spread over seeds) and prints the
-labels needed to reach the test force-MAE target (meV/Å; default: the mean final error of
-random selection) for each strategy, read on each seed's curve (linear interpolation
-between rounds) and on the mean curve.
+per run (6 rounds of 10 labels; random runs ``--random-rounds``, to see where it reaches
+what active reached; a finished run is skipped when run again, an unfinished one starts
+again, reusing the finished training runs of its rounds) and ``summary.json``; ``analyze``
+draws ``docs/figures/active_vs_random.png`` (mean and min-max over seeds) and gives, for
+each test force-MAE target (meV/Å; default: random's mean error at active's last label
+count, and active's mean final error), the labels each strategy needs to reach it, read on
+each seed's curve (linear interpolation between rounds) and on the mean curve, and their
+ratio (all labels, and labels beyond the 20 initial ones).
 """
 
 from __future__ import annotations
@@ -147,8 +150,9 @@ def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int) 
     from equipot.train import evaluate_errors
 
     path = out / f"curve_{strategy}_{seed}.json"
-    if path.is_file() and json.loads(path.read_text())["finished"]:
-        return json.loads(path.read_text())
+    done = json.loads(path.read_text()) if path.is_file() else None
+    if done is not None and done["finished"] and len(done["labels"]) >= rounds:
+        return done
     rng = np.random.default_rng(seed)
     initial = ase.io.read(out / "initial.xyz", index=":")
     labelled = [initial[i] for i in rng.choice(len(initial), 20, replace=False)]
@@ -211,49 +215,64 @@ def labels_to_target(labels: list[float], errors: list[float], target: float) ->
     return float("inf")
 
 
-def analyze(out: Path, target: float | None, figure: Path) -> dict:
-    """Mean ± spread curves, labels to the target per seed and on the mean curve, the figure."""
+def _target_row(curves: dict[str, list[dict]], mean: dict[str, np.ndarray], target: float) -> dict:
+    """Labels to ``target`` for each strategy (per seed; on the mean curve) and their ratios."""
+    row: dict = {"target_meV_per_A": round(target, 2)}
+    for strategy, runs in curves.items():
+        row[strategy] = {
+            "per_seed": [round(labels_to_target(c["labels"], c["test_forces_mae"], target), 1) for c in runs],
+            "mean_curve": round(labels_to_target(runs[0]["labels"], list(mean[strategy]), target), 1),
+        }
+    active, random = row["active"]["mean_curve"], row["random"]["mean_curve"]
+    initial = curves["active"][0]["labels"][0]
+    row["labels_ratio_random_over_active"] = round(random / active, 2)
+    row["new_labels_ratio_random_over_active"] = round((random - initial) / (active - initial), 2) if active > initial else None
+    return row
+
+
+def analyze(out: Path, targets: list[float] | None, figure: Path) -> dict:
+    """Mean ± spread curves, labels to each target per seed and on the mean curves, the figure.
+
+    Default targets: random's mean error at the last label count that active reached too,
+    and active's mean final error."""
     from matplotlib.figure import Figure
 
     curves: dict[str, list[dict]] = {"active": [], "random": []}
     for path in sorted(out.glob("curve_*.json")):
         curve = json.loads(path.read_text())
         curves[curve["strategy"]].append(curve)
-    length = min(len(c["labels"]) for cs in curves.values() for c in cs)  # unfinished runs: their common rounds
-    for c in (c for cs in curves.values() for c in cs):
-        c["labels"], c["test_forces_mae"], c["picked_kinds"] = (
-            c["labels"][:length], c["test_forces_mae"][:length], c["picked_kinds"][: length - 1])
-    mean = {s: np.mean([c["test_forces_mae"] for c in cs], axis=0) for s, cs in curves.items()}
-    labels = curves["random"][0]["labels"]
-    target = float(mean["random"][-1]) if target is None else target
-    summary: dict = {"target_meV_per_A": round(target, 2), "labels": labels, "strategies": {}}
+    for runs in curves.values():  # unfinished runs: the rounds all seeds of the strategy have
+        length = min(len(c["labels"]) for c in runs)
+        for c in runs:
+            c["labels"], c["test_forces_mae"], c["picked_kinds"] = (
+                c["labels"][:length], c["test_forces_mae"][:length], c["picked_kinds"][: length - 1])
+    mean = {s: np.mean([c["test_forces_mae"] for c in runs], axis=0) for s, runs in curves.items()}
+    labels = {s: runs[0]["labels"] for s, runs in curves.items()}
+    if targets is None:
+        shared = min(len(labels["active"]), len(labels["random"])) - 1
+        targets = [float(mean["random"][shared]), float(mean["active"][-1])]
+    summary: dict = {"labels": labels, "strategies": {}, "targets": [_target_row(curves, mean, t) for t in targets]}
     for strategy, runs in curves.items():
-        per_seed = [labels_to_target(c["labels"], c["test_forces_mae"], target) for c in runs]
         kinds = [k for c in runs for picks in c["picked_kinds"] for k in picks]
         summary["strategies"][strategy] = {
             "seeds": [c["seed"] for c in runs],
             "mean_mae": [round(float(v), 2) for v in mean[strategy]],
             "std_mae": [round(float(v), 2) for v in np.std([c["test_forces_mae"] for c in runs], axis=0)],
-            "labels_to_target_per_seed": [round(v, 1) for v in per_seed],
-            "labels_to_target_mean_curve": round(labels_to_target(labels, list(mean[strategy]), target), 1),
             "picked_informative_fraction": round(float(np.mean([k != "easy" for k in kinds])), 3) if kinds else None,
             "seconds": round(float(sum(sum(c["seconds"]) for c in runs)), 1),
         }
-    total = {s: v["labels_to_target_mean_curve"] for s, v in summary["strategies"].items()}
-    summary["labels_ratio_random_over_active"] = round(total["random"] / total["active"], 2)
-    new = {s: t - labels[0] for s, t in total.items()}  # labels beyond the initial set
-    summary["new_labels_ratio_random_over_active"] = round(new["random"] / new["active"], 2) if new["active"] > 0 else None
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     fig = Figure(figsize=(5.5, 4.0))
     axes = fig.add_subplot()
     for strategy, color in (("active", "tab:blue"), ("random", "tab:orange")):
         runs = np.array([c["test_forces_mae"] for c in curves[strategy]])
-        axes.plot(labels, runs.mean(0), "o-", color=color, label=f"{strategy} ({len(runs)} seeds)")
-        axes.fill_between(labels, runs.min(0), runs.max(0), color=color, alpha=0.2)
-    axes.axhline(target, color="gray", ls="--", lw=1, label=f"target {target:.0f} meV/Å")
+        axes.plot(labels[strategy], runs.mean(0), "o-", color=color, label=f"{strategy} (mean of {len(runs)} seeds)")
+        axes.fill_between(labels[strategy], runs.min(0), runs.max(0), color=color, alpha=0.2)
+    for target in targets:
+        axes.axhline(target, color="gray", ls="--", lw=1)
     axes.set_xlabel("labelled structures (20 initial + selected)")
     axes.set_ylabel("test force MAE (meV/Å)")
-    axes.set_title("Cu/EMT: active vs random from one pool (band: min-max)")
+    axes.set_title("Cu/EMT: active vs random from one pool\n(band: min-max over seeds; dashed: targets)", fontsize=10)
     axes.legend()
     fig.tight_layout()
     figure.parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +290,8 @@ def main() -> None:
                         help="strategy:seed pairs to run in this process (e.g. active:0 random:1), instead of all")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--budget", type=int, default=10, help="labels per round")
-    parser.add_argument("--target", type=float, default=None, help="test force MAE target (meV/Å)")
+    parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
+    parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -280,8 +300,9 @@ def main() -> None:
         runs = [run.split(":") for run in args.runs] if args.runs else [(s, seed) for seed in args.seeds
                                                                            for s in ("active", "random")]
         for strategy, seed in runs:
-            run_strategy(args.out, strategy, int(seed), args.rounds, args.budget)
-    analyze(args.out, args.target, args.figure)
+            rounds = args.random_rounds if strategy == "random" and args.random_rounds else args.rounds
+            run_strategy(args.out, strategy, int(seed), rounds, args.budget)
+    analyze(args.out, args.targets, args.figure)
 
 
 if __name__ == "__main__":

@@ -35,20 +35,27 @@ def _curve(out: Path, strategy: str, seed: int, errors: list[float]) -> None:
     (out / f"curve_{strategy}_{seed}.json").write_text(json.dumps(curve))
 
 
-def test_analyze_reads_labels_to_the_random_final_error(script, tmp_path):
+def test_analyze_reads_labels_to_each_target(script, tmp_path):
     _curve(tmp_path, "active", 0, [60.0, 30.0, 20.0, 15.0])
-    _curve(tmp_path, "active", 1, [60.0, 40.0, 20.0, 15.0])
-    _curve(tmp_path, "random", 0, [60.0, 50.0, 40.0, 30.0])
-    _curve(tmp_path, "random", 1, [60.0, 50.0, 40.0, 30.0, 25.0])  # one round more: cut to the common 4
+    _curve(tmp_path, "active", 1, [60.0, 40.0, 20.0, 15.0, 10.0])  # one round more: cut to the common 4
+    _curve(tmp_path, "random", 0, [60.0, 50.0, 40.0, 30.0, 25.0, 15.0])
+    _curve(tmp_path, "random", 1, [60.0, 50.0, 40.0, 30.0, 15.0, 15.0])
     summary = script.analyze(tmp_path, None, tmp_path / "figure.png")
-    assert summary["target_meV_per_A"] == 30.0 and summary["labels"] == [20, 30, 40, 50]
+    assert summary["labels"] == {"active": [20, 30, 40, 50], "random": [20, 30, 40, 50, 60, 70]}
     active, random = summary["strategies"]["active"], summary["strategies"]["random"]
-    assert active["mean_mae"] == [60.0, 35.0, 20.0, 15.0]
-    assert active["labels_to_target_per_seed"] == [30.0, 35.0]
-    assert active["labels_to_target_mean_curve"] == pytest.approx(33.3)  # 30 + 10 * (35 - 30) / (35 - 20)
-    assert random["labels_to_target_mean_curve"] == 50.0
-    assert summary["labels_ratio_random_over_active"] == pytest.approx(50 / 33.3, abs=0.01)
-    assert summary["new_labels_ratio_random_over_active"] == pytest.approx(30 / 13.3, abs=0.01)
+    assert active["mean_mae"] == [60.0, 35.0, 20.0, 15.0] and random["mean_mae"][-2:] == [20.0, 15.0]
+    first, second = summary["targets"]  # random's mean at 50 labels (30), active's final mean (15)
+    assert first["target_meV_per_A"] == 30.0 and second["target_meV_per_A"] == 15.0
+    assert first["active"]["per_seed"] == [30.0, 35.0]
+    assert first["active"]["mean_curve"] == pytest.approx(33.3)  # 30 + 10 * (35 - 30) / (35 - 20)
+    assert first["random"]["mean_curve"] == 50.0
+    assert first["labels_ratio_random_over_active"] == pytest.approx(50 / 33.3, abs=0.01)
+    assert first["new_labels_ratio_random_over_active"] == pytest.approx(30 / 13.3, abs=0.01)
+    assert second["active"]["mean_curve"] == 50.0 and second["random"]["mean_curve"] == 70.0
+    assert second["random"]["per_seed"] == [70.0, 60.0]
     assert active["picked_informative_fraction"] == 1.0 and random["picked_informative_fraction"] == 0.0
     assert (tmp_path / "figure.png").stat().st_size > 0
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    given = script.analyze(tmp_path, [45.0], tmp_path / "figure.png")["targets"]
+    assert [row["target_meV_per_A"] for row in given] == [45.0]
+    assert math.isinf(script.labels_to_target([20, 30], [60.0, 50.0], 45.0))
