@@ -1,6 +1,6 @@
 """Overhead of single-model uncertainty over plain inference (energy + forces).
 
-    python benchmarks/bench_uncertainty_overhead.py [--channels 16 --repeats 200 --threads 1]
+    python benchmarks/bench_uncertainty_overhead.py [--channels 16 --repeats 200 --threads 1 --rank 4]
 
 A model of the study's size (scripts/single_model_uncertainty_study.py: 16 channels,
 lmax 1, 2 layers, readout 16; random weights: timing does not depend on them) with the
@@ -20,7 +20,7 @@ from bench_inference import alternating_durations  # benchmarks/ is on the path 
 from equipot import EquivariantPotential
 from equipot.data import GraphDataset, batch_graphs
 from equipot.data.shipped import read_shipped_dataset
-from equipot.uq import UncertaintyPotential, fit_descriptor_distances, fit_last_layer_uncertainty
+from equipot.uq import LastLayerUncertainty, UncertaintyPotential, fit_descriptor_distances, fit_last_layer_uncertainty
 
 
 def main() -> None:
@@ -28,21 +28,27 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rank", type=int, default=4, help="last-layer directions of the low-rank forces_std_exact")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = EquivariantPotential(species=["H", "C", "O"], cutoff=4.0, num_channels=args.channels, lmax=1,
                                  hidden_lmax=1, num_layers=2, correlation=2, radial_hidden=16, readout_hidden=16).eval()
     graphs = GraphDataset(read_shipped_dataset("ethanol", index=":100"), model.cutoff, dtype=torch.float32).graphs
-    wrapped = UncertaintyPotential(model, fit_last_layer_uncertainty(model, graphs[:80], graphs[80:]),
-                                   fit_descriptor_distances(model, graphs)).eval()
+    last_layer = fit_last_layer_uncertainty(model, graphs[:80], graphs[80:])
+    descriptors = fit_descriptor_distances(model, graphs)
+    wrapped = UncertaintyPotential(model, last_layer, descriptors).eval()
+    low_rank = UncertaintyPotential(model, LastLayerUncertainty.from_state({**last_layer.state(), "force_rank": args.rank})).eval()
+    distances = {"descriptor_distance", "max_descriptor_distance", "extrapolating", "mahalanobis_distance"}
     cases = {
         "plain model": (model, set()),
+        "wrapper, no uncertainty": (wrapped, set()),
         "+ energy_std": (wrapped, {"energy_std"}),
-        "+ descriptor distances, flag": (wrapped, {"descriptor_distance", "max_descriptor_distance", "extrapolating",
-                                                  "mahalanobis_distance"}),
-        "+ energy_std + distances": (wrapped, {"energy_std", "descriptor_distance", "extrapolating"}),
-        "+ forces_std (exact, K=32)": (wrapped, {"energy_std", "forces_std"}),
+        "+ energy_std, forces_std (local)": (wrapped, {"energy_std", "forces_std"}),
+        "+ distances, flag": (wrapped, distances),
+        "+ calculator's default set": (wrapped, {"energy_std", "forces_std", *distances, "max_mahalanobis_distance"}),
+        f"+ forces_std_exact (rank {args.rank})": (low_rank, {"forces_std_exact"}),
+        f"+ forces_std_exact (K={last_layer.width})": (wrapped, {"forces_std_exact"}),
         "all outputs": (wrapped, set(wrapped.output_specs())),
     }
     for label, graph in (("1 ethanol", graphs[0]), ("16 ethanol", batch_graphs(graphs[:16]))):
@@ -52,7 +58,7 @@ def main() -> None:
         print(f"{label} ({args.threads} thread(s), {args.repeats} calls each)")
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"  {name:32s} {1e3 * median:8.2f} ms  {100 * (median / base - 1):+6.1f} %")
+            print(f"  {name:36s} {1e3 * median:8.2f} ms  {100 * (median / base - 1):+6.1f} %")
 
 
 def _call(potential, graph, extra: set[str]):
