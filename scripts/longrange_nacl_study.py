@@ -1,19 +1,25 @@
 """Local-only model vs hybrid (local + learned-charge Ewald) on NaCl, same data and budget.
 
 Both are trained with `equipot.train.fit` on the rocksalt frames of
-`generate_nacl_bmh.py` (energies, forces, stress; no charge labels), with the same
-architecture, seed, split and number of epochs; the hybrid adds ``model.long_range``
-(neutral charges, bare Coulomb, Ewald). Then both are evaluated on the held-out rocksalt
-test frames and on the CsCl-structure frames, which neither model saw:
+`generate_nacl_bmh.py` (energies, forces, stress), with the same architecture, seed, split
+and number of epochs; the hybrid adds ``model.long_range`` (``--charges neutral``: bare
+Coulomb, Ewald; ``--charges qeq``: Gaussian charges of width 1 Å) and, with
+``--charge-weight`` > 0, a loss on the reference (formal) charges the frames carry
+(``loss.targets: {charges: {weight: ...}}``). Then both are evaluated on the held-out
+rocksalt test frames and on the CsCl-structure frames, which neither model saw:
 
 - energy MAE (meV/atom) and force MAE (meV/Å) on each set;
 - the CsCl − rocksalt energy difference: mean energy per atom of the CsCl frames minus
-  that of the rocksalt test frames (meV/atom), predicted and reference.
+  that of the rocksalt test frames (meV/atom), predicted and reference;
+- the hybrid's mean |q| (e) on the rocksalt test frames and on the CsCl frames (the
+  reference has 1 e), and, as a diagnostic, its CsCl − rocksalt difference with the Coulomb
+  energy of the formal charges in place of its learned charges' (its short-range part alone).
 
 Prints a Markdown table (pasted into docs/longrange.md) and writes it with the numbers to
 ``<output-dir>/nacl_study.json``::
 
-    python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_study --epochs 8
+    python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_study --epochs 8 \
+        --charge-weight 1.0 --seed 0
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import torch
 import yaml
 
 from equipot.data import graph_from_atoms
-from equipot.models.io import load_model
+from equipot import load_potential
 from equipot.config import TrainConfig
 from equipot.train import fit
 
@@ -43,12 +49,16 @@ def train_config(args: argparse.Namespace, name: str, long_range: bool) -> Train
         "correlation": 2,
         "cutoff": args.cutoff,
     }
+    loss: dict = {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 1.0}
     if long_range:
-        model["long_range"] = {"charges": "neutral", "screening": "none", "accuracy": 1e-4, "real_space_cutoff": 8.0}
+        model["long_range"] = {"charges": args.charges, "accuracy": 1e-4, "real_space_cutoff": 8.0}
+        model["long_range"].update({"screening": "none"} if args.charges == "neutral" else {"screening": "gaussian", "sigma": 1.0})
+        if args.charge_weight > 0:
+            loss["targets"] = {"charges": {"weight": args.charge_weight}}  # the frames' formal charges (e)
     return TrainConfig.model_validate({
         "data": {"train_file": str(args.data_dir / "nacl_rocksalt.xyz.gz"), "valid_fraction": 0.1, "test_fraction": 0.1},
         "model": model,
-        "loss": {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 1.0},
+        "loss": loss,
         "atomic_energies": {"Na": 0.0, "Cl": 0.0},  # NaCl alone cannot separate the E0 of Na and Cl
         "optimizer": {"lr": 0.005},
         "scheduler": {"name": "cosine"},
@@ -63,15 +73,29 @@ def train_config(args: argparse.Namespace, name: str, long_range: bool) -> Train
     })
 
 
-def predictions(model_path: Path, frames: list) -> tuple[np.ndarray, np.ndarray]:
-    """Energies per atom (eV) [n_frames] and all forces (eV/Å) [n_atoms, 3] of the model."""
-    model = load_model(model_path, dtype=torch.float64)
-    energies, forces = [], []
+def predictions(model_path: Path, frames: list) -> tuple[np.ndarray, np.ndarray, float | None, np.ndarray | None]:
+    """Energies per atom (eV) [n_frames], all forces (eV/Å) [n_atoms, 3], the mean |q| (e)
+    and, as a diagnostic, the energies per atom (eV) [n_frames] with the Coulomb term of the
+    frames' formal charges in place of the learned charges' (the last two None for a local
+    model)."""
+    model = load_potential(model_path, dtype=torch.float64)
+    hybrid = "charges" in model.output_specs()
+    outputs = {"energy", "forces"} | ({"charges", "energy_short_range"} if hybrid else set())
+    energies, forces, charges, formal = [], [], [], []
     for atoms in frames:
-        output = model(graph_from_atoms(atoms, model.cutoff), outputs={"energy", "forces"}, create_graph=False)
+        graph = graph_from_atoms(atoms, model.cutoff)
+        output = model(graph, outputs=outputs, create_graph=False)
         energies.append(float(output.energy.detach()[0]) / len(atoms))
         forces.append(output.forces.detach().numpy())
-    return np.array(energies), np.concatenate(forces)
+        if hybrid:
+            charges.append(output.extra["charges"].detach().abs().numpy())
+            q = torch.as_tensor(atoms.calc.results["charges"], dtype=torch.float64)
+            with torch.no_grad():
+                coulomb = model.coulomb(q, graph.positions, graph.cell, graph.pbc, graph.batch)[0].sum()
+            formal.append((float(output.extra["energy_short_range"][0]) + float(coulomb)) / len(atoms))
+    if not hybrid:
+        return np.array(energies), np.concatenate(forces), None, None
+    return np.array(energies), np.concatenate(forces), float(np.concatenate(charges).mean()), np.array(formal)
 
 
 def reference(frames: list) -> tuple[np.ndarray, np.ndarray]:
@@ -83,11 +107,16 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("runs/nacl_bmh"))
     parser.add_argument("--output-dir", type=Path, default=Path("runs/nacl_study"))
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--max-minutes", type=float, default=8.0, help="cap on each training (minutes)")
+    parser.add_argument("--max-minutes", type=float, default=60.0, help="cap on each training (minutes)")
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cutoff", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["local", "hybrid"], default=None, help="train one model only")
+    parser.add_argument("--charges", choices=["neutral", "qeq"], default="neutral", help="the hybrid's charge scheme")
+    parser.add_argument(
+        "--charge-weight", type=float, default=0.0,
+        help="weight of the hybrid's loss on the frames' reference (formal) charges; 0: energies, forces, stress only",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     results: dict[str, dict] = {}
@@ -100,32 +129,50 @@ def main() -> int:
         if not model_path.is_file():
             fit(train_config(args, name, long_range))
         with open(run / "metrics.csv") as handle:
-            seconds = float(list(csv.DictReader(handle))[-1]["wall_time_s"])
-        results[name] = {"train_seconds": seconds, "model": str(model_path)}
+            last = list(csv.DictReader(handle))[-1]
+        seconds, epochs = float(last["wall_time_s"]), float(last["epoch"])
+        if epochs < args.epochs:  # the time cap stopped it: the budgets differ
+            raise SystemExit(f"{name} trained {epochs:.2f} of {args.epochs} epochs (--max-minutes); train both again with a larger cap")
+        results[name] = {"train_seconds": seconds, "epochs": epochs, "model": str(model_path), "seed": args.seed}
+        if long_range:
+            results[name].update(charges=args.charges, charge_weight=args.charge_weight)
     for name, record in results.items():
         frames = _test_frames(args, name)
         row = {}
         for label, subset in (("rocksalt", frames), ("cscl", cscl)):
             e_ref, f_ref = reference(subset)
-            e_pred, f_pred = predictions(Path(record["model"]), subset)
+            e_pred, f_pred, mean_abs_q, e_formal = predictions(Path(record["model"]), subset)
+            row[f"{label}_mean_abs_charge_e"] = mean_abs_q
+            row[f"{label}_mean_energy_formal_charges"] = None if e_formal is None else float(e_formal.mean())
             row[f"{label}_energy_mae_meV_per_atom"] = 1000 * float(np.abs(e_pred - e_ref).mean())
             row[f"{label}_forces_mae_meV_per_A"] = 1000 * float(np.abs(f_pred - f_ref).mean())
             row[f"{label}_mean_energy_pred"], row[f"{label}_mean_energy_ref"] = float(e_pred.mean()), float(e_ref.mean())
         row["gap_pred_meV_per_atom"] = 1000 * (row["cscl_mean_energy_pred"] - row["rocksalt_mean_energy_pred"])
         row["gap_ref_meV_per_atom"] = 1000 * (row["cscl_mean_energy_ref"] - row["rocksalt_mean_energy_ref"])
+        if row["cscl_mean_energy_formal_charges"] is not None:  # diagnostic: the hybrid's local part with exact charges
+            row["gap_formal_charges_meV_per_atom"] = 1000 * (
+                row["cscl_mean_energy_formal_charges"] - row["rocksalt_mean_energy_formal_charges"]
+            )
         record.update(row)
     lines = [
-        "| model | rocksalt test E MAE (meV/atom) | rocksalt test F MAE (meV/Å) | CsCl E MAE (meV/atom) | CsCl F MAE (meV/Å) | CsCl − rocksalt (meV/atom), reference | predicted | training (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | seed | rocksalt test E MAE (meV/atom) | rocksalt test F MAE (meV/Å) | CsCl E MAE (meV/atom) | CsCl F MAE (meV/Å) | CsCl − rocksalt (meV/atom), reference | predicted | mean \\|q\\| rocksalt / CsCl (e) | training (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
+        label = name if name == "local" else f"hybrid ({args.charges}, charge loss {args.charge_weight:g})"
+        charge = "–" if r["rocksalt_mean_abs_charge_e"] is None else f"{r['rocksalt_mean_abs_charge_e']:.3f} / {r['cscl_mean_abs_charge_e']:.3f}"
         lines.append(
-            f"| {name} | {r['rocksalt_energy_mae_meV_per_atom']:.2f} | {r['rocksalt_forces_mae_meV_per_A']:.1f} | "
+            f"| {label} | {args.seed} | {r['rocksalt_energy_mae_meV_per_atom']:.2f} | {r['rocksalt_forces_mae_meV_per_A']:.1f} | "
             f"{r['cscl_energy_mae_meV_per_atom']:.1f} | {r['cscl_forces_mae_meV_per_A']:.1f} | "
-            f"{r['gap_ref_meV_per_atom']:.1f} | {r['gap_pred_meV_per_atom']:.1f} | {r['train_seconds']:.0f} |"
+            f"{r['gap_ref_meV_per_atom']:.1f} | {r['gap_pred_meV_per_atom']:.1f} | {charge} | {r['train_seconds']:.0f} |"
         )
     table = "\n".join(lines)
     print(table)
+    for name, r in results.items():
+        if "gap_formal_charges_meV_per_atom" in r:
+            print(f"{name}: CsCl − rocksalt with the formal charges' Coulomb term in place of the learned charges' "
+                  f"(diagnostic): {r['gap_formal_charges_meV_per_atom']:.1f} meV/atom; mean |q| on CsCl "
+                  f"{r['cscl_mean_abs_charge_e']:.4f} e, on rocksalt {r['rocksalt_mean_abs_charge_e']:.4f} e")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "nacl_study.json").write_text(json.dumps({"results": results, "table": table}, indent=2) + "\n")
     return 0
