@@ -137,7 +137,7 @@ def _first_round(config, selection):
     return committee, committee.members[0]
 
 
-def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int) -> dict:
+def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune_epochs: int = 5) -> dict:
     """One strategy and seed: ``rounds`` rounds of train -> test error -> select ``budget``
     frames -> label; the curve (labels, test force MAE in meV/Å) goes to
     ``curve_<strategy>_<seed>.json`` after every round (``finished`` once all are done; an
@@ -175,7 +175,8 @@ def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int) 
             config = round_train_config(base, round_dir / "labelled.xyz", out / f"first_round_{seed}" / "train")
             committee, feature_model = _first_round(config, selection)
         else:
-            config = round_train_config(base, round_dir / "labelled.xyz", round_dir / "train", FinetuneSection(**FINETUNE))
+            finetune = FinetuneSection(**{**FINETUNE, "max_epochs": finetune_epochs})
+            config = round_train_config(base, round_dir / "labelled.xyz", round_dir / "train", finetune)
             previous = out / f"first_round_{seed}" / "train" if round_index == 2 else run_dir / f"round_{round_index - 1}" / "train"
             committee, feature_model = train_round(config, selection, previous_round_models(previous, selection))
         test = GraphDataset.from_file(out / "test.xyz", committee.cutoff, require=("energy", "forces"))
@@ -290,6 +291,7 @@ def main() -> None:
                         help="strategy:seed pairs to run in this process (e.g. active:0 random:1), instead of all")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--budget", type=int, default=10, help="labels per round")
+    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE["max_epochs"], help="epochs of each round's fine-tune")
     parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
     parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
@@ -301,7 +303,7 @@ def main() -> None:
                                                                            for s in ("active", "random")]
         for strategy, seed in runs:
             rounds = args.random_rounds if strategy == "random" and args.random_rounds else args.rounds
-            run_strategy(args.out, strategy, int(seed), rounds, args.budget)
+            run_strategy(args.out, strategy, int(seed), rounds, args.budget, args.finetune_epochs)
     analyze(args.out, args.targets, args.figure)
 
 
