@@ -65,6 +65,15 @@ def test_orientations_point_from_the_centre_of_mass_to_the_oxygen_and_rotate_as_
     assert np.all((inertia > 5.0) & (inertia < 40.0))  # methanol: about 20 amu Å^2 about axes across C-O
 
 
+def test_moment_of_inertia_of_a_diatomic_across_its_axis_is_the_reduced_mass_times_r_squared() -> None:
+    positions = np.array([[0.0, 0.0, 0.0], [0.6, 0.8, 0.0]]) * 1.2  # r = 1.2 Å
+    masses = np.array([12.0, 16.0])
+    mapping = OrientedBeadMapping([[0, 1]], [1])
+    reduced = 12.0 * 16.0 / 28.0
+    assert mapping.moments_of_inertia(positions, masses)[0] == pytest.approx(reduced * 1.2**2, rel=1e-12)
+    np.testing.assert_allclose(mapping.orientations(positions, masses)[0], [0.6, 0.8, 0.0], atol=1e-12)
+
+
 def test_mapped_torque_is_minus_the_energy_derivative_under_a_rigid_rotation_of_a_molecule(liquid) -> None:
     atoms, mapping = liquid
     atoms = atoms.copy()
