@@ -6,6 +6,8 @@ all with the same thread count, the same data splits (``write_splits.py``) and t
 error code (``metrics.py``):
 
     python benchmarks/peers/compare.py accuracy --minutes 10 --threads 1 --parallel 2
+    # issue 17: each library's documented recommended settings, several seeds, learning curves
+    python benchmarks/peers/compare.py accuracy --fair --dataset acetamide cuni --seeds 3 --minutes 20 --threads 2
     python benchmarks/peers/compare.py inference --threads 2   # also times CompiledPotential(model)
     python benchmarks/peers/compare.py train-step --threads 2
     python benchmarks/peers/compare.py report          # tables from the JSON files
@@ -16,6 +18,7 @@ Results go to ``benchmarks/results/`` (JSON per run, ``summary.md`` with the tab
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -38,6 +41,20 @@ RUNS = {
     "equipot-tiny-r16": ("equipot", "tiny-r16"),
     "mace": ("mace", "matched"),
     "nequip": ("nequip", "matched"),
+    # the equal-budget comparison (issue 17): each library as its documentation recommends
+    "equipot-default": ("equipot", "default"),
+    "mace-recommended": ("mace", "recommended"),
+    "nequip-recommended": ("nequip", "recommended"),
+}
+FAIR_RUNS = ("equipot-default", "mace-recommended", "nequip-recommended")
+#: dataset -> (default batch size of the matched runs, stress in the loss, has a hot set);
+#: the generated ones come from scripts/generate_peer_data.py (write_splits.py --generated)
+DATASETS = {
+    "ethanol": (5, False, True),
+    "cu": (4, True, False),
+    "acetamide": (5, False, True),
+    "pyridine": (5, False, True),
+    "cuni": (4, True, True),
 }
 LIBRARIES = tuple(RUNS)
 #: inference-only runs: a trained model timed through its library's compiled path
@@ -101,9 +118,17 @@ def run(command: list[str], log: Path, timeout: float | None = None, memory_gb: 
             return 124
 
 
-def ensure_data() -> None:
+def ensure_data(datasets: tuple[str, ...] = ()) -> None:
     if not (DATA / "cu_test.xyz").is_file():
         subprocess.run([sys.executable, str(HERE / "write_splits.py"), "--out", str(DATA)], check=True)
+    missing = [name for name in datasets if not (DATA / f"{name}_train.xyz").is_file()]
+    if missing:
+        subprocess.run([sys.executable, str(HERE / "write_splits.py"), "--out", str(DATA), "--only-generated",
+                        "--generated", str(DATA / "generated")], check=True)
+    missing = [name for name in missing if not (DATA / f"{name}_train.xyz").is_file()]
+    if missing:
+        raise SystemExit(f"no data for {', '.join(missing)} in {DATA / 'generated'}: generate it first with "
+                         "scripts/generate_peer_data.py (commands in benchmarks/README.md, issue 17)")
     write_structures()
 
 
@@ -143,29 +168,32 @@ def write_structures() -> None:
 
 
 def accuracy(args: argparse.Namespace) -> None:
-    ensure_data()
+    ensure_data(tuple(args.datasets))
+    libraries = list(FAIR_RUNS) if args.fair else args.libraries
     jobs = []
-    for dataset in args.datasets:
-        for library in args.libraries:
-            out = RESULTS / "accuracy" / dataset / library
-            command = runner(library) + [
-                "train",
-                "--train", str(DATA / f"{dataset}_train.xyz"),
-                "--valid", str(DATA / f"{dataset}_valid.xyz"),
-                "--test", str(DATA / f"{dataset}_test.xyz"),
-                "--minutes", str(args.minutes),
-                "--threads", str(args.threads),
-                "--out", str(out),
-                "--json", str(out / "result.json"),
-                "--cutoff", "5.0",
-                "--batch-size", "5" if dataset == "ethanol" else "4",
-                *preset(library),
-            ]
-            if dataset == "ethanol":
-                command += ["--extra-test", f"hot={DATA / 'ethanol_hot.xyz'}"]
-            if dataset == "cu":
-                command += ["--stress"]
-            jobs.append((command, out / "log.txt"))
+    for dataset, library, seed in itertools.product(args.datasets, libraries, range(args.seeds)):
+        batch_size, stress, hot = DATASETS[dataset]
+        out = RESULTS / "accuracy" / dataset / library / f"seed{seed}"
+        command = runner(library) + [
+            "train",
+            "--train", str(DATA / f"{dataset}_train.xyz"),
+            "--valid", str(DATA / f"{dataset}_valid.xyz"),
+            "--test", str(DATA / f"{dataset}_test.xyz"),
+            "--minutes", str(args.minutes),
+            "--threads", str(args.threads),
+            "--out", str(out),
+            "--json", str(out / "result.json"),
+            "--cutoff", "5.0",
+            "--seed", str(seed),
+            *preset(library),
+        ]
+        if library not in FAIR_RUNS:  # the fair runs keep their library's recommended batch size
+            command += ["--batch-size", str(batch_size)]
+        if hot:
+            command += ["--extra-test", f"hot={DATA / f'{dataset}_hot.xyz'}"]
+        if stress:
+            command += ["--stress"]
+        jobs.append((command, out / "log.txt"))
 
     def start(job: tuple[list[str], Path]) -> None:
         command, log = job
@@ -179,7 +207,10 @@ def accuracy(args: argparse.Namespace) -> None:
 
 
 def trained_model(library: str, dataset: str) -> str | None:
-    result = RESULTS / "accuracy" / dataset / COMPILED_RUNS.get(library, library) / "result.json"
+    run_dir = RESULTS / "accuracy" / dataset / COMPILED_RUNS.get(library, library)
+    result = run_dir / "seed0" / "result.json"
+    if not result.is_file():
+        result = run_dir / "result.json"  # written before --seeds
     if not result.is_file():
         return None
     payload = json.loads(result.read_text())
@@ -275,38 +306,14 @@ def _ok(row: dict | None) -> dict | None:
     return row if row and "error" not in row and row.get("status", "ok") == "ok" else None
 
 
-def _epochs(result: dict) -> str:
-    """Epochs of the evaluated model (MACE: the epoch of its last checkpoint)."""
-    for key in ("checkpoint_epoch", "epochs", "epochs_completed"):
-        if result.get(key) is not None:
-            value = result[key]
-            return f"{value:.1f}" if isinstance(value, float) else str(value)
-    return "–"
-
-
 def _ratio(mine: float | None, theirs: float | None) -> str:
     return f"{mine / theirs:.2f}" if mine and theirs else "–"
 
 
 def report(args: argparse.Namespace) -> None:
-    lines = ["## Accuracy at equal training budget", ""]
-    lines.append("| data | library | params | epochs | energy MAE (meV/atom) | force MAE (meV/Å) | stress MAE (meV/Å³) | hot force MAE (meV/Å) |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for dataset in ("ethanol", "cu"):
-        for library in LIBRARIES:
-            result = _load(RESULTS / "accuracy" / dataset / library / "result.json")
-            if result is None or "test" not in result:
-                lines.append(f"| {dataset} | {library} | – | – | – | – | – | – |")
-                continue
-            test = result["test"]
-            stress = test.get("stress_mev_per_a3", {}).get("mae")
-            extra = result.get("extra") or result.get("extra_test") or result.get("extra_tests") or {}
-            hot = extra.get("hot", {}).get("forces_mev_per_a", {}).get("mae")
-            lines.append(
-                f"| {dataset} | {library} | {result.get('n_params', '–')} | {_epochs(result)} | "
-                f"{test['energy_mev_per_atom']['mae']:.2f} | {test['forces_mev_per_a']['mae']:.1f} | "
-                f"{f'{stress:.2f}' if stress is not None else '–'} | {f'{hot:.1f}' if hot is not None else '–'} |"
-            )
+    from curve_report import accuracy_report
+
+    lines = accuracy_report(RESULTS / "accuracy", RESULTS / "figures")
     lines += ["", "## Inference: energy + forces (atom-steps per second)", ""]
     lines.append("| structure | atoms | " + " | ".join(INFERENCE_RUNS) + " | peak memory, equipot (GB) |")
     lines.append("| --- " * (len(INFERENCE_RUNS) + 3) + "|")
@@ -364,7 +371,11 @@ def main() -> None:
     sub.choices["inference"].add_argument("--structures", nargs="+", choices=STRUCTURES, help="default: all")
     sub.choices["accuracy"].add_argument("--minutes", type=float, default=10.0)
     sub.choices["accuracy"].add_argument("--parallel", type=int, default=1)
-    sub.choices["accuracy"].add_argument("--datasets", nargs="+", default=["ethanol", "cu"])
+    sub.choices["accuracy"].add_argument("--datasets", "--dataset", nargs="+", default=["ethanol", "cu"],
+                                         choices=sorted(DATASETS), metavar="NAME", help=f"of {sorted(DATASETS)}")
+    sub.choices["accuracy"].add_argument("--seeds", type=int, default=1, help="train seeds 0..N-1 of every run")
+    sub.choices["accuracy"].add_argument("--fair", action="store_true",
+                                         help=f"run {', '.join(FAIR_RUNS)} (issue 17) instead of --libraries")
     args = parser.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     {"accuracy": accuracy, "inference": inference, "train-step": train_step, "report": report}[args.stage](args)

@@ -13,7 +13,9 @@ Runs in equipot's own environment. Subcommands (each writes ``--json``):
 ``matched`` preset (64 channels, node l <= 1, edge l <= 2, 2 layers, correlation 3: MACE's
 ``64x0e+64x1o`` model), ``small``, ``compact`` or ``tiny`` (the same with 32, 24 or 16
 channels); test errors come from equipot's ASE calculator through the shared
-`metrics.errors`. ``infer`` times energy + forces of the model on a graph built once
+`metrics.errors`. ``--preset default`` trains with equipot's own defaults (the
+equal-budget comparison of issue 17). The result JSON holds the learning curve (``curve``:
+epoch, wall s, CPU s, validation force MAE, see ``curves.py``). ``infer`` times energy + forces of the model on a graph built once
 (neighbour list excluded, as for the peers); ``train-step`` times forward, forces
 (+ stress) with ``create_graph``, loss, backward and an optimizer step.
 """
@@ -28,6 +30,9 @@ import time
 from pathlib import Path
 
 PRESETS = {
+    # equipot's defaults for a new task: the ModelSection defaults (64 channels, l <= 2 edges,
+    # l <= 1 nodes, 2 layers, correlation 3) and, in `train`, the TrainConfig defaults
+    "default": {},
     "matched": {"num_channels": 64, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "small": {"num_channels": 32, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
     "compact": {"num_channels": 24, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},
@@ -77,6 +82,41 @@ def _predict(model_path: Path, frames: list) -> list:
     return predicted
 
 
+def _train_settings(args: argparse.Namespace, out: Path) -> dict:
+    """The TrainConfig of a run. ``default``: equipot's own defaults (`TrainConfig` and
+    `ModelSection` field defaults, batch size 8 unless --batch-size), with, for data with
+    stress, the stress weight of examples/cu_emt.yaml (the default weight 0 ignores stress).
+    The other presets: their architecture with the settings of examples/ethanol_long.yaml."""
+    common = {
+        "data": {"train_file": args.train, "valid_file": args.valid},
+        "max_epochs": 100000,
+        "max_time_minutes": args.minutes,
+        "seed": args.seed,
+        "threads": args.threads,
+        "output_dir": str(out / "run"),
+    }
+    if args.preset == "default":
+        settings = {**common, "model": {**PRESETS["default"], "cutoff": args.cutoff}}
+        if args.stress:
+            settings["loss"] = {"stress_weight": 1000.0}
+        if args.batch_size is not None:
+            settings["batch_size"] = args.batch_size
+        return settings
+    return {
+        **common,
+        "model": {**PRESETS[args.preset], "cutoff": args.cutoff},
+        # the weights of examples/ethanol_long.yaml and, with stress, examples/cu_emt.yaml
+        "loss": (
+            {"energy_weight": 10.0, "forces_weight": 10.0, "stress_weight": 1000.0}
+            if args.stress
+            else {"energy_weight": 1.0, "forces_weight": 10.0}
+        ),
+        "optimizer": {"name": "amsgrad", "lr": 0.01},
+        "scheduler": {"name": "plateau", "factor": 0.5, "patience": 5},
+        "batch_size": args.batch_size or 5,
+    }
+
+
 def train(args: argparse.Namespace) -> None:
     _threads(args.threads)
     sys.path.insert(0, str(Path(__file__).parent))
@@ -87,28 +127,12 @@ def train(args: argparse.Namespace) -> None:
     from equipot.train import fit
 
     out = Path(args.out)
-    config = TrainConfig.model_validate(
-        {
-            "data": {"train_file": args.train, "valid_file": args.valid},
-            "model": {**PRESETS[args.preset], "cutoff": args.cutoff},
-            # the weights of examples/ethanol_long.yaml and, with stress, examples/cu_emt.yaml
-            "loss": (
-                {"energy_weight": 10.0, "forces_weight": 10.0, "stress_weight": 1000.0}
-                if args.stress
-                else {"energy_weight": 1.0, "forces_weight": 10.0}
-            ),
-            "optimizer": {"name": "amsgrad", "lr": 0.01},
-            "scheduler": {"name": "plateau", "factor": 0.5, "patience": 5},
-            "batch_size": args.batch_size,
-            "max_epochs": 100000,
-            "max_time_minutes": args.minutes,
-            "seed": args.seed,
-            "threads": args.threads,
-            "output_dir": str(out / "run"),
-        }
-    )
+    config = TrainConfig.model_validate(_train_settings(args, out))
+    from curves import CurveRecorder, equipot_records, own_cpu_seconds
+
     start = time.perf_counter()
-    result = fit(config)
+    with CurveRecorder(lambda: equipot_records(out / "run" / "metrics.csv"), own_cpu_seconds) as curve:
+        result = fit(config)
     wall = time.perf_counter() - start
     from ase.io import read
 
@@ -127,6 +151,7 @@ def train(args: argparse.Namespace) -> None:
             "train_seconds": wall,
             "test": metrics.pop("test"),
             "extra": metrics,
+            "curve": curve.rows,
             "model": str(result.best_model_path),
         },
     )
@@ -259,7 +284,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--stress", action="store_true")
-    p.add_argument("--batch-size", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default: 8 (TrainConfig's) with --preset default, else 5")
     for q in (p, sub.add_parser("infer"), sub.add_parser("train-step")):
         q.add_argument("--threads", type=int, default=1)
         q.add_argument("--json", default=None)

@@ -85,6 +85,33 @@ MATCHED_ARCHITECTURE = [
     "--radial_MLP", "[64, 64, 64]",
 ]
 # fmt: on
+#: MACE's documented settings for a training set of ~1000 configurations on a CPU budget
+#: (``--preset recommended``): the model and loss weights of the 1000-configuration recipe
+#: in MACE's docs (docs/examples/training_examples.rst, "Liquid water", ``water_1k_small``:
+#: 2 interactions, 64 channels, max_L 0, correlation 3, forces weight 1000, energy weight 10,
+#: EMA, stage two), with r_max 5.0, batch size 10, EMA decay 0.99 and AMSGrad of the training
+#: example in docs/guide/training.rst, float32 ("a factor of x2 in training", same page), and
+#: the stage-two switch (higher energy weight, lower lr) after 80 % of the schedule (1200 of
+#: 1500 epochs there): here after ``STAGE_TWO_FRACTION`` of the time budget.
+# fmt: off
+RECOMMENDED_ARGUMENTS = [
+    "--model", "MACE",
+    "--num_interactions", "2",
+    "--num_channels", "64",
+    "--max_L", "0",
+    "--correlation", "3",
+    "--forces_weight", "1000",
+    "--energy_weight", "10",
+    "--ema",
+    "--ema_decay", "0.99",
+    "--amsgrad",
+    "--scheduler_patience", "15",
+    "--error_table", "PerAtomMAE",
+]
+# fmt: on
+RECOMMENDED_BATCH_SIZE = 10
+STAGE_TWO_FRACTION = 0.8
+PRESETS = ("matched", "default", "recommended")
 RUN_NAME = "model"
 TRAINING_MARKER = "===========TRAINING==========="
 #: mace_run_train default for --clip_grad, used by the timed training step
@@ -93,12 +120,15 @@ MAX_GRAD_NORM = 10.0
 
 def preset_arguments(preset: str, cutoff: float) -> list[str]:
     """mace_run_train model options of a preset (``default`` keeps MACE's defaults)."""
-    architecture = MATCHED_ARCHITECTURE if preset == "matched" else []
+    architecture = {"matched": MATCHED_ARCHITECTURE, "recommended": RECOMMENDED_ARGUMENTS}.get(preset, [])
     return ["--r_max", str(cutoff), *architecture]
 
 
-def mace_train_command(args: argparse.Namespace, work: Path, max_epochs: int, restart: bool) -> list[str]:
-    """The mace_run_train command line of a ``train`` run (or of its restart)."""
+def mace_train_command(
+    args: argparse.Namespace, work: Path, max_epochs: int, restart: bool, stage_two_epoch: int | None = None
+) -> list[str]:
+    """The mace_run_train command line of a ``train`` run (or of its restart); with
+    ``stage_two_epoch``, MACE's stage two (``--swa``) from that epoch on."""
     executable = Path(sys.executable).with_name("mace_run_train")
     command = [str(executable)] if executable.exists() else [sys.executable, "-m", "mace.cli.run_train"]
     # fmt: off
@@ -123,6 +153,8 @@ def mace_train_command(args: argparse.Namespace, work: Path, max_epochs: int, re
     # fmt: on
     if args.stress:
         command += ["--stress_key", "stress", "--loss", "stress"]
+    if stage_two_epoch is not None:
+        command += ["--swa", "--start_swa", str(stage_two_epoch)]
     if restart:
         command.append("--restart_latest")
     return command
@@ -130,7 +162,7 @@ def mace_train_command(args: argparse.Namespace, work: Path, max_epochs: int, re
 
 def checkpoint_paths(directory: Path) -> list[tuple[int, Path]]:
     """MACE checkpoints of the run, as (epoch, path), newest first."""
-    pattern = re.compile(rf"^{RUN_NAME}_run-\d+_epoch-(\d+)\.pt$")
+    pattern = re.compile(rf"^{RUN_NAME}_run-\d+_epoch-(\d+)(?:_swa)?\.pt$")  # _swa: stage two
     found = []
     if directory.is_dir():
         for path in directory.iterdir():
@@ -196,14 +228,19 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_budgeted_training(command: list[str], log_path: Path, checkpoints: Path, budget_s: float) -> dict[str, Any]:
+def run_budgeted_training(
+    command: list[str], log_path: Path, checkpoints: Path, budget_s: float, children: Any = None
+) -> dict[str, Any]:
     """Run mace_run_train until ``budget_s`` seconds after it starts training, then stop it.
-    MACE runs in its own session; if this runner is interrupted or terminated, it is stopped too."""
+    MACE runs in its own session; if this runner is interrupted or terminated, it is stopped too.
+    ``children`` (a `curves.ChildrenCpu`) is told the pid, for the learning curve's CPU time."""
     started = time.monotonic()
     training_started: float | None = None
     previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    if children is not None:
+        children.pid = process.pid
     try:
         while process.poll() is None:
             now = time.monotonic()
@@ -285,6 +322,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     extra_tests = parse_extra_tests(args.extra_test)
+    if args.batch_size is None:
+        args.batch_size = RECOMMENDED_BATCH_SIZE if args.preset == "recommended" else 5
     out = Path(args.out).resolve()
     work = out / "mace_run"
     work.mkdir(parents=True, exist_ok=True)
@@ -298,7 +337,33 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         "mace_command": command,
         "budget_clock": f"from MACE's {TRAINING_MARKER!r} log line (after data loading and statistics)",
     }
-    run = run_budgeted_training(command, work / "train.log", checkpoints, args.minutes * 60.0)
+    sys.path.insert(0, str(HERE))
+    from curves import ChildrenCpu, CurveRecorder, mace_records
+
+    children = ChildrenCpu()
+    train_txt = work / "results" / f"{RUN_NAME}_run-{args.seed}_train.txt"
+    budget_s = args.minutes * 60.0
+    stage_two_epoch = None
+    with CurveRecorder(lambda: mace_records(train_txt), children) as curve:
+        if args.preset == "recommended":  # stage two after STAGE_TWO_FRACTION of the budget: stop, restart with --swa
+            run = run_budgeted_training(command, work / "train.log", checkpoints, STAGE_TWO_FRACTION * budget_s, children)
+            if run["stopped_by"] is None and run["returncode"] != 0:  # failed: reported below
+                return {**result, **run, "curve": curve.rows, "status": "failed",
+                        "error": f"mace_run_train exited with code {run['returncode']}:\n{log_tail(work / 'train.log')}"}
+            loaded = newest_loadable_checkpoint(checkpoints)  # also sets aside a file cut short by the stop
+            # MACE resumes from its newest (best) checkpoint; stage two starts there
+            stage_two_epoch = loaded[0] if loaded else epochs_completed(work / "results", args.seed)
+            command = mace_train_command(args, work, 1_000_000, restart=True, stage_two_epoch=stage_two_epoch)
+            result["mace_stage_two_command"] = command
+            second = run_budgeted_training(
+                command, work / "train_stage_two.log", checkpoints, budget_s - run["training_wall_s"], children
+            )
+            run = {**second, "setup_s": run["setup_s"] + second["setup_s"],
+                   "training_wall_s": run["training_wall_s"] + second["training_wall_s"],
+                   "stage_two_epoch": stage_two_epoch}
+        else:
+            run = run_budgeted_training(command, work / "train.log", checkpoints, budget_s, children)
+    result["curve"] = curve.rows
     result.update(run)
     result["epochs_completed"] = epochs_completed(work / "results", args.seed)
     if run["stopped_by"] is None and run["returncode"] != 0:
@@ -319,7 +384,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     prune_checkpoints(checkpoints, keep=1)
     result["checkpoint_epoch"] = checkpoint_epoch
 
-    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True)
+    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True, stage_two_epoch=stage_two_epoch)
     result["mace_restart_command"] = restart
     with open(work / "restart.log", "w") as log:
         finished = subprocess.run(restart, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -552,7 +617,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="model file saved by `train` (DIR/model.model)")
     source.add_argument("--untrained", action="store_true", help="randomly initialised model of --preset")
-    parser.add_argument("--preset", choices=["matched", "default"], default="matched")
+    parser.add_argument("--preset", choices=PRESETS, default="matched")
     parser.add_argument(
         "--species", nargs="+", help="element symbols of the untrained model (default: those of the structures)"
     )
@@ -574,8 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run directory (MACE's files, model.model)")
     train.add_argument("--cutoff", type=float, default=5.0)
     train.add_argument("--stress", action="store_true", help="energy+forces+stress loss (--loss stress)")
-    train.add_argument("--preset", choices=["matched", "default"], default="matched")
-    train.add_argument("--batch-size", type=int, default=5)
+    train.add_argument("--preset", choices=PRESETS, default="matched")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help=f"default: {RECOMMENDED_BATCH_SIZE} with --preset recommended (MACE's docs), else 5")
     train.add_argument("--seed", type=int, default=0)
 
     infer = sub.add_parser("infer", help="time one energy+forces call")

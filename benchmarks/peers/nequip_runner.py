@@ -86,7 +86,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # for the shared metrics.py
 TRAIN_TEMPLATE = HERE / "nequip" / "train.yaml"
 MODEL_PRESETS = HERE / "nequip" / "models.yaml"
-PRESETS = ("matched", "default")
+PRESETS = ("matched", "default", "recommended")
 DEFAULT_BATCH_SIZE = {"molecules": 5, "periodic": 4}  # ethanol, Cu
 
 
@@ -283,8 +283,9 @@ def _training_config(args: argparse.Namespace, species: list[str]) -> str:
     return OmegaConf.to_yaml(config)
 
 
-def _run_nequip_train(out: Path, threads: int) -> tuple[int, float]:
-    """``nequip-train`` on ``out/config.yaml`` with its outputs in ``out``: (return code, wall s)."""
+def _run_nequip_train(out: Path, threads: int) -> tuple[int, float, list[dict[str, float]]]:
+    """``nequip-train`` on ``out/config.yaml`` with its outputs in ``out``: (return code,
+    wall s, learning curve of `curves.CurveRecorder`)."""
     env = dict(os.environ)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[variable] = str(threads)
@@ -292,10 +293,15 @@ def _run_nequip_train(out: Path, threads: int) -> tuple[int, float]:
         str(Path(sys.executable).parent / "nequip-train"),
         "-cp", str(out), "-cn", "config", f"hydra.run.dir={out}",
     ]
+    from curves import ChildrenCpu, CurveRecorder, lightning_csv_records
+
     start = time.perf_counter()
-    with open(out / "train.log", "w") as log:
-        process = subprocess.run(command, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return process.returncode, time.perf_counter() - start
+    children = ChildrenCpu()
+    with open(out / "train.log", "w") as log, CurveRecorder(lambda: lightning_csv_records(out / "csv"), children) as curve:
+        process = subprocess.Popen(command, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
+        children.pid = process.pid
+        process.wait()
+    return process.returncode, time.perf_counter() - start, curve.rows
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -331,13 +337,15 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         raise BenchmarkFailure(f"{out} already holds checkpoints: give a fresh --out")
     train_frames = _read(args.train)
     species = _species(train_frames)
+    if args.batch_size is None and args.preset == "recommended":
+        args.batch_size = 5  # the tutorial config's
     if args.batch_size is None:
         args.batch_size = DEFAULT_BATCH_SIZE["periodic" if train_frames[0].pbc.all() else "molecules"]
     config_path = out / "config.yaml"
     config_text = _training_config(args, species)
     config_path.write_text(config_text)
 
-    returncode, wall = _run_nequip_train(out, args.threads)
+    returncode, wall, curve = _run_nequip_train(out, args.threads)
     result: dict[str, Any] = {
         "library": "nequip",
         "version": _nequip_version(),
@@ -354,6 +362,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         "nequip_train_returncode": returncode,
         "budget_s": args.minutes * 60,
         "train_wall_s": wall,
+        "curve": curve,
     }
     last, best = out / "last.ckpt", out / "best.ckpt"
     if not last.exists():
@@ -676,7 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cutoff", type=float, default=5.0)
     train.add_argument("--stress", action="store_true", help="add stress to the loss")
     train.add_argument("--preset", choices=PRESETS, default="matched")
-    train.add_argument("--batch-size", type=int, help="default: 5 for molecules (ethanol), 4 for periodic cells (Cu)")
+    train.add_argument("--batch-size", type=int, help="default: 5 (the tutorial's) with --preset recommended, else 5 for molecules (ethanol), 4 for periodic cells (Cu)")
     _add_common(train)
 
     infer = commands.add_parser("infer", help="time energy + forces on one structure")
