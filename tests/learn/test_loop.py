@@ -263,3 +263,13 @@ def test_fit_committee_needs_one_base_per_member(tmp_path):
                                          "output_dir": str(tmp_path / "c")})
     with pytest.raises(ValueError, match="member_bases names 1 model files for 2 members; give one per member"):
         fit_committee(config, n_members=2, parallel=1, member_bases=[tmp_path / "a.pt"])
+
+
+def test_finetune_of_a_single_model_starts_from_the_previous_round(tmp_path):
+    import yaml
+
+    config = learn_config(tmp_path, convergence={"max_rounds": 2}, finetune={"max_epochs": 1})
+    run_active_learning(config)
+    resolved = yaml.safe_load((tmp_path / "run" / "round_2" / "train" / "config.yaml").read_text())
+    assert resolved["finetune_from"] == str((tmp_path / "run" / "round_1" / "train" / "model.pt").resolve())
+    assert resolved["max_epochs"] == 1 and resolved["optimizer"]["lr"] == TINY_TRAIN.get("optimizer", {}).get("lr", 0.005)
