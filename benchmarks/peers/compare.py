@@ -118,7 +118,9 @@ def run(command: list[str], log: Path, timeout: float | None = None, memory_gb: 
             return 124
 
 
-def ensure_data(datasets: tuple[str, ...] = ()) -> None:
+def ensure_data(datasets: tuple[str, ...] = (), structures: bool = True) -> None:
+    """The splits (and the generated ``datasets``' splits) and, with ``structures``, the
+    inference structures."""
     if not (DATA / "cu_test.xyz").is_file():
         subprocess.run([sys.executable, str(HERE / "write_splits.py"), "--out", str(DATA)], check=True)
     missing = [name for name in datasets if not (DATA / f"{name}_train.xyz").is_file()]
@@ -129,7 +131,8 @@ def ensure_data(datasets: tuple[str, ...] = ()) -> None:
     if missing:
         raise SystemExit(f"no data for {', '.join(missing)} in {DATA / 'generated'}: generate it first with "
                          "scripts/generate_peer_data.py (commands in benchmarks/README.md, issue 17)")
-    write_structures()
+    if structures:
+        write_structures()
 
 
 def write_structures() -> None:
@@ -168,7 +171,7 @@ def write_structures() -> None:
 
 
 def accuracy(args: argparse.Namespace) -> None:
-    ensure_data(tuple(args.datasets))
+    ensure_data(tuple(args.datasets), structures=False)
     libraries = list(FAIR_RUNS) if args.fair else args.libraries
     jobs = []
     for dataset, library, seed in itertools.product(args.datasets, libraries, range(args.seeds)):

@@ -140,7 +140,7 @@ def test_compare_names_the_generator_when_data_is_missing(tmp_path: Path, monkey
     (tmp_path / "cu_test.xyz").write_text("")
     monkeypatch.setattr(compare.subprocess, "run", lambda *args, **kwargs: None)
     with pytest.raises(SystemExit, match="no data for pyridine in .*generate it first with scripts/generate_peer_data.py"):
-        compare.ensure_data(("pyridine",))
+        compare.ensure_data(("pyridine",), structures=False)
 
 
 def test_alloy_cell_composition_and_strained_labels() -> None:
