@@ -224,6 +224,32 @@ def test_hessian_every_skips_the_term_on_the_other_steps(
     assert training_calls.count(False) >= 2 * 2  # validation always measures it
 
 
+def test_gaussian_validation_uses_the_same_few_mixtures_every_epoch(
+    generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cu_full.xyz"
+    generator.main(["--reference", "emt", "--system", "cu", "--frames", "4", "--mode", "rows", "--probes", "6",
+                    "--output", str(path)])
+    validation_errors = []
+    original = training_module.hessian_errors
+
+    def recording(*args: object, **kwargs: object) -> object:
+        errors = original(*args, **kwargs)
+        if not kwargs["create_graph"]:
+            validation_errors.append(errors)
+        return errors
+
+    monkeypatch.setattr(training_module, "hessian_errors", recording)
+    config = tiny_config(
+        path, tmp_path / "run", data={"n_valid": 2}, max_epochs=2, batch_size=2, optimizer={"lr": 1e-12},
+        loss={"hessian_weight": 1.0, "hessian_probes": 1, "hessian_probe_mix": "gaussian"},
+    )
+    fit(config)
+    assert validation_errors and all(errors.shape == (2 * 32 * 3,) for errors in validation_errors)  # 1 product, not 6
+    # a learning rate of ~0 leaves the model as it was: the same mixtures give the same errors each epoch
+    assert torch.allclose(validation_errors[-1], validation_errors[-2], rtol=1e-4)
+
+
 def test_a_hessian_weight_without_hessian_labels_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cu.xyz"
     frames = []

@@ -190,7 +190,8 @@ class LossSection(StrictModel):
         "columns",
         description="columns: each product is one stored column (H v_k); gaussian: each of the hessian_probes "
         "products is a random Gaussian combination of all stored columns of a structure (H sum_k g_k v_k = "
-        "sum_k g_k (H v)_k), so one backward pass carries information on every column",
+        "sum_k g_k (H v)_k), so one backward pass carries information on every column; the validation metric "
+        "then uses hessian_probes fixed mixtures (the same every epoch) instead of every column",
     )
     hessian_every: int = Field(
         1, ge=1, description="add the Hessian term on every n-th training step only (the others skip its cost)"

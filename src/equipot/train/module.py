@@ -22,6 +22,8 @@ from .metrics import ErrorSums
 
 __all__ = ["PotentialModule"]
 
+#: seed of the fixed Gaussian probe mixtures of the validation Hessian metric (the same every epoch)
+VALIDATION_MIXTURE_SEED = 0
 _MAX_NAMED = 8  # structures named in a non-finite-loss message
 
 
@@ -161,7 +163,9 @@ class PotentialModule(pl.LightningModule):
     def _errors(self, model: Potential, graph: AtomicGraph, outputs: set[str], hessian: bool, training: bool) -> dict[str, Tensor]:
         """`prediction_errors`, and with ``hessian`` the errors of the Hessian-vector
         products (`hessian_errors`; positions require grad so that the forces can be
-        differentiated again; in training on ``loss.hessian_probes`` random columns)."""
+        differentiated again; in training on ``loss.hessian_probes`` random columns or
+        mixtures; in validation on every column, or with gaussian mixing on the same
+        ``loss.hessian_probes`` mixtures every epoch, at the cost of a training step)."""
         if not (hessian and HESSIAN_PROBES in graph.atom_targets):
             output = model(graph, outputs=outputs, create_graph=training)
             return prediction_errors(output, graph)
@@ -170,10 +174,12 @@ class PotentialModule(pl.LightningModule):
             graph = replace(graph, positions=positions)
             output = model(graph, outputs=outputs, create_graph=True)
             loss = self.config.loss
+            gaussian = loss.hessian_probe_mix == "gaussian"
             hessian_error = hessian_errors(
                 output.forces, positions, graph, create_graph=training,
-                n_probes=loss.hessian_probes if training else None,
-                mix=loss.hessian_probe_mix if training else "columns",  # validation: every stored column, exactly
+                n_probes=loss.hessian_probes if training or gaussian else None,
+                mix=loss.hessian_probe_mix,
+                generator=None if training else torch.Generator().manual_seed(VALIDATION_MIXTURE_SEED),
             )
         errors = prediction_errors(output, graph)
         if hessian_error is not None:
