@@ -40,6 +40,10 @@ SCREENINGS = ("none", "gaussian", "yukawa")
 #: `method="auto"` uses Ewald up to this many atoms in a periodic cell, PME above
 AUTO_PME_ATOMS = 512
 
+#: cost of one (atom, interpolation node) pair relative to one PME mesh point (`pme_parameters`);
+#: measured: order 5 on 27 points per atom was slower than order 4 on 95 (so more than 1.1)
+INTERPOLATION_COST = 2.0
+
 
 class LongRangeError(ValueError):
     """A structure or setting the long-range term cannot handle."""
@@ -148,22 +152,26 @@ class _SmoothMeshPME(torchpme.PMECalculator):
 def pme_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
     """PME parameters meeting ``accuracy`` by torch-pme's `PMEErrorBounds` (the formulas
     `tune_pme` uses), for charges of magnitude 1 e: the smearing as for `ewald_parameters`,
-    then, over interpolation orders 4 to 7, the mesh with the fewest points whose bound meets
-    ``accuracy`` (ties to the lower order), counted on the mesh `CoulombEnergy` runs PME on
-    (`smooth_mesh_size`, the size the bound assumes, not torch-pme's next power of two)."""
+    then, over interpolation orders p = 4 to 7, the coarsest mesh whose bound meets
+    ``accuracy``, and of these the cheapest by ``INTERPOLATION_COST * n_atoms * p³ +
+    mesh points`` (each atom spreads to and reads from p³ mesh points; the FFT touches every
+    point), with the points counted on the mesh `CoulombEnergy` runs PME on
+    (`smooth_mesh_size`, the size the bound assumes, not torch-pme's next power of two).
+    Choosing the order by mesh points alone picked p = 5 for 1 000-100 000 NaCl atoms at
+    1e-4 e/Å, which was slower than p = 4 on a mesh 3.5x larger (benchmarks/README.md)."""
     with torch.no_grad():
         charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
         smearing = TunerBase(charges, cell, positions, cutoff, torchpme.PMECalculator).estimate_smearing(float(accuracy))
         bounds = PMEErrorBounds(charges, cell, positions)
-        best: tuple[int, EwaldParameters] | None = None
+        best: tuple[float, EwaldParameters] | None = None
         for nodes in (4, 5, 6, 7):
-            for step in range(64):
-                spacing = smearing * 2.0 ** (-step / 4)
+            for step in range(128):
+                spacing = smearing * 2.0 ** (-step / 8)
                 error = bounds.err_kspace(torch.tensor(smearing), torch.tensor(spacing), torch.tensor(nodes))
                 if float(error) <= accuracy / 2:
-                    points = int(smooth_mesh_size(cell, spacing).prod())
-                    if best is None or points < best[0]:
-                        best = (points, EwaldParameters(smearing, cutoff, mesh_spacing=spacing, interpolation_nodes=nodes))
+                    cost = INTERPOLATION_COST * positions.shape[0] * nodes**3 + int(smooth_mesh_size(cell, spacing).prod())
+                    if best is None or cost < best[0]:
+                        best = (cost, EwaldParameters(smearing, cutoff, mesh_spacing=spacing, interpolation_nodes=nodes))
                     break
     if best is None:
         raise LongRangeError(f"no PME mesh meets accuracy {accuracy:g}; ask for a looser accuracy or use method ewald")
