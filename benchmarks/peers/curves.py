@@ -54,6 +54,12 @@ class ChildrenCpu:
         return usage.ru_utime + usage.ru_stime + (process_cpu_seconds(self.pid) if self.pid else 0.0)
 
 
+def own_age_seconds() -> float:
+    """Seconds since this process started (``/proc/self/stat`` start time against ``/proc/uptime``)."""
+    start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    return float(Path("/proc/uptime").read_text().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def own_cpu_seconds() -> float:
     """CPU seconds of this process, all threads."""
     return time.process_time()
@@ -63,16 +69,20 @@ class CurveRecorder:
     """Poll ``read_records`` every ``interval`` s in a thread; stamp each new epoch.
 
     Use as a context manager around the training; ``stop()`` takes a last reading, so a
-    record written just before training ended is kept.
+    record written just before training ended is kept. Clocks start when the recorder is
+    entered (the runner is about to launch the training process), unless the training runs
+    in the runner's own process: then ``launched_s_ago`` (`own_age_seconds`) and
+    ``cpu_baseline`` 0 count its start-up too, as a launched process's clocks do.
     """
 
     def __init__(self, read_records: Callable[[], list[Record]], cpu_seconds: Callable[[], float],
-                 interval: float = 1.0):
+                 interval: float = 1.0, launched_s_ago: float = 0.0, cpu_baseline: float | None = None):
         self.read_records, self.cpu_seconds, self.interval = read_records, cpu_seconds, interval
         self.rows: list[dict[str, float]] = []
         self._seen: set[float] = set()
-        self._started = time.monotonic()
-        self._cpu_at_start = cpu_seconds()
+        self._launched_s_ago = launched_s_ago
+        self._started = time.monotonic() - launched_s_ago
+        self._cpu_at_start = cpu_seconds() if cpu_baseline is None else cpu_baseline
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -93,7 +103,7 @@ class CurveRecorder:
             self.poll()
 
     def __enter__(self) -> CurveRecorder:
-        self._started = time.monotonic()
+        self._started = time.monotonic() - self._launched_s_ago
         self._thread.start()
         return self
 

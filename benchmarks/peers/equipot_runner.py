@@ -128,10 +128,12 @@ def train(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     config = TrainConfig.model_validate(_train_settings(args, out))
-    from curves import CurveRecorder, equipot_records, own_cpu_seconds
+    from curves import CurveRecorder, equipot_records, own_age_seconds, own_cpu_seconds
 
     start = time.perf_counter()
-    with CurveRecorder(lambda: equipot_records(out / "run" / "metrics.csv"), own_cpu_seconds) as curve:
+    # clocks from this process's start (imports, data, statistics), as for the peers' launched processes
+    with CurveRecorder(lambda: equipot_records(out / "run" / "metrics.csv"), own_cpu_seconds,
+                       launched_s_ago=own_age_seconds(), cpu_baseline=0.0) as curve:
         result = fit(config)
     wall = time.perf_counter() - start
     from ase.io import read

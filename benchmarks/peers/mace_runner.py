@@ -111,6 +111,8 @@ RECOMMENDED_ARGUMENTS = [
 # fmt: on
 RECOMMENDED_BATCH_SIZE = 10
 STAGE_TWO_FRACTION = 0.8
+#: learning rate of MACE's stage two (mace_run_train's default ``--swa_lr``)
+STAGE_TWO_LR = 1e-3
 PRESETS = ("matched", "default", "recommended")
 RUN_NAME = "model"
 TRAINING_MARKER = "===========TRAINING==========="
@@ -154,10 +156,25 @@ def mace_train_command(
     if args.stress:
         command += ["--stress_key", "stress", "--loss", "stress"]
     if stage_two_epoch is not None:
-        command += ["--swa", "--start_swa", str(stage_two_epoch)]
+        command += ["--swa", "--start_swa", str(stage_two_epoch), "--swa_lr", str(STAGE_TWO_LR)]
     if restart:
         command.append("--restart_latest")
     return command
+
+
+def prepare_stage_two_resume(path: Path) -> None:
+    """Let MACE resume a stage-one checkpoint into stage two: its stage-two scheduler (torch's
+    SWALR) keeps ``swa_lr`` (and ``initial_lr``) in the optimizer's parameter groups, which
+    loading the checkpoint's optimizer state replaces (mace-torch 0.3.16 then fails with
+    ``KeyError: 'swa_lr'``). Adds both keys to the saved groups; weights, moments and the
+    current learning rate are unchanged."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    for group in checkpoint["optimizer"]["param_groups"]:
+        group.setdefault("swa_lr", STAGE_TWO_LR)
+        group.setdefault("initial_lr", group["lr"])
+    torch.save(checkpoint, path)
 
 
 def checkpoint_paths(directory: Path) -> list[tuple[int, Path]]:
@@ -172,10 +189,17 @@ def checkpoint_paths(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
+def is_stage_two(path: Path) -> bool:
+    return path.name.endswith("_swa.pt")
+
+
 def prune_checkpoints(directory: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest checkpoints (MACE never touches older ones again)."""
-    for _, path in checkpoint_paths(directory)[keep:]:
-        path.unlink(missing_ok=True)
+    """Delete all but the ``keep`` newest checkpoints of each stage (MACE never touches older
+    ones again; saving a stage-two model also loads the newest stage-one checkpoint)."""
+    found = checkpoint_paths(directory)
+    for stage_two in (False, True):
+        for _, path in [item for item in found if is_stage_two(item[1]) == stage_two][keep:]:
+            path.unlink(missing_ok=True)
 
 
 def newest_loadable_checkpoint(directory: Path) -> tuple[int, dict] | None:
@@ -353,6 +377,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
             loaded = newest_loadable_checkpoint(checkpoints)  # also sets aside a file cut short by the stop
             # MACE resumes from its newest (best) checkpoint; stage two starts there
             stage_two_epoch = loaded[0] if loaded else epochs_completed(work / "results", args.seed)
+            if loaded:
+                prepare_stage_two_resume(checkpoint_paths(checkpoints)[0][1])
             command = mace_train_command(args, work, 1_000_000, restart=True, stage_two_epoch=stage_two_epoch)
             result["mace_stage_two_command"] = command
             second = run_budgeted_training(
@@ -381,14 +407,18 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         )
         return result
     checkpoint_epoch, checkpoint = loaded
+    stage_two = is_stage_two(checkpoint_paths(checkpoints)[0][1])
     prune_checkpoints(checkpoints, keep=1)
     result["checkpoint_epoch"] = checkpoint_epoch
+    result["checkpoint_stage_two"] = stage_two
 
-    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True, stage_two_epoch=stage_two_epoch)
+    # with --swa MACE saves both stages' models; without, it looks for no stage-two checkpoint
+    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True,
+                                 stage_two_epoch=stage_two_epoch if stage_two else None)
     result["mace_restart_command"] = restart
     with open(work / "restart.log", "w") as log:
         finished = subprocess.run(restart, stdout=log, stderr=subprocess.STDOUT, check=False)
-    mace_model = work / f"{RUN_NAME}.model"
+    mace_model = work / f"{RUN_NAME}{'_stagetwo' if stage_two else ''}.model"
     if finished.returncode != 0 or not mace_model.exists():
         result["status"] = "failed"
         result["error"] = f"the restart that saves the model failed:\n{log_tail(work / 'restart.log')}"

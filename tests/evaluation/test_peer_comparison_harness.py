@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import compare  # noqa: E402
 import curve_report  # noqa: E402
 import curves  # noqa: E402
+import mace_runner  # noqa: E402
 import write_splits  # noqa: E402
 
 
@@ -63,6 +64,13 @@ def test_curve_recorder_stamps_each_epoch_once_with_its_first_sighting() -> None
     assert [row["cpu_s"] for row in recorder.rows] == [2.5, 4.0]  # measured from the first reading (0.0)
     assert recorder.rows[0]["wall_s"] <= recorder.rows[1]["wall_s"]
     assert [row["valid_forces_mae"] for row in recorder.rows] == [50.0, 40.0]
+
+
+def test_curve_recorder_counts_the_start_up_of_its_own_process() -> None:
+    with curves.CurveRecorder(lambda: [(1.0, 9.0)], lambda: 7.0, launched_s_ago=100.0, cpu_baseline=0.0) as recorder:
+        pass
+    assert recorder.rows[0]["wall_s"] >= 100.0 and recorder.rows[0]["cpu_s"] == 7.0
+    assert 0.0 < curves.own_age_seconds() < 1e6
 
 
 def test_children_cpu_counts_a_running_child(tmp_path: Path) -> None:
@@ -155,3 +163,19 @@ def test_alloy_cell_composition_and_strained_labels() -> None:
     frame = generate_peer_data.strained_copy(cell, np.random.default_rng(1), 0.02)
     assert frame.get_stress().shape == (6,) and frame.get_forces().shape == (30, 3)
     assert not np.allclose(frame.cell.array, cell.cell.array)
+
+
+def test_mace_checkpoints_pruned_per_stage_and_made_resumable_into_stage_two(tmp_path: Path) -> None:
+    import torch
+
+    for name in ("model_run-0_epoch-3.pt", "model_run-0_epoch-5.pt", "model_run-0_epoch-7_swa.pt",
+                 "model_run-0_epoch-8_swa.pt", "model_run-0_epoch-9_swa.pt", "other.pt"):
+        torch.save({"optimizer": {"param_groups": [{"lr": 0.004, "params": [0]}], "state": {}}}, tmp_path / name)
+    assert [epoch for epoch, _ in mace_runner.checkpoint_paths(tmp_path)] == [9, 8, 7, 5, 3]
+    mace_runner.prune_checkpoints(tmp_path, keep=1)
+    left = sorted(path.name for _, path in mace_runner.checkpoint_paths(tmp_path))
+    assert left == ["model_run-0_epoch-5.pt", "model_run-0_epoch-9_swa.pt"]  # the newest of each stage
+    stage_one = tmp_path / "model_run-0_epoch-5.pt"
+    mace_runner.prepare_stage_two_resume(stage_one)
+    group = torch.load(stage_one, weights_only=False)["optimizer"]["param_groups"][0]
+    assert group == {"lr": 0.004, "params": [0], "swa_lr": mace_runner.STAGE_TWO_LR, "initial_lr": 0.004}
