@@ -31,7 +31,7 @@ from equipot.extensions.coarse_grain_oriented import (
     oriented_bead_derivatives,
     perpendicular,
 )
-from equipot.extensions.spin_lattice import _rotate_about, lattice_edges
+from equipot.extensions.spin_lattice import rotate_about, lattice_edges
 from equipot.testing.transforms import random_rotation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_mapped_torque_is_minus_the_energy_derivative_under_a_rigid_rotation_of_
         for angle in (h, -h):
             moved = atoms.copy()
             moved.calc = LennardJones(sigma=2.5, epsilon=0.01, rc=6.0, smooth=True)
-            rotated = _rotate_about(torch.from_numpy(offsets), torch.from_numpy(np.tile(axis, (6, 1))),
+            rotated = rotate_about(torch.from_numpy(offsets), torch.from_numpy(np.tile(axis, (6, 1))),
                                     torch.full((6,), angle, dtype=torch.float64)).numpy()
             moved.positions[group] = centre + rotated
             energies.append(moved.get_potential_energy())
@@ -169,7 +169,7 @@ def test_forces_and_torques_match_finite_differences(potential) -> None:
             assert float(forces[bead] @ axis) == pytest.approx(-(plus - minus) / (2 * h), rel=1e-6, abs=1e-9)
             rotated = [orientations.clone(), orientations.clone()]
             for k, angle in enumerate((h, -h)):
-                rotated[k][bead] = _rotate_about(orientations[bead:bead + 1], axis[None], torch.tensor([angle],
+                rotated[k][bead] = rotate_about(orientations[bead:bead + 1], axis[None], torch.tensor([angle],
                                                                                                      dtype=torch.float64))[0]
             plus, minus = (float(potential(positions, u, edges).detach()) for u in rotated)
             assert float(torques[bead] @ axis) == pytest.approx(-(plus - minus) / (2 * h), rel=1e-6, abs=1e-9)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from equipot.data.neighbors import NeighborList
 
 from .coarse_grain_oriented import oriented_bead_derivatives, perpendicular
-from .spin_lattice import FORCE_TO_ACCELERATION, VELOCITY_TO_ENERGY, _rotate_about, lattice_edges
+from .spin_lattice import FORCE_TO_ACCELERATION, VELOCITY_TO_ENERGY, rotate_about, lattice_edges
 
 
 class OrientedBeadLangevin:
@@ -85,7 +85,7 @@ class OrientedBeadLangevin:
         self.positions = self.positions + duration * self.velocities
         speed = self.angular_velocities.norm(dim=-1)
         axes = self.angular_velocities / speed.clamp_min(1e-300)[:, None]
-        self.orientations = _rotate_about(self.orientations, axes, speed * duration)
+        self.orientations = rotate_about(self.orientations, axes, speed * duration)
         self.orientations = self.orientations / self.orientations.norm(dim=-1, keepdim=True)
 
     def _thermostat(self) -> None:

@@ -137,7 +137,7 @@ def spin_lattice_derivatives(
     return energy, -grad_r, -grad_m
 
 
-def _rotate_about(vectors: Tensor, axes: Tensor, angles: Tensor) -> Tensor:
+def rotate_about(vectors: Tensor, axes: Tensor, angles: Tensor) -> Tensor:
     """Rodrigues: ``vectors`` [n, 3] rotated by ``angles`` [n] about unit ``axes`` [n, 3]."""
     cos, sin = angles.cos()[:, None], angles.sin()[:, None]
     along = (axes * vectors).sum(-1, keepdim=True) * axes
@@ -185,7 +185,7 @@ class SpinLatticeDynamics:
             strength = fields.norm(dim=-1)
             axes = fields / strength.clamp_min(1e-300)[:, None]
             # dm/dt = gamma B x m: a right-handed rotation about B at angular speed gamma |B|
-            return _rotate_about(self.moments, axes, self.gamma * strength * duration)
+            return rotate_about(self.moments, axes, self.gamma * strength * duration)
 
         predicted = rotated(self.fields)
         midpoint = self.moments + predicted
