@@ -20,7 +20,7 @@ create_atoms    1 box
 mass            1 63.546
 
 plugin          load ${plugin}
-pair_style      equipot ${model}        # 'threads N' after the file: torch threads per rank (default 1)
+pair_style      equipot ${model}        # keywords: threads N (torch threads per rank, default 1), chunk N (atoms per call)
 pair_coeff      * * Cu                  # one element of the model per atom type
 
 neighbor        1.0 bin

@@ -65,3 +65,10 @@ def test_units_other_than_metal_are_refused(lammps_setup, tmp_path: Path) -> Non
     path.write_text(path.read_text().replace("units           metal", "units           real"))
     with pytest.raises(LammpsError, match="needs 'units metal' .* not 'units real'"):
         run_input(path, {"plugin": lammps_setup.plugin, "model": lammps_setup.export, "cells": 2, "steps": 0})
+
+
+def test_unknown_pair_style_keyword_is_named(lammps_setup, tmp_path: Path) -> None:
+    path = _copy("in.cu", tmp_path)
+    path.write_text(path.read_text().replace("pair_style      equipot ${model}", "pair_style      equipot ${model} chunks 10"))
+    with pytest.raises(LammpsError, match="unknown keyword 'chunks'; the keywords are 'threads N' and 'chunk N'"):
+        run_input(path, {"plugin": lammps_setup.plugin, "model": lammps_setup.export, "cells": 2, "steps": 0})

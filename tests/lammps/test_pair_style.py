@@ -117,6 +117,20 @@ def test_lammps_matches_the_ase_calculator(lammps_setup, references, name: str, 
     np.testing.assert_allclose(result.virials.sum(0), _voigt_tensor(result.stress) * reference["volume"], atol=VIRIAL)
 
 
+def test_chunked_program_calls_match_too(lammps_setup, references) -> None:
+    """``chunk 5``: each rank's 16 atoms go through the program in 8 spatial blocks, the
+    other local atoms acting as ghosts of each block (memory bounded on big ranks)."""
+    name = "skewed triclinic Cu/Au"
+    atoms = STRUCTURES[name]()
+    reference = references[name]
+    result = lammps_point(atoms, lammps_setup.export, lammps_setup.plugin, ranks=2, options="chunk 5")
+    assert abs(result.energy - reference["energy"]) / len(atoms) < ENERGY_PER_ATOM
+    assert np.abs(result.energies - reference["energies"]).max() < ENERGY_PER_ATOM
+    assert np.abs(result.forces - reference["forces"]).max() < FORCE
+    assert np.abs(result.stress - reference["stress"]).max() * reference["volume"] < VIRIAL
+    assert np.abs(result.virials - reference["virials"]).max() < VIRIAL
+
+
 def _voigt_tensor(voigt: np.ndarray) -> np.ndarray:
     xx, yy, zz, yz, xz, xy = voigt
     return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])

@@ -63,7 +63,7 @@ def _environment(threads: int) -> dict[str, str]:
     return environment
 
 
-def _header(atoms: Atoms, folder: Path, plugin: Path, model: Path, velocities: bool) -> tuple[str, Prism]:
+def _header(atoms: Atoms, folder: Path, plugin: Path, model: Path, velocities: bool, options: str = "") -> tuple[str, Prism]:
     """Data file and the input up to the pair style; the `Prism` that rotates results back."""
     species = list(dict.fromkeys(sorted(set(atoms.get_chemical_symbols()), key=lambda s: atomic_numbers[s])))
     prism = Prism(atoms.cell.array, atoms.pbc)
@@ -78,7 +78,7 @@ def _header(atoms: Atoms, folder: Path, plugin: Path, model: Path, velocities: b
         "read_data structure.data",
         "neighbor 1.0 bin",  # skin (Å): ghost atoms reach num_layers x cutoff + skin
         f"plugin load {plugin}",
-        f"pair_style equipot {model}",
+        f"pair_style equipot {model} {options}".rstrip(),
         f"pair_coeff * * {' '.join(species)}",
     ]
     return "\n".join(line for line in lines if line) + "\n", prism
@@ -113,14 +113,21 @@ def run_input(
 
 
 def lammps_point(
-    atoms: Atoms, model: str | os.PathLike, plugin: str | os.PathLike, ranks: int = 1, threads: int = 1, timeout: float = 300
+    atoms: Atoms,
+    model: str | os.PathLike,
+    plugin: str | os.PathLike,
+    ranks: int = 1,
+    threads: int = 1,
+    timeout: float = 300,
+    options: str = "",
 ) -> LammpsPoint:
     """Energy, forces, stress, per-atom energies and per-atom virials of ``atoms`` from
     ``pair_style equipot`` with the export ``model`` (``equipot export --lammps``) and
-    the built ``plugin``, on ``ranks`` MPI ranks of ``threads`` threads each."""
+    the built ``plugin``, on ``ranks`` MPI ranks of ``threads`` threads each;
+    ``options`` follow the model file on the pair_style line (``chunk 1000``)."""
     with tempfile.TemporaryDirectory(prefix="equipot-lammps-") as scratch:
         folder = Path(scratch)
-        header, prism = _header(atoms, folder, Path(plugin).resolve(), Path(model).resolve(), velocities=False)
+        header, prism = _header(atoms, folder, Path(plugin).resolve(), Path(model).resolve(), False, options)
         pressure = " ".join(f"$(c_equipot_pressure[{k}]:%.17g)" for k in range(1, 7))
         script = header + "\n".join([
             "compute equipot_pe all pe/atom",

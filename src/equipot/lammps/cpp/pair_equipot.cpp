@@ -77,21 +77,27 @@ void PairEquipot::allocate()
     for (int j = i; j <= n; j++) setflag[i][j] = 0;
 }
 
-// pair_style equipot MODEL.pt2 [threads N]
+// pair_style equipot MODEL.pt2 [threads N] [chunk N]
 void PairEquipot::settings(int narg, char **arg)
 {
-  if (narg != 1 && narg != 3)
-    error->all(FLERR, "pair_style equipot takes the exported model and optionally 'threads N': "
-                      "pair_style equipot model.pt2 [threads 1]");
+  if (narg < 1 || narg % 2 == 0)
+    error->all(FLERR, "pair_style equipot takes the exported model and optional keywords: "
+                      "pair_style equipot model.pt2 [threads 1] [chunk 0]");
   int threads = 0;
-  if (narg == 3) {
-    if (strcmp(arg[1], "threads") != 0)
-      error->all(FLERR, "pair_style equipot: unknown keyword '{}'; the only keyword is 'threads N'", arg[1]);
-    threads = utils::inumeric(FLERR, arg[2], false, lmp);
-    if (threads < 1) error->all(FLERR, "pair_style equipot: threads must be at least 1, got {}", threads);
+  for (int k = 1; k < narg; k += 2) {
+    int value = utils::inumeric(FLERR, arg[k + 1], false, lmp);
+    if (strcmp(arg[k], "threads") == 0) {
+      if (value < 1) error->all(FLERR, "pair_style equipot: threads must be at least 1, got {}", value);
+      threads = value;
+    } else if (strcmp(arg[k], "chunk") == 0) {
+      if (value < 0) error->all(FLERR, "pair_style equipot: chunk must be 0 (off) or a number of atoms, got {}", value);
+      chunk_atoms = value;
+    } else {
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}'; the keywords are 'threads N' and 'chunk N'", arg[k]);
+    }
   }
   load_model(arg[0]);
-  if (threads == 0) {    // the environment, then the count the export was compiled for
+  if (threads == 0) {    // the environment, else 1
     const char *variable = std::getenv("EQUIPOT_LAMMPS_THREADS");
     threads = variable ? std::atoi(variable) : 1;
     if (threads < 1) threads = 1;
@@ -187,27 +193,66 @@ double PairEquipot::init_one(int i, int j)
   return model_cutoff;
 }
 
-void PairEquipot::assemble_graph(double cutoff_squared)
+// Splits the local atoms into spatial blocks of about chunk_atoms atoms (one block when
+// chunking is off): each block is one program call, with the atoms around it as ghosts,
+// so the memory of a call is bounded whatever the number of atoms per rank.
+std::vector<std::vector<int>> PairEquipot::local_chunks()
+{
+  int nlocal = atom->nlocal;
+  std::vector<std::vector<int>> chunks;
+  if (chunk_atoms == 0 || nlocal <= chunk_atoms) {
+    chunks.emplace_back(nlocal);
+    for (int i = 0; i < nlocal; i++) chunks[0][i] = i;
+    return chunks;
+  }
+  double **x = atom->x;
+  double lo[3] = {x[0][0], x[0][1], x[0][2]}, hi[3] = {x[0][0], x[0][1], x[0][2]};
+  for (int i = 0; i < nlocal; i++)
+    for (int k = 0; k < 3; k++) lo[k] = std::min(lo[k], x[i][k]), hi[k] = std::max(hi[k], x[i][k]);
+  // bins (k, k, m) with k = floor(cbrt(n)) and k * k * m >= n blocks of chunk_atoms
+  int n_blocks = (nlocal + chunk_atoms - 1) / chunk_atoms;
+  int k_side = std::max(1, static_cast<int>(std::floor(std::cbrt(static_cast<double>(n_blocks)) + 1e-9)));
+  int bins[3] = {k_side, k_side, (n_blocks + k_side * k_side - 1) / (k_side * k_side)};
+  chunks.resize(static_cast<size_t>(bins[0]) * bins[1] * bins[2]);
+  for (int i = 0; i < nlocal; i++) {
+    int bin = 0;
+    for (int k = 0; k < 3; k++) {
+      double span = hi[k] - lo[k];
+      int b = span > 0.0 ? static_cast<int>((x[i][k] - lo[k]) / span * bins[k]) : 0;
+      bin = bin * bins[k] + std::min(std::max(b, 0), bins[k] - 1);
+    }
+    chunks[bin].push_back(i);
+  }
+  chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [](const std::vector<int> &c) { return c.empty(); }),
+               chunks.end());
+  return chunks;
+}
+
+void PairEquipot::assemble_graph(const std::vector<int> &seeds, double cutoff_squared)
 {
   double **x = atom->x;
   int *type = atom->type;
-  int nlocal = atom->nlocal;
-  int nall = nlocal + atom->nghost;
-  hops.assign(nall, -1);
-  graph_index.assign(nall, -1);
+  int nall = atom->nlocal + atom->nghost;
+  if (static_cast<int>(hops.size()) != nall) {
+    hops.assign(nall, -1);
+    graph_index.assign(nall, -1);
+  } else {
+    for (int i : graph_atoms) hops[i] = graph_index[i] = -1;    // reset what the last call touched
+  }
   graph_atoms.clear();
-  for (int i = 0; i < nlocal; i++) {
+  for (int i : seeds) {
     hops[i] = 0;
-    graph_index[i] = i;
+    graph_index[i] = static_cast<int>(graph_atoms.size());
     graph_atoms.push_back(i);
   }
+  n_seeds = static_cast<int>(seeds.size());
   edge_vectors.clear();
   senders.clear();
   receivers.clear();
-  // Breadth first from the local atoms. The local energy of an L-layer model needs the
-  // incoming edges of atoms up to L - 1 hops away and the atoms up to L hops away;
-  // LAMMPS's ghosts reach further (num_layers x cutoff + skin, in box-aligned slabs), and
-  // the rest of them would only cost time.
+  // Breadth first from the seeds (the atoms whose energy counts). Their energy under an
+  // L-layer model needs the incoming edges of atoms up to L - 1 hops away and the atoms
+  // up to L hops away; LAMMPS's ghosts reach further (num_layers x cutoff + skin, in
+  // box-aligned slabs), and the rest of them would only cost time.
   for (size_t next = 0; next < graph_atoms.size(); next++) {
     int i = graph_atoms[next];
     if (hops[i] >= model_layers) continue;    // a sender only
@@ -231,7 +276,7 @@ void PairEquipot::assemble_graph(double cutoff_squared)
   local_weights.resize(n_graph + 2);
   for (int g = 0; g < n_graph; g++) {
     species[g] = type_species[type[graph_atoms[g]]];
-    local_weights[g] = g < nlocal ? 1.0 : 0.0;
+    local_weights[g] = g < n_seeds ? 1.0 : 0.0;
   }
   // two padding atoms (ghost weight) joined by two edges: the compiled program needs at
   // least two atoms and two edges, and a rank may own none
@@ -246,7 +291,14 @@ void PairEquipot::assemble_graph(double cutoff_squared)
 void PairEquipot::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  assemble_graph(model_cutoff * model_cutoff);
+  for (const auto &seeds : local_chunks()) {
+    assemble_graph(seeds, model_cutoff * model_cutoff);
+    run_program(eflag, vflag);
+  }
+}
+
+void PairEquipot::run_program(int eflag, int vflag)
+{
   int64_t n_edges = static_cast<int64_t>(senders.size());
   int64_t n_atoms = static_cast<int64_t>(species.size());
   auto as_model = at::TensorOptions().device(c10::Device(model_device));
@@ -274,11 +326,10 @@ void PairEquipot::tally(const at::Tensor &atomic_energies, const at::Tensor &edg
   at::Tensor gradients = edge_gradients.to(at::kCPU, at::kDouble).contiguous();
   const double *energy = energies.data_ptr<double>();
   const double *gradient = gradients.data_ptr<double>();
-  int nlocal = atom->nlocal;
   if (eflag_either) {
-    for (int i = 0; i < nlocal; i++) {
-      if (eflag_global) eng_vdwl += energy[i];
-      if (eflag_atom) eatom[i] += energy[i];
+    for (int g = 0; g < n_seeds; g++) {
+      if (eflag_global) eng_vdwl += energy[g];
+      if (eflag_atom) eatom[graph_atoms[g]] += energy[g];
     }
   }
   double **f = atom->f;

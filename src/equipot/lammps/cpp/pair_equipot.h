@@ -38,7 +38,9 @@ class PairEquipot : public Pair {
  private:
   void allocate();
   void load_model(const std::string &path);
-  void assemble_graph(double cutoff_squared);
+  void assemble_graph(const std::vector<int> &seeds, double cutoff_squared);
+  std::vector<std::vector<int>> local_chunks();
+  void run_program(int eflag, int vflag);
   void tally(const at::Tensor &atomic_energies, const at::Tensor &edge_gradients, int eflag, int vflag);
 
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> program;
@@ -46,6 +48,7 @@ class PairEquipot : public Pair {
   std::vector<int> type_species;             // LAMMPS type (1..ntypes) -> model species index
   double model_cutoff = 0.0;                 // Å
   int model_layers = 0;
+  int chunk_atoms = 0;                       // 'chunk N': local atoms per program call (0: all at once)
   bool single_precision = false;             // float32 export (else float64)
   std::string model_device = "cpu";          // where the program runs: "cpu" or "cuda:<index>"
 
@@ -57,7 +60,8 @@ class PairEquipot : public Pair {
   std::vector<double> edge_vectors;          // [n_edges * 3], sender minus receiver, Å
   std::vector<int64_t> senders, receivers;   // [n_edges]
   std::vector<int64_t> species;              // [n_atoms]
-  std::vector<double> local_weights;         // [n_atoms]: 1 local, 0 ghost
+  std::vector<double> local_weights;         // [n_atoms]: 1 for the atoms whose energy counts, else 0
+  int n_seeds = 0;                           // those atoms: the first n_seeds of the graph
 };
 
 }    // namespace LAMMPS_NS
