@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--lmax", type=int, default=2)
     parser.add_argument("--cutoff", type=float, default=4.5)
-    parser.add_argument("--max-memory-gb", type=float, default=8.0, help="skip sizes predicted to need more (all ranks)")
+    parser.add_argument("--max-memory-gb", type=float, default=4.0, help="skip sizes predicted to need more (all ranks)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--export", type=Path, default=None, help="reuse this .pt2 if it exists, else write it there")
     parser.add_argument("--chunk", type=int, default=0, help="pair_style equipot's 'chunk N' (0: one program call per rank)")

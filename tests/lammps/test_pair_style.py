@@ -118,7 +118,7 @@ def test_lammps_matches_the_ase_calculator(lammps_setup, references, name: str, 
 
 
 def test_chunked_program_calls_match_too(lammps_setup, references) -> None:
-    """``chunk 5``: each rank's 16 atoms go through the program in 8 spatial blocks, the
+    """``chunk 5``: each rank's 16 atoms go through the program in 4 spatial blocks, the
     other local atoms acting as ghosts of each block (memory bounded on big ranks)."""
     name = "skewed triclinic Cu/Au"
     atoms = STRUCTURES[name]()
