@@ -237,6 +237,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-only", nargs="+", default=None, choices=["scratch", "pretrained", *VARIANTS],
                         help="train these runs only and skip the report (to run the stages as parallel processes)")
+    parser.add_argument("--finetune-stress-weight", type=float, default=None,
+                        help="stress weight of the fine-tunes (default: the system's, cu 1000); the runs are then "
+                        "named VARIANT_sWEIGHT")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = args.output_dir
@@ -254,7 +257,9 @@ def main() -> None:
     for variant in [run for run in runs if run in VARIANTS]:
         settings = VARIANTS[variant]
         distillation = {"replay_file": str(files["teacher"]), "replay_batch_size": 5, **settings}
-        models[variant] = train(folder, variant, files["expensive"], args.finetune_epochs, cutoff, sw, args.seed,
+        fsw = sw if args.finetune_stress_weight is None else args.finetune_stress_weight
+        name = variant if args.finetune_stress_weight is None else f"{variant}_s{args.finetune_stress_weight:g}"
+        models[name] = train(folder, name, files["expensive"], args.finetune_epochs, cutoff, fsw, args.seed,
                                 finetune_from=str(folder / "pretrained" / "model.pt"), model={},
                                 distillation=distillation, optimizer={"lr": 0.003})
     if args.train_only:
@@ -266,7 +271,7 @@ def main() -> None:
     for name, path in models.items():
         model = load_model(path, dtype=torch.float64)
         if name == "pretrained":  # on the expensive reference: the offsets the fine-tunes fitted
-            offsets = load_model(models[args.variants[0]]).metadata["distillation"]["reference_offsets_eV"]
+            offsets = load_model(next(p for n, p in models.items() if n not in ("scratch", "pretrained"))).metadata["distillation"]["reference_offsets_eV"]
             model.set_normalization(atomic_energies={int(z): float(e) + offsets[s] for z, s, e in zip(
                 model.config.atomic_numbers, model.species, model.atomic_energies.tolist())})
         calculators[name] = EquipotCalculator(model)
