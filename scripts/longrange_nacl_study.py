@@ -3,7 +3,8 @@
 Both are trained with `equipot.train.fit` on the rocksalt frames of
 `generate_nacl_bmh.py` (energies, forces, stress), with the same architecture, seed, split
 and number of epochs; the hybrid adds ``model.long_range`` (``--charges neutral``: bare
-Coulomb, Ewald; ``--charges qeq``: Gaussian charges of width 1 Å) and, with
+Coulomb, Ewald; ``--charges qeq``: Gaussian charges of width 1 Å; ``--charges fixed``: the
+formal charges Na +1, Cl −1 e, not learned, bare Coulomb) and, with
 ``--charge-weight`` > 0, a loss on the reference (formal) charges the frames carry
 (``loss.targets: {charges: {weight: ...}}``). Then both are evaluated on the held-out
 rocksalt test frames and on the CsCl-structure frames, which neither model saw:
@@ -20,6 +21,8 @@ Prints a Markdown table (pasted into docs/longrange.md) and writes it with the n
 
     python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_study --epochs 8 \
         --charge-weight 1.0 --seed 0
+    python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_fixed_s0 --epochs 8 \
+        --charges fixed --only hybrid --seed 0
 """
 
 from __future__ import annotations
@@ -52,7 +55,12 @@ def train_config(args: argparse.Namespace, name: str, long_range: bool) -> Train
     loss: dict = {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 1.0}
     if long_range:
         model["long_range"] = {"charges": args.charges, "accuracy": 1e-4, "real_space_cutoff": 8.0}
-        model["long_range"].update({"screening": "none"} if args.charges == "neutral" else {"screening": "gaussian", "sigma": 1.0})
+        if args.charges == "qeq":
+            model["long_range"].update({"screening": "gaussian", "sigma": 1.0})
+        else:
+            model["long_range"]["screening"] = "none"
+        if args.charges == "fixed":  # the formal charges of the reference, nothing learned
+            model["long_range"]["fixed_charges"] = {"Na": 1.0, "Cl": -1.0}
         if args.charge_weight > 0:
             loss["targets"] = {"charges": {"weight": args.charge_weight}}  # the frames' formal charges (e)
     return TrainConfig.model_validate({
@@ -112,7 +120,10 @@ def main() -> int:
     parser.add_argument("--cutoff", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["local", "hybrid"], default=None, help="train one model only")
-    parser.add_argument("--charges", choices=["neutral", "qeq"], default="neutral", help="the hybrid's charge scheme")
+    parser.add_argument(
+        "--charges", choices=["neutral", "qeq", "fixed"], default="neutral",
+        help="the hybrid's charge scheme (fixed: Na +1, Cl -1 e, not learned)",
+    )
     parser.add_argument(
         "--charge-weight", type=float, default=0.0,
         help="weight of the hybrid's loss on the frames' reference (formal) charges; 0: energies, forces, stress only",

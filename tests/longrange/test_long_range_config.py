@@ -34,6 +34,15 @@ def test_a_config_without_long_range_builds_the_local_model_and_with_it_the_hybr
         ({"charges": "qeq"}, "charges qeq needs screening: gaussian"),
         ({"method": "p3m"}, "method"),
         ({"sigma": 1.0}, "sigma is set but screening is 'none'"),
+        ({"charges": "fixed"}, r"charges fixed needs fixed_charges, the charge of each element in e \(e.g. fixed_charges: \{Na: 1.0"),
+        ({"fixed_charges": {"Na": 1.0, "Cl": -1.0}}, "fixed_charges is set but charges is 'neutral'; set charges: fixed or drop"),
+        ({"charges": "fixed", "fixed_charge": {"Na": 1.0}}, "unknown key 'fixed_charge' in LongRangeConfig; did you mean 'fixed_charges'"),
+        ({"charges": "fixed", "fixed_charges": {"NA": 1.0, "Cl": -1.0}}, "fixed_charges: 'NA' is not a chemical symbol; did you mean 'Na'"),
+        ({"charges": "fixed", "fixed_charges": {"Na": float("nan"), "Cl": -1.0}}, "the charge of Na is nan; give a finite charge in e"),
+        (
+            {"charges": "fixed", "fixed_charges": {"Na": 1.0}},
+            r"long_range.fixed_charges has no charge for \['Cl'\]; give every element of species \['Na', 'Cl'\] a charge",
+        ),
     ],
 )
 def test_bad_long_range_settings_say_what_to_change(section: dict, message: str) -> None:
@@ -41,9 +50,12 @@ def test_bad_long_range_settings_say_what_to_change(section: dict, message: str)
         ModelConfig(**SMALL, long_range=section)
 
 
-def test_long_range_model_files_round_trip_through_load_potential_as_plain_data(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "section", [{"accuracy": 1e-6}, {"accuracy": 1e-6, "charges": "fixed", "fixed_charges": {"Na": 0.8, "Cl": -0.8}}]
+)
+def test_long_range_model_files_round_trip_through_load_potential_as_plain_data(tmp_path, section: dict) -> None:
     torch.manual_seed(0)
-    config = ModelConfig(**SMALL, long_range={"accuracy": 1e-6})
+    config = ModelConfig(**SMALL, long_range=section)
     model = build_potential(config, dtype=torch.float64).eval()
     with torch.no_grad():
         for parameter in model.charge_head.parameters():
@@ -64,6 +76,7 @@ def test_long_range_model_files_round_trip_through_load_potential_as_plain_data(
     torch.testing.assert_close(by_load_potential(graph, outputs={"energy"}).energy, before.energy, rtol=0, atol=1e-12)
     as_float32 = load_potential(path, dtype=torch.float32)
     assert as_float32.dtype == torch.float32 and as_float32.scheme == model.scheme
+    torch.testing.assert_close(as_float32(graph, outputs={"charges"}).extra["charges"], before.extra["charges"].float())
     with pytest.raises(ModelFileError, match=r"holds a LongRangePotential.*equipot.load_potential\(path\)"):
         load_model(path)  # single EquivariantPotential files only
 

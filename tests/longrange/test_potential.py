@@ -1,4 +1,4 @@
-"""LongRangePotential: equivariance, finite differences and charge conservation, both schemes."""
+"""LongRangePotential: equivariance, finite differences and charge conservation, all three schemes."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from equipot.testing import (
 SCHEMES = {
     "neutral": {"screening": "none"},
     "qeq": {"screening": "gaussian", "sigma": 1.0},
+    "fixed": {"screening": "none"},
 }
+FIXED_CHARGES = {"Na": 0.9, "Cl": -0.9}  # not ±1, so that a wrong table or a missing correction shows
 
 
 def _hybrid(scheme: str, accuracy: float = 1e-9) -> LongRangePotential:
@@ -31,7 +33,8 @@ def _hybrid(scheme: str, accuracy: float = 1e-9) -> LongRangePotential:
         radial_hidden=8, readout_hidden=4, dtype=torch.float64,
     )
     coulomb = CoulombEnergy(method="auto", accuracy=accuracy, real_space_cutoff=6.0, **SCHEMES[scheme])
-    return LongRangePotential(local, charges=scheme, coulomb=coulomb).eval()
+    fixed = FIXED_CHARGES if scheme == "fixed" else None
+    return LongRangePotential(local, charges=scheme, coulomb=coulomb, fixed_charges=fixed).eval()
 
 
 def _crystal(charge: float = 0.0) -> Atoms:
@@ -104,3 +107,24 @@ def test_qeq_without_gaussian_charges_is_refused() -> None:
         model(graph_from_atoms(_molecule(), model.cutoff), outputs={"energy"})
     with pytest.raises(LongRangeError, match="charge scheme must be one of"):
         LongRangePotential(local, charges="eem")
+
+
+def test_fixed_charges_are_the_elements_values_shifted_equally_to_the_total_charge() -> None:
+    model = _hybrid("fixed")
+    assert list(model.charge_head.parameters()) == []  # nothing learned, no charge head
+    atoms = _molecule(charge=-1.0)  # Na3Cl2: 3 x 0.9 - 2 x 0.9 = 0.9 e, corrected by -1.9/5 e each
+    out = model(graph_from_atoms(atoms, model.cutoff), outputs={"energy", "charges"})
+    expected = torch.tensor([0.9, -0.9, 0.9, -0.9, 0.9], dtype=torch.float64) - 1.9 / 5
+    torch.testing.assert_close(out.extra["charges"].detach(), expected, rtol=0, atol=1e-12)
+    crystal = _crystal()  # neutral as given: the charges are the table's exactly
+    charges = model(graph_from_atoms(crystal, model.cutoff), outputs={"energy", "charges"}).extra["charges"].detach()
+    torch.testing.assert_close(charges, torch.tensor([0.9 if z == 11 else -0.9 for z in crystal.numbers], dtype=torch.float64))
+
+
+def test_fixed_charges_refuse_an_element_without_a_charge() -> None:
+    local = _hybrid("neutral").local
+    model = LongRangePotential(local, charges="fixed", coulomb=CoulombEnergy(), fixed_charges={"Na": 1.0})
+    with pytest.raises(LongRangeError, match=r"no fixed charge for \['Cl'\]; add them to long_range.fixed_charges"):
+        model(graph_from_atoms(_crystal(), model.cutoff), outputs={"energy"})
+    with pytest.raises(LongRangeError, match="fixed_charges go with the scheme 'fixed' and only with it"):
+        LongRangePotential(local, charges="neutral", fixed_charges={"Na": 1.0, "Cl": -1.0})

@@ -1,6 +1,7 @@
-"""A hybrid trained on reference charges fits its local part's normalization to the energies
-minus the Coulomb energy of those charges (`energies_without_reference_coulomb`), checked
-against the rocksalt Madelung energy of perfect NaCl cells."""
+"""A hybrid trained on reference charges (or with fixed charges) fits its local part's
+normalization to the energies minus the Coulomb energy of those charges
+(`energies_without_reference_coulomb`), checked against the rocksalt Madelung energy of
+perfect NaCl cells."""
 
 from __future__ import annotations
 
@@ -53,11 +54,14 @@ def test_the_coulomb_energy_of_the_reference_charges_is_taken_off(perfect_cells)
         assert after.atom_targets["forces"] is before.atom_targets["forces"]
 
 
-def _config(train_file: Path, output_dir: Path, targets: dict) -> TrainConfig:
+NEUTRAL = {"charges": "neutral", "accuracy": 1e-6, "real_space_cutoff": 8.0}
+
+
+def _config(train_file: Path, output_dir: Path, targets: dict, long_range: dict = NEUTRAL) -> TrainConfig:
     return TrainConfig.model_validate({
         "data": {"train_file": str(train_file), "n_valid": 1},
         "model": {"num_channels": 4, "num_layers": 1, "lmax": 1, "hidden_lmax": 1, "cutoff": 3.0,
-                  "long_range": {"charges": "neutral", "accuracy": 1e-6, "real_space_cutoff": 8.0}},
+                  "long_range": long_range},
         "loss": {"targets": targets},
         "atomic_energies": {"Na": 0.0, "Cl": 0.0},
         "dtype": "float64",
@@ -77,3 +81,13 @@ def test_the_hybrids_shift_is_fitted_without_the_madelung_energy_with_a_charge_l
     assert float(without.model.local.shift) == pytest.approx(total, abs=1e-6)
     assert float(with_charges.model.local.shift) == pytest.approx(short, abs=1e-5)
     assert short - total > 4.0  # the Madelung energy, about 4.5 eV/atom, no longer in the shift
+
+
+def test_with_fixed_charges_the_shift_is_fitted_without_their_madelung_energy_and_without_a_charge_loss(perfect_cells, tmp_path) -> None:
+    frames = ase.io.read(perfect_cells, index=":")
+    fixed = {**NEUTRAL, "charges": "fixed", "fixed_charges": {"Na": 1.0, "Cl": -1.0}}
+    run = prepare_run(_config(perfect_cells, tmp_path / "fixed", {}, long_range=fixed))
+    train = [int(name.split()[1]) for name in run.data.train.names]
+    short = np.mean([(frames[i].get_potential_energy() - madelung_energy(LATTICE_CONSTANTS[i], 8)) / 8 for i in train])
+    assert float(run.model.local.shift) == pytest.approx(short, abs=1e-5)
+    assert run.model.scheme == "fixed" and list(run.model.charge_head.parameters()) == []

@@ -79,6 +79,8 @@ class ModelConfig(StrictModel):
         names = [head.name for head in self.heads]
         if len(set(names)) != len(names):
             raise ValueError(f"head names must be unique, got {names}")
+        if self.long_range is not None and self.species is not None:  # species may be inferred later (training)
+            self.long_range.check_fixed_charges_cover(self.species)
         return self
 
     @property

@@ -26,7 +26,9 @@ def build_potential(config: ModelConfig, dtype: torch.dtype = torch.float32) -> 
     settings = config.long_range
     if settings is None:
         return local
-    return LongRangePotential(local, charges=settings.charges, coulomb=coulomb_energy_of(settings))
+    return LongRangePotential(
+        local, charges=settings.charges, coulomb=coulomb_energy_of(settings), fixed_charges=settings.fixed_charges
+    )
 
 
 def save_long_range_model(model: LongRangePotential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:

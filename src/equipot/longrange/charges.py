@@ -1,5 +1,5 @@
-"""`ChargeHead`: per-atom charges from the final node features, the structure's total charge
-conserved exactly, by one of two schemes.
+"""`ChargeHead`: per-atom charges, the structure's total charge conserved exactly, by one of
+three schemes (the first two learned from the final node features).
 
 - ``neutral``: the network predicts a raw charge ``s_i`` and a weight ``w_i =
   softplus(u_i) + 0.01`` (> 0); ``q_i = s_i - w_i (sum_j s_j - Q) / sum_j w_j`` over the atoms
@@ -14,6 +14,11 @@ conserved exactly, by one of two schemes.
   Lagrange multiplier per structure, differentiable, so charge can flow across the whole
   structure. The cost grows as n_atoms² (matrix) and n_atoms³ (solve) per structure:
   meant for structures up to a few thousand atoms.
+- ``fixed`` (the classical Born–Mayer / Tosi–Fumi form for salts and oxides): each atom
+  carries its element's charge ``p_i`` from a table (e.g. Na +1, Cl -1 e); nothing is
+  learned, there is no charge head. When a structure's ``sum_j p_j`` differs from ``Q``
+  (a charged cell, or a non-stoichiometric one), the ``neutral`` correction with equal
+  weights applies: ``q_i = p_i - (sum_j p_j - Q) / n_atoms`` of the structure.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from ase.data import atomic_numbers, chemical_symbols
 from torch import Tensor, nn
 
 from ..data import AtomicGraph
@@ -30,11 +36,31 @@ from ..nn.projection import IrrepsProjection
 from ..nn.scatter import scatter_sum
 from .coulomb import COULOMB_CONSTANT, CoulombEnergy, LongRangeError
 
-__all__ = ["CHARGE_SCHEMES", "ChargeHead", "ChargeResult"]
+__all__ = ["CHARGE_SCHEMES", "ChargeHead", "ChargeResult", "fixed_charges_of"]
 
-CHARGE_SCHEMES = ("neutral", "qeq")
+CHARGE_SCHEMES = ("neutral", "qeq", "fixed")
 
 _MIN_WEIGHT = 0.01
+
+
+def fixed_charges_of(graph: AtomicGraph, fixed_charges: dict[str, float]) -> Tensor:
+    """The ``fixed`` scheme's charges [n_atoms] (e, float64) of ``graph``: each element's
+    charge from ``fixed_charges`` (symbol -> e), corrected to each structure's total charge
+    with equal weights (module docstring)."""
+    table = torch.full((len(chemical_symbols),), math.nan, dtype=torch.float64, device=graph.positions.device)
+    for symbol, charge in fixed_charges.items():
+        table[atomic_numbers[symbol]] = float(charge)
+    return _charges_from_table(table, graph, graph.total_charge.to(torch.float64))  # type: ignore[union-attr]
+
+
+def _charges_from_table(table: Tensor, graph: AtomicGraph, total: Tensor) -> Tensor:
+    charges = table.index_select(0, graph.atomic_numbers)
+    if bool(torch.isnan(charges).any()):
+        missing = sorted({chemical_symbols[int(z)] for z in graph.atomic_numbers[torch.isnan(charges)]})
+        raise LongRangeError(f"no fixed charge for {missing}; add them to long_range.fixed_charges (e)")
+    excess = scatter_sum(charges, graph.batch, graph.n_graphs) - total
+    counts = graph.atoms_per_graph.to(charges.dtype).clamp(min=1)
+    return charges - (excess / counts).index_select(0, graph.batch)
 
 
 class ChargeResult:
@@ -46,19 +72,31 @@ class ChargeResult:
 
 
 class ChargeHead(nn.Module):
-    """Charges from node features ``[n_atoms, C, layout.dim]`` for the ``scheme`` of the
-    module docstring; `forward` returns a `ChargeResult`."""
+    """Charges for the ``scheme`` of the module docstring; `forward` returns a `ChargeResult`.
+    ``neutral`` and ``qeq`` read node features ``[n_atoms, C, layout.dim]``; ``fixed`` takes
+    ``fixed_charges`` (element symbol -> e) and has no weights."""
 
-    def __init__(self, layout: IrrepsLayout, parity: bool, scheme: str = "neutral"):
+    def __init__(self, layout: IrrepsLayout, parity: bool, scheme: str = "neutral", fixed_charges: dict[str, float] | None = None):
         super().__init__()
         if scheme not in CHARGE_SCHEMES:
             raise LongRangeError(f"charge scheme must be one of {list(CHARGE_SCHEMES)}, got {scheme!r}")
+        if (scheme == "fixed") != (fixed_charges is not None):
+            raise LongRangeError(f"fixed_charges go with the scheme 'fixed' and only with it; got scheme {scheme!r}")
         self.scheme = scheme
-        self.projection = IrrepsProjection(layout, "2x0e", parity, f"charges ({scheme})")
+        self.fixed_charges = None if fixed_charges is None else dict(fixed_charges)
+        self.projection = None if scheme == "fixed" else IrrepsProjection(layout, "2x0e", parity, f"charges ({scheme})")
+        table = None
+        if fixed_charges is not None:  # by atomic number; NaN: no charge given. Rebuilt from the config, not saved
+            table = torch.full((len(chemical_symbols),), math.nan, dtype=torch.float64)
+            for symbol, charge in fixed_charges.items():
+                table[atomic_numbers[symbol]] = float(charge)
+        self.register_buffer("fixed_table", table, persistent=False)
 
     def forward(self, features: Tensor, graph: AtomicGraph, positions: Tensor, cell: Tensor, coulomb: CoulombEnergy) -> ChargeResult:
+        total = graph.total_charge.to(positions.dtype)  # type: ignore[union-attr]
+        if self.projection is None:
+            return self._fixed(total, graph, positions.dtype)
         values = self.projection(features)
-        total = graph.total_charge.to(values.dtype)  # type: ignore[union-attr]
         if self.scheme == "neutral":
             raw, weights = values[:, 0], F.softplus(values[:, 1]) + _MIN_WEIGHT
             excess = scatter_sum(raw, graph.batch, graph.n_graphs) - total
@@ -66,6 +104,11 @@ class ChargeHead(nn.Module):
             charges = raw - weights * share.index_select(0, graph.batch)
             return ChargeResult(charges, torch.zeros_like(charges), None)
         return self._equilibrate(values[:, 0], F.softplus(values[:, 1]), total, graph, positions, cell, coulomb)
+
+    def _fixed(self, total: Tensor, graph: AtomicGraph, dtype: torch.dtype) -> ChargeResult:
+        assert self.fixed_table is not None
+        charges = _charges_from_table(self.fixed_table.to(dtype), graph, total)
+        return ChargeResult(charges, torch.zeros_like(charges), None)
 
     def _equilibrate(
         self, chi: Tensor, hardness: Tensor, total: Tensor, graph: AtomicGraph, positions: Tensor, cell: Tensor, coulomb: CoulombEnergy

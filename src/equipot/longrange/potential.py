@@ -4,7 +4,8 @@ predicts, itself a `Potential`.
     E = sum_i E_i^local + sum_i e_i^charges + 1/2 sum_i q_i phi_i
 
 ``E_i^local`` is the local model's per-atom energy, ``q_i`` the charges of a `ChargeHead`
-read from the same final node features, ``e_i^charges`` their on-site energies (qeq only)
+read from the same final node features (or each element's fixed charge, scheme ``fixed``),
+``e_i^charges`` their on-site energies (qeq only)
 and ``phi_i`` the electrostatic potential of all other charges (`CoulombEnergy`).
 Nothing is counted twice: the local model is trained on the total energy with the
 Coulomb term already in it, so it learns only what the Coulomb term of the predicted
@@ -50,8 +51,9 @@ class LongRangePotential(WrapsPotential, nn.Module):
     """``local`` (an `EquivariantPotential`) plus the Coulomb energy of charges predicted from
     its final node features (module docstring).
 
-    - ``charges``: ``neutral`` or ``qeq`` (`ChargeHead`); the charges of each structure sum
-      to its total charge (``graph.total_charge``, from ``atoms.info["charge"]``, default 0).
+    - ``charges``: ``neutral``, ``qeq`` or ``fixed`` (`ChargeHead`; ``fixed`` takes
+      ``fixed_charges``, element symbol -> e); the charges of each structure sum to its
+      total charge (``graph.total_charge``, from ``atoms.info["charge"]``, default 0).
     - ``coulomb``: the `CoulombEnergy` (method, screening, accuracy); qeq needs Gaussian
       screening.
 
@@ -65,7 +67,13 @@ class LongRangePotential(WrapsPotential, nn.Module):
 
     wrapped_attribute = "local"  # cutoff, species, dtype, device: the local model's
 
-    def __init__(self, local: EquivariantPotential, charges: str = "neutral", coulomb: CoulombEnergy | None = None):
+    def __init__(
+        self,
+        local: EquivariantPotential,
+        charges: str = "neutral",
+        coulomb: CoulombEnergy | None = None,
+        fixed_charges: dict[str, float] | None = None,
+    ):
         super().__init__()
         self.local = local
         self.coulomb = coulomb if coulomb is not None else CoulombEnergy()
@@ -73,7 +81,7 @@ class LongRangePotential(WrapsPotential, nn.Module):
         previous = torch.get_default_dtype()
         torch.set_default_dtype(torch.float64)  # e3nn constants exact, then cast (as the local model)
         try:
-            self.charge_head = ChargeHead(local.layout_node, local.config.parity, charges)
+            self.charge_head = ChargeHead(local.layout_node, local.config.parity, charges, fixed_charges)
         finally:
             torch.set_default_dtype(previous)
         self.charge_head.to(dtype=local.dtype, device=local.device)
@@ -90,7 +98,7 @@ class LongRangePotential(WrapsPotential, nn.Module):
 
     def converted(self, dtype: torch.dtype) -> LongRangePotential:
         """A copy computing in ``dtype`` (the local model's `converted`, the charge head cast)."""
-        other = LongRangePotential(self.local.converted(dtype), self.scheme, copy.copy(self.coulomb))
+        other = LongRangePotential(self.local.converted(dtype), self.scheme, copy.copy(self.coulomb), self.charge_head.fixed_charges)
         other.charge_head.load_state_dict({k: v.to(dtype) for k, v in self.charge_head.state_dict().items()})
         other.metadata = dict(self.metadata)
         return other.train(self.training)

@@ -98,8 +98,11 @@ def prepare_run(config: TrainConfig) -> RunSetup:
 def _statistics_graphs(config: TrainConfig, data: TrainingData) -> list[AtomicGraph]:
     """The training graphs the normalization is fitted on: with ``model.long_range`` and a
     ``charges`` loss target, their energies minus the Coulomb energy of the reference charges
-    (what the local part has to learn; `energies_without_reference_coulomb`)."""
+    (what the local part has to learn; `energies_without_reference_coulomb`); with
+    ``charges: fixed``, minus that of the fixed charges."""
     settings = config.model.long_range
+    if settings is not None and settings.charges == "fixed":  # known charges: subtract theirs
+        return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings), fixed_charges=settings.fixed_charges)
     if settings is None or "charges" not in config.loss.targets:
         return list(data.train.graphs)
     return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings))
