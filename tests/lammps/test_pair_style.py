@@ -118,12 +118,12 @@ def test_lammps_matches_the_ase_calculator(lammps_setup, references, name: str, 
 
 
 def test_chunked_program_calls_match_too(lammps_setup, references) -> None:
-    """``chunk 5``: each rank's 16 atoms go through the program in 4 spatial blocks, the
+    """``chunk 2``: each rank's 16 atoms go through the program in spatial blocks of about 2, the
     other local atoms acting as ghosts of each block (memory bounded on big ranks)."""
     name = "skewed triclinic Cu/Au"
     atoms = STRUCTURES[name]()
     reference = references[name]
-    result = lammps_point(atoms, lammps_setup.export, lammps_setup.plugin, ranks=2, options="chunk 5")
+    result = lammps_point(atoms, lammps_setup.export, lammps_setup.plugin, ranks=2, options="chunk 2")
     assert abs(result.energy - reference["energy"]) / len(atoms) < ENERGY_PER_ATOM
     assert np.abs(result.energies - reference["energies"]).max() < ENERGY_PER_ATOM
     assert np.abs(result.forces - reference["forces"]).max() < FORCE

@@ -209,10 +209,13 @@ std::vector<std::vector<int>> PairEquipot::local_chunks()
   double lo[3] = {x[0][0], x[0][1], x[0][2]}, hi[3] = {x[0][0], x[0][1], x[0][2]};
   for (int i = 0; i < nlocal; i++)
     for (int k = 0; k < 3; k++) lo[k] = std::min(lo[k], x[i][k]), hi[k] = std::max(hi[k], x[i][k]);
-  // bins (k, k, m) with k = floor(cbrt(n)) and k * k * m >= n blocks of chunk_atoms
-  int n_blocks = (nlocal + chunk_atoms - 1) / chunk_atoms;
-  int k_side = std::max(1, static_cast<int>(std::floor(std::cbrt(static_cast<double>(n_blocks)) + 1e-9)));
-  int bins[3] = {k_side, k_side, (n_blocks + k_side * k_side - 1) / (k_side * k_side)};
+  // blocks close to cubes: edge = (volume per block)^(1/3), bins per direction rounded
+  double n_blocks = static_cast<double>(nlocal) / chunk_atoms;
+  double extent[3], volume = 1.0;
+  for (int k = 0; k < 3; k++) volume *= (extent[k] = std::max(hi[k] - lo[k], 1.0));
+  double edge = std::cbrt(volume / n_blocks);
+  int bins[3];
+  for (int k = 0; k < 3; k++) bins[k] = std::max(1, static_cast<int>(std::lround(extent[k] / edge)));
   chunks.resize(static_cast<size_t>(bins[0]) * bins[1] * bins[2]);
   for (int i = 0; i < nlocal; i++) {
     int bin = 0;
