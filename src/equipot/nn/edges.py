@@ -13,7 +13,7 @@ __all__ = ["EdgeContext"]
 class EdgeContext:
     """The edges of a graph as the interaction layers see them, computed once per call.
 
-    - ``vectors`` [n_edges, 3], Å: ``r_receiver - r_sender`` (with cell shifts);
+    - ``vectors`` [n_edges, 3], Å: ``r_sender - r_receiver`` (from each receiver to its sender's periodic image, as `data.edge_vectors`);
     - ``harmonics`` [n_edges, layout_sh.dim]: spherical harmonics of the edge directions;
     - ``radial`` [n_edges, num_basis]: the radial basis of the edge lengths;
     - ``envelope`` [n_edges]: the smooth cutoff (1 at r = 0, 0 from the cutoff on);
