@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from equipot import EquipotCalculator, EquivariantPotential, graph_from_atoms, save_model
 from equipot.config import ModelConfig
+from equipot.config.train import TrainConfig
 from equipot.data import batch_graphs
 from equipot.models import PairRepulsion, Potential, SumPotential
 from equipot.models.io import ModelFileError, load_model
@@ -194,6 +195,15 @@ def test_member_configs_share_the_split_and_differ_in_seed_and_resample(tmp_path
     assert len(set(data[0].train.names)) < len(data[0].train)  # drawn with replacement
     plain = member_config(config, 1)
     assert plain.data.bootstrap_seed is None
+
+
+def test_member_configs_of_a_fine_tune_leave_the_model_section_to_the_base_file(tmp_path: Path) -> None:
+    config = tiny_config(write_molecules(tmp_path / "ch4.xyz"), tmp_path / "run")
+    finetune = TrainConfig.model_validate({**config.model_dump(exclude={"model"}), "finetune_from": "base.pt"})
+    member = member_config(finetune, 1)
+    # set keys would be compared with the base model file's architecture and refused
+    assert member.finetune_from == "base.pt" and not member.model.model_fields_set
+    assert member.seed == finetune.seed + 1 and member.data.split_seed == finetune.seed
 
 
 def test_train_committee_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,7 +49,7 @@ def member_config(config: TrainConfig, index: int, bootstrap: bool = False, thre
     validation/test split for every member (``data.split_seed`` fixed to the config's);
     with ``bootstrap``, its own resample of the training split (``data.bootstrap_seed``).
     ``threads`` replaces ``config.threads`` when the config leaves it unset."""
-    data = config.model_dump()
+    data = config.model_dump(exclude_unset=True)  # unset stays unset: a fine-tune's model keys must not appear set
     seed = config.seed + index
     data["seed"] = seed
     data["output_dir"] = str(Path(config.output_dir) / f"member_{index}")
