@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from equipot import EquipotCalculator, EquivariantPotential
 from equipot.data.atoms import graph_from_atoms
 from equipot.data.batching import batch_graphs
-from equipot.extensions.coarse_grain import bead_symbols, force_matching_loss
+from equipot.extensions.coarse_grain import bead_symbols, fit_force_matching
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,22 +71,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     forces = torch.from_numpy(data["bead_forces"])
     model = EquivariantPotential(species=bead_symbols(1), cutoff=args.cutoff, num_channels=8, lmax=1, num_layers=1,
                                  dtype=torch.float64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, (1e-2) ** (1 / args.steps))
-    start, step = time.perf_counter(), 0
-    model.train()
-    rng = np.random.default_rng(0)
-    while step < args.steps and time.perf_counter() - start < args.seconds:
-        chosen = rng.choice(train, args.batch, replace=False)
-        optimizer.zero_grad()
-        loss = force_matching_loss(model, batch_graphs([graphs[k] for k in chosen]), forces[chosen].reshape(-1, 3))
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        if step % 100 == 0:
-            print(f"step {step}  force MSE {float(loss):.4g} (eV/Å)^2  ({time.perf_counter() - start:.0f} s)", flush=True)
-    model.eval()
+    start = time.perf_counter()
+    step = fit_force_matching(model, graphs, forces, train, args.steps, args.seconds, args.batch, np.random.default_rng(0))
     predicted = model(batch_graphs([graphs[k] for k in test]), outputs={"forces"}).forces.detach()
     reference = forces[test].reshape(-1, 3)
     results = {

@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from equipot import EquipotCalculator, EquivariantPotential
 from equipot.data.atoms import graph_from_atoms
 from equipot.data.batching import batch_graphs
-from equipot.extensions.coarse_grain import bead_symbols, force_matching_loss
+from equipot.extensions.coarse_grain import bead_symbols, fit_force_matching
 from equipot.extensions.coarse_grain_dynamics import OrientedBeadLangevin, pair_correlations
 from equipot.extensions.coarse_grain_oriented import (
     OrientedBeadMapping,
@@ -158,20 +158,10 @@ def train_isotropic(beads: dict, args, rng) -> tuple[EquivariantPotential, dict]
     torch.manual_seed(0)
     model = EquivariantPotential(species=bead_symbols(1), cutoff=args.cutoff, num_channels=8, lmax=1, num_layers=1,
                                  dtype=torch.float64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, (1e-2) ** (1 / args.steps))
     train, test = np.flatnonzero(beads["train"]), np.flatnonzero(~beads["train"])
-    start, step = time.perf_counter(), 0
-    while step < args.steps and time.perf_counter() - start < args.seconds:
-        chosen = rng.choice(train, min(args.batch, len(train)), replace=False)
-        optimizer.zero_grad()
-        loss = force_matching_loss(model, batch_graphs([graphs[k] for k in chosen]), forces[chosen].reshape(-1, 3))
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        if step % 200 == 0:
-            print(f"isotropic step {step}  force MSE {float(loss.detach()):.4g}  ({time.perf_counter() - start:.0f} s)", flush=True)
+    start = time.perf_counter()
+    step = fit_force_matching(model, graphs, forces, train, args.steps, args.seconds, min(args.batch, len(train)), rng,
+                              log_every=200, label="isotropic ")
     predicted = model(batch_graphs([graphs[k] for k in test]), outputs={"forces"}).forces.detach()
     reference = forces[test].reshape(-1, 3)
     return model, {"steps": step, "seconds": time.perf_counter() - start,

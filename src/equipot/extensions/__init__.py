@@ -20,6 +20,7 @@ from .coarse_grain import (
     DiatomicFluidCalculator,
     bead_symbols,
     diatomic_fluid,
+    fit_force_matching,
     force_matching_loss,
     molecular_liquid,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "DiatomicFluidCalculator",
     "bead_symbols",
     "diatomic_fluid",
+    "fit_force_matching",
     "force_matching_loss",
     "molecular_liquid",
     "OrientedBeadLangevin",

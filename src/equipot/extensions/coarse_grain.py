@@ -17,6 +17,9 @@ diatomic molecules (harmonic bonds, Lennard-Jones between atoms of different mol
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from ase import Atoms, units
@@ -24,6 +27,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 from torch import Tensor
 
+from equipot.data.batching import batch_graphs
 from equipot.data.graph import AtomicGraph
 from equipot.data.neighbors import NeighborList
 from equipot.models.potential import EquivariantPotential
@@ -121,6 +125,42 @@ def force_matching_loss(model: EquivariantPotential, graph: AtomicGraph, bead_fo
     [n_beads, 3]; differentiable in the model's parameters."""
     predicted = model(graph, outputs={"forces"}, create_graph=True).forces
     return (predicted - bead_forces.to(predicted.dtype)).pow(2).mean()
+
+
+def fit_force_matching(
+    model: EquivariantPotential,
+    graphs: Sequence[AtomicGraph],
+    bead_forces: Tensor,
+    train: np.ndarray,
+    steps: int,
+    seconds: float,
+    batch_size: int,
+    rng: np.random.Generator,
+    lr: float = 5e-3,
+    log_every: int = 100,
+    label: str = "",
+) -> int:
+    """Train ``model`` by `force_matching_loss` on random batches of ``batch_size`` frames
+    drawn from the indices ``train`` (``graphs`` one bead graph per frame, ``bead_forces``
+    [n_frames, n_beads, 3] eV/Å), with Adam at ``lr`` decayed exponentially to 1 % of it over
+    ``steps``; stops after ``steps`` steps or ``seconds`` of wall time, printing the loss every
+    ``log_every`` steps. Returns the number of steps taken."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, (1e-2) ** (1 / steps))
+    start, step = time.perf_counter(), 0
+    model.train()
+    while step < steps and time.perf_counter() - start < seconds:
+        chosen = rng.choice(train, batch_size, replace=False)
+        optimizer.zero_grad()
+        loss = force_matching_loss(model, batch_graphs([graphs[k] for k in chosen]), bead_forces[chosen].reshape(-1, 3))
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        if step % log_every == 0:
+            print(f"{label}step {step}  force MSE {float(loss.detach()):.4g} (eV/Å)^2  ({time.perf_counter() - start:.0f} s)", flush=True)
+    model.eval()
+    return step
 
 
 class DiatomicFluidCalculator(Calculator):
