@@ -125,6 +125,17 @@ def test_a_charge_target_without_long_range_says_where_charges_come_from(nacl_ce
         fit(config)
 
 
+@pytest.mark.parametrize("target", ["charges", "dipole"])
+def test_a_charge_or_dipole_target_with_fixed_charges_is_refused_as_training_nothing(nacl_cells_file, tmp_path, target) -> None:
+    fixed = {**LONG_RANGE, "charges": "fixed", "fixed_charges": {"Na": 1.0, "Cl": -1.0}}
+    config = hybrid_config(
+        nacl_cells_file, tmp_path / "fixed", model={**TINY, "long_range": fixed},
+        loss={"targets": {target: {"weight": 1.0}}},
+    )
+    with pytest.raises(ConfigError, match="charges: fixed the charges .* would train nothing: remove it"):
+        fit(config)
+
+
 def test_the_training_module_refuses_a_potential_without_parameters() -> None:
     class Frozen(torch.nn.Module):
         pass

@@ -144,7 +144,7 @@ def _further_outputs(config: ModelConfig) -> dict[str, bool]:
     """Outputs beyond energy, forces and stress that can be loss targets, by name: per atom or not
     (the heads, and with ``long_range`` the charges and the dipole)."""
     outputs = {head.name: head.per_atom for head in config.heads}
-    if config.long_range is not None:
+    if config.long_range is not None and config.long_range.charges != "fixed":  # fixed charges learn nothing
         outputs.update({name: LONG_RANGE_OUTPUTS[name].per_atom for name in ("charges", "dipole")})
     return outputs
 
@@ -159,8 +159,21 @@ def _check_targets(config: TrainConfig, outputs: dict[str, bool], source: str | 
             f"loss.targets names {unknown}, but {where} has no head of that name (heads: {names}); "
             f"declare one, e.g. model.heads: [{{name: {unknown[0]}, kind: dipole}}] (kinds: irreps, dipole, "
             "polarizability, cartesian)"
-            + ("; learned charges come with a model.long_range section (docs/longrange.md)" if "charges" in unknown else "")
+            + _charge_target_hint(config, unknown)
         )
+
+
+def _charge_target_hint(config: TrainConfig, unknown: list[str]) -> str:
+    """Why a ``charges`` or ``dipole`` target has no output to train."""
+    if not {"charges", "dipole"} & set(unknown):
+        return ""
+    settings = config.model.long_range
+    if settings is not None and settings.charges == "fixed":
+        return (
+            "; with model.long_range.charges: fixed the charges (and so the dipole) are set by fixed_charges and a "
+            "charges or dipole loss would train nothing: remove it, or learn charges with charges: neutral or qeq"
+        )
+    return "; learned charges come with a model.long_range section (docs/longrange.md)" if "charges" in unknown else ""
 
 
 def _with_head_scales(config: ModelConfig, data: TrainingData) -> ModelConfig:
