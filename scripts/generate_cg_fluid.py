@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from ase import units
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 
 from equipot.extensions.coarse_grain import BeadMapping, DiatomicFluidCalculator, diatomic_fluid
 from provenance import git_commit
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     atoms = diatomic_fluid(args.per_side, args.density, seed=args.seed)
     atoms.calc = DiatomicFluidCalculator()
-    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(args.seed))
+    thermalize_momenta(atoms, args.temperature, rng=np.random.default_rng(args.seed))
     dynamics = Langevin(atoms, 1.0 * units.fs, temperature_K=args.temperature, friction=0.02, fixcm=False,
                         rng=np.random.default_rng(args.seed + 1))
     dynamics.run(args.equilibration)

@@ -31,7 +31,7 @@ import numpy as np
 from ase import Atoms, units
 from ase.build import molecule
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tblite.ase import TBLite
 
 from equipot.extensions.coarse_grain import molecular_liquid
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> Path:
     atoms.set_masses(masses)
     atoms.calc = TBLite(method=args.method, verbosity=0)
     rng = np.random.default_rng(args.seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=rng)
+    thermalize_momenta(atoms, args.temperature, rng=rng)
     Stationary(atoms)
     dynamics = Langevin(atoms, args.timestep * units.fs, temperature_K=args.temperature,
                         friction=args.friction / units.fs, fixcm=False, rng=rng)

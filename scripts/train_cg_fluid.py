@@ -25,7 +25,7 @@ import torch
 from ase import Atoms, units
 from ase.geometry.rdf import get_rdf
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # CG MD from the last mapped frame
     atoms = frames[-1].copy()
     atoms.calc = EquipotCalculator(model)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(1))
+    thermalize_momenta(atoms, args.temperature, rng=np.random.default_rng(1))
     dynamics = Langevin(atoms, 2.0 * units.fs, temperature_K=args.temperature, friction=0.02, fixcm=False,
                         rng=np.random.default_rng(2))
     dynamics.run(500)

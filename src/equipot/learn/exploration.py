@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms, units
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from ..calculator import EquipotCalculator
 from ..config.learn import ExplorationSection
@@ -32,7 +32,7 @@ def explore(
             rng = np.random.default_rng([seed, start_index, t_index])
             atoms = start.copy()
             atoms.calc = calculator
-            MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+            thermalize_momenta(atoms, temperature, rng=rng)
             Stationary(atoms)
             origin = f"md:T={temperature:g}K"
             dynamics = Langevin(

@@ -24,7 +24,7 @@ import torch
 from ase import Atoms, units
 from ase.build import bulk
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 
 from ..simulate.relax import relax
 from ..uq.descriptors import nearest_distances
@@ -177,7 +177,7 @@ def disorder_structures(
     for temperature in (*temperatures, melt_temperature):
         atoms = crystal.copy()
         atoms.calc = calculator
-        MaxwellBoltzmannDistribution(atoms, temperature_K=2 * temperature, rng=rng)
+        thermalize_momenta(atoms, 2 * temperature, rng=rng)
         Langevin(atoms, 2 * units.fs, temperature_K=temperature, friction=0.02, fixcm=False, rng=rng).run(md_steps)
         if temperature == melt_temperature:
             dynamics = Langevin(atoms, 2 * units.fs, temperature_K=melt_temperature, friction=0.05, fixcm=False, rng=rng)

@@ -46,10 +46,7 @@ def _initial_velocities(atoms: Atoms, temperature_K: float | None, seed: int) ->
         atoms.set_momenta(np.zeros((len(atoms), 3)))
         return
     rng = np.random.default_rng(seed)
-    if hasattr(velocitydistribution, "thermalize_momenta"):  # ASE >= 3.29
-        velocitydistribution.thermalize_momenta(atoms, temperature_K, rng=rng)
-    else:
-        velocitydistribution.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    velocitydistribution.thermalize_momenta(atoms, temperature_K, rng=rng)
     Stationary(atoms)  # zero total momentum; the temperature is rescaled back
     if not atoms.pbc.any():
         ZeroRotation(atoms)  # a free molecule: no overall rotation either
