@@ -123,3 +123,17 @@ def test_bad_input_is_refused() -> None:
         elastic_tensor(EMT(), bulk("Cu", a=3.6), relax_ions=True, optimizer="LBFGS-B")
     with pytest.raises(np.linalg.LinAlgError):
         elastic_moduli(np.zeros((6, 6)))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda atoms: atoms.positions.__setitem__((1, 2), np.nan), "atoms: positions of atoms \\[1\\] are NaN or infinite"),
+        (lambda atoms: atoms.set_cell(np.zeros((3, 3))), "atoms: the cell has zero volume"),
+    ],
+)
+def test_a_structure_with_nan_positions_or_a_flat_cell_is_refused_before_any_calculation(spoil, message) -> None:
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    spoil(atoms)
+    with pytest.raises(ValueError, match=message):
+        elastic_tensor(EMT(), atoms)

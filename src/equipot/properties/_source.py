@@ -9,11 +9,11 @@ against ASE's EMT or GFN2-xTB.
 
 from __future__ import annotations
 
-import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 
 from ..calculator import EquipotCalculator
+from ..data import check_structure
 from ..models import Potential
 
 __all__ = ["EnergySource", "as_calculator", "attach", "is_model"]
@@ -47,10 +47,11 @@ def attach(atoms: Atoms, calculator: BaseCalculator) -> Atoms:
 
 
 def check_atoms(atoms: Atoms, name: str = "atoms") -> None:
-    """Raise a ValueError naming ``name`` unless ``atoms`` is a non-empty `ase.Atoms`."""
+    """Raise a ValueError naming ``name`` unless ``atoms`` is a non-empty `ase.Atoms` with
+    finite positions and cell and, where periodic, a cell of non-zero volume
+    (`equipot.data.check_structure`)."""
     if not isinstance(atoms, Atoms):
         raise TypeError(f"{name} must be an ase.Atoms, got {type(atoms).__name__}")
     if len(atoms) == 0:
         raise ValueError(f"{name} has no atoms")
-    if not np.isfinite(atoms.positions).all():
-        raise ValueError(f"{name} has non-finite positions")
+    check_structure(atoms.positions, atoms.cell.array, atoms.pbc, name)
