@@ -1,6 +1,7 @@
 """Vibrations: an analytic Lennard-Jones dimer, zero-mode counts (6 nonlinear, 5 linear,
 3 periodic) with warnings for imaginary modes, agreement with ASE's `Vibrations`, Eckart
-projection, and mode animations."""
+projection, mode animations, and the pairing of a model's modes with a reference's by
+eigenvector (`match_modes`)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from ase.calculators.lj import LennardJones
 from ase.optimize import BFGS
 from ase.vibrations import Vibrations
 
-from equipot.properties import newton_relax, vibrational_analysis, vibrations, write_mode_animation
-from equipot.properties.vibrations import CM_PER_SQRT_EV_PER_A2_AMU, expected_zero_modes
+from equipot.properties import match_modes, newton_relax, vibrational_analysis, vibrations, write_mode_animation
+from equipot.properties.vibrations import CM_PER_SQRT_EV_PER_A2_AMU, expected_zero_modes, external_basis
 
 
 def _relaxed_emt(name: str) -> Atoms:
@@ -134,3 +135,94 @@ def test_geometry_classification_and_bad_input() -> None:
     assert expected_zero_modes(molecule("H2O")) == (6, "nonlinear")
     with pytest.raises(ValueError, match=r"shape \[3N, 3N\] = \[9, 9\]"):
         vibrational_analysis(np.zeros((6, 6)), molecule("H2O"))
+
+
+def _hessian_with_modes(atoms: Atoms, vectors: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
+    """Cartesian Hessian whose mass-weighted form has these internal eigenvectors (columns of
+    ``vectors`` [3N, M]) and eigenvalues, and exact zeros for translations and rotations."""
+    root = np.repeat(np.sqrt(atoms.get_masses()), 3)
+    weighted = vectors @ np.diag(eigenvalues) @ vectors.T
+    return root[:, None] * weighted * root[None, :]
+
+
+def _internal_vectors(atoms: Atoms, seed: int = 0) -> np.ndarray:
+    """[3N, M] random orthonormal vectors orthogonal to the mass-weighted rigid motions."""
+    external = external_basis(atoms)
+    q, _ = np.linalg.qr(external.T, mode="complete")
+    internal = q[:, external.shape[0] :]
+    rotation, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(internal.shape[1],) * 2))
+    return internal @ rotation
+
+
+def test_match_modes_pairs_permuted_and_rotated_modes_by_eigenvector() -> None:
+    atoms = molecule("CH3CH2OH")
+    vectors = _internal_vectors(atoms)
+    eigenvalues = np.linspace(0.01, 0.5, vectors.shape[1])  # ascending, distinct
+    reference = vibrational_analysis(_hessian_with_modes(atoms, vectors, eigenvalues), atoms, project=True)
+    permutation = np.random.default_rng(1).permutation(len(eigenvalues))
+    turned = vectors.copy()  # modes 3 and 4 of the model turned by 20° into each other
+    angle = np.radians(20.0)
+    turned[:, 3] = np.cos(angle) * vectors[:, 3] + np.sin(angle) * vectors[:, 4]
+    turned[:, 4] = -np.sin(angle) * vectors[:, 3] + np.cos(angle) * vectors[:, 4]
+    model = vibrational_analysis(_hessian_with_modes(atoms, turned, eigenvalues[permutation]), atoms, project=True)
+
+    match = match_modes(model, reference)
+    frequencies = np.sqrt(eigenvalues) * CM_PER_SQRT_EV_PER_A2_AMU
+    np.testing.assert_allclose(match.reference_frequencies_cm, frequencies, rtol=1e-10)
+    np.testing.assert_array_equal(match.model_index, permutation)  # each mode found back
+    np.testing.assert_allclose(match.model_frequencies_cm, frequencies[permutation], rtol=1e-10)
+    expected_overlaps = np.ones(len(eigenvalues))
+    expected_overlaps[[3, 4]] = np.cos(angle) ** 2
+    np.testing.assert_allclose(match.overlaps, expected_overlaps, atol=1e-10)
+    assert match.mae_cm == pytest.approx(np.abs(frequencies[permutation] - frequencies).mean())
+    assert match.sorted_mae_cm == pytest.approx(0.0, abs=1e-8)  # same set of numbers: pairing by rank sees no error
+
+
+def test_match_modes_charges_an_imaginary_mode_to_that_mode_only() -> None:
+    atoms = molecule("CH3CH2OH")
+    vectors = _internal_vectors(atoms, seed=2)
+    eigenvalues = np.linspace(0.01, 0.5, vectors.shape[1])
+    reference = vibrational_analysis(_hessian_with_modes(atoms, vectors, eigenvalues), atoms, project=True)
+    soft = eigenvalues.copy()
+    soft[10] = -0.01  # mode 10 of the model turns imaginary
+    with pytest.warns(RuntimeWarning, match="imaginary"):
+        model = vibrational_analysis(_hessian_with_modes(atoms, vectors, soft), atoms, project=True)
+    match = match_modes(model, reference)
+    errors = np.abs(match.errors_cm)
+    assert errors[10] > 0 and np.delete(errors, 10).max() < 1e-8
+    assert match.model_frequencies_cm[10] < 0
+    assert np.abs(match.sorted_errors_cm)[:11].min() > 1.0  # by rank, modes 0-10 are all shifted
+    # ranks are the best pairing of two lists of numbers, so they never report more error,
+    # and here spread the one wrong mode's error over eleven pairs
+    assert match.sorted_mae_cm <= match.mae_cm + 1e-9
+    assert match.max_error_cm > 2 * np.abs(match.sorted_errors_cm).max()
+
+
+def test_match_modes_of_the_same_method_gives_zero_error() -> None:
+    tblite = pytest.importorskip("tblite.ase")
+    water = molecule("H2O")
+    water.calc = tblite.TBLite(method="GFN2-xTB", verbosity=0)
+    assert BFGS(water, logfile=None).run(fmax=1e-4, steps=200)
+    with warnings.catch_warnings():  # the unprojected finite-difference Hessian has a soft rotation
+        warnings.simplefilter("ignore")
+        first = vibrations(tblite.TBLite(method="GFN2-xTB", verbosity=0), water, project=True)
+        second = vibrations(tblite.TBLite(method="GFN2-xTB", verbosity=0), water.copy(), project=True)
+    match = match_modes(second, first)
+    np.testing.assert_array_equal(match.model_index, np.arange(3))
+    assert match.mae_cm == pytest.approx(0.0, abs=1e-6) and match.max_error_cm == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(match.overlaps, 1.0, atol=1e-8)
+    assert 1500 < match.reference_frequencies_cm[0] < match.reference_frequencies_cm[2] < 4000  # bend, stretches
+
+
+def test_match_modes_refuses_other_structures_and_geometries() -> None:
+    water = _relaxed_emt("H2O")
+    reference = vibrations(EMT(), water, project=True)
+    with pytest.raises(ValueError, match="different structures .* compute both vibrations of the same atoms"):
+        match_modes(vibrations(EMT(), _relaxed_emt("NH3"), project=True), reference)
+    moved = water.copy()
+    moved.positions[1] += [0.05, 0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = vibrations(EMT(), moved, project=True)
+    with pytest.raises(ValueError, match=r"geometries differ by up to 0.05 Å .* at the reference geometry"):
+        match_modes(other, reference)

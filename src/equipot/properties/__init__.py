@@ -24,8 +24,10 @@ from .stability import InstabilityWarning
 from .timestep import SAFETY_FRACTION, TimestepEstimate, stable_timestep, timestep_from_hessian
 from .vibrations import (
     ZERO_TOLERANCE_CM,
+    ModeMatch,
     VibrationResult,
     expected_zero_modes,
+    match_modes,
     vibrational_analysis,
     vibrations,
     write_mode_animation,
@@ -40,6 +42,7 @@ __all__ = [
     "EnergySource",
     "HessianResult",
     "InstabilityWarning",
+    "ModeMatch",
     "NewtonResult",
     "PhononResult",
     "TimestepEstimate",
@@ -54,6 +57,7 @@ __all__ = [
     "hessian",
     "hessian_of",
     "is_model",
+    "match_modes",
     "newton_relax",
     "phonons",
     "stable_timestep",

@@ -38,9 +38,11 @@ from .hessian import hessian_of
 __all__ = [
     "CM_PER_SQRT_EV_PER_A2_AMU",
     "ZERO_TOLERANCE_CM",
+    "ModeMatch",
     "VibrationResult",
     "expected_zero_modes",
     "external_basis",
+    "match_modes",
     "vibrational_analysis",
     "vibrations",
     "write_mode_animation",
@@ -253,6 +255,115 @@ def vibrations(
     result = _analyse(hessian.matrix, atoms, project, zero_tolerance_cm, hessian.method)
     _warn(result.messages)
     return result
+
+
+@dataclass
+class ModeMatch:
+    """Normal modes of a model paired with those of a reference at the same geometry, by
+    eigenvector (see `match_modes`). All arrays run over the M = 3N - k internal modes
+    (k translations/rotations projected out), in the order of the reference's frequencies.
+
+    - ``reference_frequencies_cm`` [M], ascending, and ``model_frequencies_cm`` [M], the
+      model mode matched to each, cm^-1 (negative: imaginary)
+    - ``model_index`` [M]: which of the model's internal modes (ascending order) each is
+    - ``overlaps`` [M]: |<u_model|u_ref>|^2 of each pair of unit mass-weighted eigenvectors
+      (1: the same motion)
+    - ``sorted_model_frequencies_cm`` [M]: the model's internal frequencies, ascending (the
+      pairing by rank that ignores what the modes are)
+    """
+
+    reference_frequencies_cm: np.ndarray
+    model_frequencies_cm: np.ndarray
+    model_index: np.ndarray
+    overlaps: np.ndarray
+    sorted_model_frequencies_cm: np.ndarray
+
+    @property
+    def errors_cm(self) -> np.ndarray:
+        """[M] model minus reference frequency of each matched pair, cm^-1."""
+        return self.model_frequencies_cm - self.reference_frequencies_cm
+
+    @property
+    def mae_cm(self) -> float:
+        """Mean absolute frequency error over the matched modes, cm^-1."""
+        return float(np.abs(self.errors_cm).mean())
+
+    @property
+    def max_error_cm(self) -> float:
+        """Largest absolute frequency error over the matched modes, cm^-1."""
+        return float(np.abs(self.errors_cm).max())
+
+    @property
+    def sorted_errors_cm(self) -> np.ndarray:
+        """[M] errors when the frequencies are paired by rank (both sorted), cm^-1."""
+        return self.sorted_model_frequencies_cm - self.reference_frequencies_cm
+
+    @property
+    def sorted_mae_cm(self) -> float:
+        """Mean absolute error of the pairing by rank, cm^-1 (at most `mae_cm`)."""
+        return float(np.abs(self.sorted_errors_cm).mean())
+
+
+def _internal_eigensystem(result: VibrationResult, internal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues [M] and eigenvectors [M, M] (columns) of ``result``'s mass-weighted
+    Hessian in the internal basis ``internal`` [3N, M]."""
+    inverse_root = np.repeat(1.0 / np.sqrt(result.atoms.get_masses()), 3)
+    weighted = inverse_root[:, None] * result.hessian * inverse_root[None, :]
+    reduced = internal.T @ (0.5 * (weighted + weighted.T)) @ internal
+    return np.linalg.eigh(reduced)
+
+
+def match_modes(model: VibrationResult, reference: VibrationResult, position_tolerance: float = 1e-3) -> ModeMatch:
+    """Pair each reference normal mode with one model mode by the largest overlap of their
+    mass-weighted eigenvectors, so that a frequency error compares the same motion.
+
+    Both Hessians must be of the same structure at the same geometry (for a model against a
+    reference method: the model's Hessian at the reference minimum, e.g.
+    ``vibrations(model, reference_minimum)``). Translations and rotations (translations
+    only for a periodic cell) are projected out of both; the pairing is the assignment that
+    maximizes the summed overlaps |<u_model|u_ref>|^2 (Hungarian algorithm,
+    `scipy.optimize.linear_sum_assignment`). Pairing by rank instead (both lists sorted)
+    shifts every pair past a mode the model puts in the wrong place, e.g. an imaginary
+    torsion; `ModeMatch.sorted_mae_cm` keeps that figure for comparison.
+
+    Example::
+
+        >>> match = match_modes(vibrations(model, minimum), vibrations(TBLite(), minimum))  # doctest: +SKIP
+        >>> match.mae_cm, match.sorted_mae_cm                                                 # doctest: +SKIP
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if len(model.atoms) != len(reference.atoms) or (model.atoms.numbers != reference.atoms.numbers).any():
+        raise ValueError(
+            f"model and reference are different structures ({model.atoms.get_chemical_formula()} with "
+            f"{len(model.atoms)} atoms vs {reference.atoms.get_chemical_formula()} with {len(reference.atoms)}): "
+            "compute both vibrations of the same atoms"
+        )
+    if not np.allclose(model.atoms.get_masses(), reference.atoms.get_masses()):
+        raise ValueError("model and reference atoms have different masses: use the same masses for both")
+    shift = float(np.abs(model.atoms.positions - reference.atoms.positions).max())
+    if shift > position_tolerance:
+        raise ValueError(
+            f"model and reference geometries differ by up to {shift:.3g} Å (> position_tolerance "
+            f"{position_tolerance:g} Å): take the model's Hessian at the reference geometry, "
+            "e.g. vibrations(model, reference.atoms)"
+        )
+    external = external_basis(reference.atoms)
+    q, _ = np.linalg.qr(external.T, mode="complete")
+    internal = q[:, external.shape[0] :]
+    reference_values, reference_vectors = _internal_eigensystem(reference, internal)
+    model_values, model_vectors = _internal_eigensystem(model, internal)
+    overlaps = (reference_vectors.T @ model_vectors) ** 2  # [reference mode, model mode]
+    rows, columns = linear_sum_assignment(overlaps, maximize=True)
+    model_index = columns[np.argsort(rows)]
+    model_frequencies = _frequencies_cm(model_values)
+    return ModeMatch(
+        reference_frequencies_cm=_frequencies_cm(reference_values),
+        model_frequencies_cm=model_frequencies[model_index],
+        model_index=model_index,
+        overlaps=overlaps[np.arange(len(model_index)), model_index],
+        sorted_model_frequencies_cm=model_frequencies,
+    )
 
 
 def write_mode_animation(
