@@ -33,6 +33,10 @@ def test_start_up_loads_no_heavy_library(code: str) -> None:
     assert not sorted(name for name in HEAVY if name in loaded)
 
 
+def test_the_simulation_library_loads_matplotlib_only_when_it_plots() -> None:
+    assert "matplotlib" not in _modules_loaded_by("import equipot.simulate")
+
+
 def test_the_public_names_still_load_on_first_use() -> None:
     loaded = _modules_loaded_by("import equipot\nequipot.EquipotCalculator, equipot.load_model, equipot.SumPotential")
     assert "torch" in loaded and "equipot.calculator" in loaded

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots._figure import legend_outside, new_figure, save_figure
 from ._output import MDResult
 from .neb import NEBResult
 
@@ -24,6 +23,8 @@ def plot_md(result: MDResult, path: str | os.PathLike, title: str | None = None)
         raise ValueError("plot_md: the run has no frames")
     npt = result.volume_A3 is not None and result.pressure_GPa is not None
     n_panels = 4 if npt else 3
+    from ..plots._figure import legend_outside, new_figure, save_figure  # matplotlib only when plotting
+
     figure, axes = new_figure(n_panels, 1, size=(6.4, 2.4))
     per_atom = 1.0 / result.n_atoms
     reference = result.total_energy[0]
@@ -64,6 +65,8 @@ def plot_minimum_energy_path(result: NEBResult, path: str | os.PathLike, title: 
     """Energy (eV, relative to the initial state) along the reaction coordinate (Å): image
     energies as points, the force-informed cubic fit as a line, the highest image marked,
     barriers and reaction energy in the title. Returns the PNG path."""
+    from ..plots._figure import new_figure, save_figure  # matplotlib only when plotting
+
     figure, axes = new_figure(1, 1, size=(5.6, 3.8))
     axis = axes[0]
     relative = result.relative_energies
