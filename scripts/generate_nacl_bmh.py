@@ -6,10 +6,13 @@ Two sets, each from Langevin MD (ASE, 2 fs steps, friction 0.02/fs) at the tempe
 ``--temperatures`` (K), ``--runs`` independent trajectories per temperature:
 
 - rocksalt: 2x2x2 conventional cells (64 atoms), a = 5.62 Å (the zero-stress lattice
-  constant of this potential at 0 K);
+  constant of this potential at 0 K) times ``1 + c`` for each hydrostatic strain c of
+  ``--compressions`` (e.g. -0.08: a = 5.17 Å, 12 GPa; -0.12: a = 4.95 Å, 26 GPa, the
+  pressures at which the CsCl structure forms), the cell held fixed during the MD;
 - CsCl structure: 3x3x3 cells (54 atoms), a = 3.43 Å (its zero-stress lattice constant).
 
-Each run starts from the ideal crystal with thermal velocities, equilibrates
+Runs loop over compressions (rocksalt only), then temperatures, then ``--runs``. Each run
+starts from the ideal crystal with thermal velocities, equilibrates
 ``--equilibrate`` steps and stores a frame every ``--interval`` steps. Every stored frame is
 a copy of the snapshot with a random symmetric strain (six Voigt components uniform in
 [-max_strain, max_strain], ``set_cell(cell @ (I + eps), scale_atoms=True)``), labelled by a
@@ -20,6 +23,14 @@ charges, for an optional charge loss). Output: ``<output-dir>/nacl_rocksalt.xyz.
 
     OMP_NUM_THREADS=1 python scripts/generate_nacl_bmh.py --output-dir runs/nacl_bmh \
         --temperatures 300 600 900 1200 --runs 2 --frames-per-run 25 --cscl-frames-per-run 5 --seed 0
+
+(the first data set of docs/longrange.md; with the default ``--compressions 0`` the
+random stream, and so every frame, is the same as before that option existed) and the
+rocksalt set with compressed cells that the NaCl study now trains on::
+
+    OMP_NUM_THREADS=1 python scripts/generate_nacl_bmh.py --output-dir runs/nacl_bmh_compressed \
+        --temperatures 300 600 900 1200 --compressions 0 -0.04 -0.08 -0.12 --runs 1 --frames-per-run 12 \
+        --cscl-runs 2 --cscl-frames-per-run 5 --interval 20 --seed 0
 """
 
 from __future__ import annotations
@@ -45,9 +56,9 @@ ROCKSALT_A = 5.62  # Å
 CSCL_A = 3.43  # Å
 
 
-def rocksalt() -> Atoms:
-    """2x2x2 conventional rocksalt NaCl, 64 atoms."""
-    return bulk("NaCl", "rocksalt", a=ROCKSALT_A, cubic=True) * (2, 2, 2)
+def rocksalt(compression: float = 0.0) -> Atoms:
+    """2x2x2 conventional rocksalt NaCl, 64 atoms, lattice constant ``ROCKSALT_A * (1 + compression)``."""
+    return bulk("NaCl", "rocksalt", a=ROCKSALT_A * (1.0 + compression), cubic=True) * (2, 2, 2)
 
 
 def cscl() -> Atoms:
@@ -108,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2, help="trajectories per temperature")
     parser.add_argument("--frames-per-run", type=int, default=25, help="rocksalt frames per trajectory")
     parser.add_argument("--cscl-frames-per-run", type=int, default=5, help="CsCl frames per trajectory")
+    parser.add_argument("--cscl-runs", type=int, default=None, help="CsCl trajectories per temperature (default: --runs)")
+    parser.add_argument(
+        "--compressions", type=float, nargs="+", default=[0.0],
+        help="hydrostatic strains of the rocksalt start cells (lattice constant 5.62 Å x (1 + c)); negative compresses",
+    )
     parser.add_argument("--equilibrate", type=int, default=100, help="MD steps before the first frame")
     parser.add_argument("--interval", type=int, default=10, help="MD steps between frames")
     parser.add_argument("--max-strain", type=float, default=0.02)
@@ -116,12 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     started = time.time()
-    sets = {"nacl_rocksalt": (rocksalt(), args.frames_per_run), "nacl_cscl": (cscl(), args.cscl_frames_per_run)}
-    for name, (start, per_run) in sets.items():
+    if any(not -0.3 < c < 0.3 for c in args.compressions):
+        parser.error(f"--compressions are hydrostatic strains such as -0.08 (8 % shorter cell edges), got {args.compressions}")
+    sets = {
+        "nacl_rocksalt": ([(c, rocksalt(c)) for c in args.compressions], args.runs, args.frames_per_run),
+        "nacl_cscl": ([(0.0, cscl())], args.runs if args.cscl_runs is None else args.cscl_runs, args.cscl_frames_per_run),
+    }
+    for name, (starts, runs, per_run) in sets.items():
         frames = []
-        for temperature in args.temperatures:
-            for _ in range(args.runs):
-                frames += md_frames(start, temperature, per_run, args, rng, name.removeprefix("nacl_"))
+        for compression, start in starts:
+            for temperature in args.temperatures:
+                for _ in range(runs):
+                    found = md_frames(start, temperature, per_run, args, rng, name.removeprefix("nacl_"))
+                    for frame in found:
+                        frame.info["compression"] = compression
+                    frames += found
         provenance = {
             "generator": "scripts/generate_nacl_bmh.py",
             "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
@@ -135,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "structure": name.removeprefix("nacl_"),
             "supercell_atoms": len(start),
             "lattice_constant_A": ROCKSALT_A if name == "nacl_rocksalt" else CSCL_A,
+            "compressions": [c for c, _ in starts],
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "units": {"energy": "eV", "forces": "eV/A", "stress": "eV/A^3 (ASE sign, Voigt)", "charges": "e"},
         }

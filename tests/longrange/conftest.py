@@ -35,6 +35,18 @@ def nacl_bmh() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def nacl_generator(nacl_bmh: ModuleType) -> ModuleType:
+    """``scripts/generate_nacl_bmh.py`` (it imports ``nacl_bmh`` and ``provenance``)."""
+    load_script_module("provenance")
+    return load_script_module("generate_nacl_bmh")
+
+
+@pytest.fixture(scope="session")
+def nacl_pair_distances(nacl_bmh: ModuleType) -> ModuleType:
+    return load_script_module("nacl_pair_distances")
+
+
+@pytest.fixture(scope="session")
 def nacl_cells_file(nacl_bmh: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 rattled, strained 8-atom rocksalt NaCl cells with BMH + Ewald energy, forces,
     stress and the formal charges."""

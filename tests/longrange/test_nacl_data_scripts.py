@@ -1,0 +1,60 @@
+"""The NaCl study's data scripts: ``scripts/generate_nacl_bmh.py`` with compressed rocksalt
+cells, and ``scripts/nacl_pair_distances.py`` (which pairs and environments a set samples)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from equipot.longrange import COULOMB_CONSTANT
+
+
+def test_compressed_rocksalt_runs_are_labelled_and_recorded(nacl_generator, tmp_path: Path) -> None:
+    nacl_generator.main([
+        "--output-dir", str(tmp_path), "--temperatures", "300", "--compressions", "0", "-0.1", "--runs", "1",
+        "--frames-per-run", "1", "--cscl-frames-per-run", "1", "--equilibrate", "1", "--interval", "1",
+        "--max-strain", "0", "--seed", "0",
+    ])
+    rocksalt = ase.io.read(tmp_path / "nacl_rocksalt.xyz.gz", index=":")
+    assert [frame.info["compression"] for frame in rocksalt] == [0.0, -0.1]
+    assert rocksalt[1].get_volume() / rocksalt[0].get_volume() == pytest.approx(0.9**3, rel=1e-12)
+    per_atom = [frame.get_potential_energy() / len(frame) for frame in rocksalt]
+    assert per_atom[1] - per_atom[0] == pytest.approx(0.253, abs=0.02)  # 10 % shorter edges, 18 GPa: 0.253 eV/atom at 0 K
+    assert len(ase.io.read(tmp_path / "nacl_cscl.xyz.gz", index=":")) == 1  # CsCl: one start cell only
+    provenance = json.loads((tmp_path / "nacl_rocksalt.json").read_text())
+    assert provenance["compressions"] == [0.0, -0.1]
+    assert json.loads((tmp_path / "nacl_cscl.json").read_text())["compressions"] == [0.0]
+
+
+def test_a_compression_that_is_not_a_strain_is_refused_in_one_line(nacl_generator, capsys) -> None:
+    with pytest.raises(SystemExit):
+        nacl_generator.main(["--compressions", "-8"])
+    assert "--compressions are hydrostatic strains such as -0.08 (8 % shorter cell edges), got [-8.0]" in capsys.readouterr().err
+
+
+def test_like_neighbours_tell_rocksalt_from_cscl(nacl_pair_distances) -> None:
+    rocksalt = bulk("NaCl", "rocksalt", a=5.62, cubic=True) * (2, 2, 2)
+    cscl = Atoms("NaCl", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 3.43, pbc=True) * (3, 3, 3)
+    assert nacl_pair_distances.like_neighbours([rocksalt], 3.7).tolist() == [0] * 64  # like ions at 3.97 Å
+    assert nacl_pair_distances.like_neighbours([cscl], 3.7).tolist() == [6] * 54  # like ions at 3.43 Å
+    compressed = rocksalt.copy()
+    compressed.set_cell(rocksalt.cell * 0.9, scale_atoms=True)  # like ions at 3.58 Å
+    assert nacl_pair_distances.like_neighbours([compressed], 3.7).tolist() == [12] * 64
+    distances = nacl_pair_distances.pair_distances([cscl], cutoff=3.5)
+    assert set(np.round(distances[(11, 11)], 6)) == {3.43}
+    assert len(distances[(11, 11)]) == len(distances[(17, 17)]) == 27 * 3  # 6 like neighbours, each pair once
+
+
+def test_pair_energy_is_the_reference_short_range(nacl_pair_distances, nacl_bmh) -> None:
+    for pair, r in (((17, 17), 3.4), ((11, 17), 2.8), ((11, 11), 3.3)):
+        atoms = Atoms(numbers=pair, positions=[[0, 0, 0], [r, 0, 0]])
+        atoms.calc = nacl_bmh.BMHCoulombCalculator()
+        charges = [nacl_bmh.TOSI_FUMI_NACL["charges"][z] for z in pair]
+        short_range = atoms.get_potential_energy() - COULOMB_CONSTANT * charges[0] * charges[1] / r
+        assert nacl_pair_distances.bmh_pair_energy(pair, np.array([r]))[0] == pytest.approx(short_range, abs=1e-9)
