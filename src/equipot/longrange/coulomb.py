@@ -9,18 +9,17 @@ Gaussian, a charge's self-energy) is not included.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torchpme
+import vesin
 from torch import Tensor, nn
 from torchpme.tuning.ewald import EwaldErrorBounds
 from torchpme.tuning.pme import PMEErrorBounds
 from torchpme.tuning.tuner import TunerBase
-
-from ..data.neighbors import NeighborList
 
 __all__ = [
     "COULOMB_CONSTANT",
@@ -63,8 +62,24 @@ class EwaldParameters:
     interpolation_nodes: int = 4
 
 
-def _unit_charges(positions: Tensor) -> Tensor:
-    return torch.ones(positions.shape[0], 1, dtype=positions.dtype, device=positions.device)
+#: tuned parameters kept per (method, cell, atom count, cutoff, accuracy): the error bounds
+#: depend on nothing else, and the search cost 4 µs per atom at 1 000 atoms each call
+TUNED_CACHE_SIZE = 256
+
+
+def _cell_key(cell: Tensor) -> tuple[float, ...]:
+    return tuple(cell.detach().to("cpu", torch.float64).reshape(-1).tolist())
+
+
+@functools.lru_cache(maxsize=TUNED_CACHE_SIZE)
+def _tuned(method: str, cell_key: tuple[float, ...], n_atoms: int, cutoff: float, accuracy: float) -> EwaldParameters:
+    """`ewald_parameters` or `pme_parameters` (``method``) of a cell given as its 9 entries
+    (float64), for ``n_atoms`` unit charges: the bounds read nothing else from the structure."""
+    cell = torch.tensor(cell_key, dtype=torch.float64).reshape(3, 3)
+    charges = torch.ones(n_atoms, 1, dtype=torch.float64)
+    positions = torch.zeros(n_atoms, 3, dtype=torch.float64)  # only their number enters the bounds
+    search = _search_ewald if method == "ewald" else _search_pme
+    return search(charges, cell, positions, cutoff, accuracy)
 
 
 def ewald_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
@@ -74,9 +89,12 @@ def ewald_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: f
     ``lr_wavelength = min |a_k| / n`` (fewest k-vectors) whose reciprocal-space bound, taken
     at the k-vectors torch-pme actually keeps, meets ``accuracy``. Chosen without timing, so the same structure always gets the same
     parameters (a smooth energy surface for MD). ``accuracy`` in e/Å (multiply by 14.4 for
-    eV)."""
+    eV). Kept per (cell, number of atoms, cutoff, accuracy): a repeated call costs nothing."""
+    return _tuned("ewald", _cell_key(cell), int(positions.shape[0]), float(cutoff), float(accuracy))
+
+
+def _search_ewald(charges: Tensor, cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
     with torch.no_grad():
-        charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
         smearing = TunerBase(charges, cell, positions, cutoff, torchpme.EwaldCalculator).estimate_smearing(float(accuracy))
         bounds = EwaldErrorBounds(charges, cell, positions)
         lengths = torch.linalg.norm(cell, dim=1)
@@ -119,9 +137,69 @@ def smooth_mesh_size(cell: Tensor, mesh_spacing: float) -> Tensor:
     return torch.tensor([_next_smooth_integer(int(n)) for n in needed], dtype=torch.long, device=cell.device)
 
 
-class _SmoothMeshPME(torchpme.PMECalculator):
+def _half_pairs(positions: Tensor, cell: Tensor, cutoff: float) -> tuple[Tensor, Tensor]:
+    """Each pair of atoms closer than ``cutoff`` (Å), periodic images included, once (a half
+    list: half the pairs, memory and work of a full one): ``[n_pairs, 2]`` indices (i, j)
+    and distances [n_pairs] (Å, differentiable in ``positions`` and ``cell``). vesin runs on
+    as many threads as torch (`torch.get_num_threads`), not on every core."""
+    engine = vesin.NeighborList(cutoff=cutoff, full_list=False, n_threads=torch.get_num_threads())
+    pairs, shifts = engine.compute(
+        positions.detach().to("cpu", torch.float64), cell.detach().to("cpu", torch.float64), True, quantities="PS"
+    )
+    pairs = pairs.view(torch.int64).to(positions.device)  # vesin's indices are uint64
+    vectors = positions.index_select(0, pairs[:, 1]) - positions.index_select(0, pairs[:, 0])
+    vectors = vectors + shifts.to(dtype=positions.dtype, device=positions.device) @ cell
+    return pairs, torch.linalg.norm(vectors, dim=-1)
+
+
+def _half_pair_potential(charges: Tensor, pairs: Tensor, kernel: Tensor) -> Tensor:
+    """``sum_j q_j v(r_ij)`` [n_atoms, n_channels] over a half list: each pair (i, j) of
+    ``pairs`` [n_pairs, 2] once, with its ``kernel`` v(r_ij) [n_pairs] added to both atoms.
+    ``index_select`` rather than ``charges[j]``: the backward of advanced indexing (an
+    accumulating ``index_put``) was 2.6x slower on CPU than ``index_add``."""
+    receivers, senders = pairs[:, 0], pairs[:, 1]
+    kernel = kernel[:, None]
+    potential = torch.zeros_like(charges).index_add(0, receivers, charges.index_select(0, senders) * kernel)
+    return potential.index_add(0, senders, charges.index_select(0, receivers) * kernel)
+
+
+class _HalfListRealSpace:
+    """The real-space part of a torch-pme calculator over a half list (`_half_pairs`), by
+    `_half_pair_potential`; like torch-pme's ``_compute_rspace``, half the potential."""
+
+    potential: torchpme.CoulombPotential
+
+    def _compute_rspace(
+        self, charges: Tensor, neighbor_indices: Tensor, neighbor_distances: Tensor, pair_mask: Tensor | None = None
+    ) -> Tensor:
+        kernel = self.potential.sr_from_dist(neighbor_distances, pair_mask)
+        return _half_pair_potential(charges, neighbor_indices, kernel) / 2
+
+
+class _HalfListEwald(_HalfListRealSpace, torchpme.EwaldCalculator):
+    """torch-pme's `EwaldCalculator` with the real space of `_HalfListRealSpace`."""
+
+
+def _mesh_stencil(interpolator: torchpme.lib.MeshInterpolator, positions: Tensor, ns: Tensor) -> tuple[Tensor, Tensor]:
+    """The p³ mesh points each atom spreads its charge to and reads its potential from:
+    flat indices into the mesh of ``ns`` points per axis [p³ n_atoms] and the weights
+    [p³, n_atoms] (differentiable in ``positions``), from torch-pme's interpolator. Spreading
+    and reading through flat indices (``index_add``, ``index_select``) instead of torch-pme's
+    ``index_put`` and advanced indexing on the 3-D mesh: their backward passes were the most
+    expensive part of a PME call."""
+    interpolator.compute_weights(positions)
+    ny, nz = int(ns[1]), int(ns[2])
+    nodes = (interpolator.x_indices * ny + interpolator.y_indices) * nz + interpolator.z_indices
+    w = interpolator.interpolation_weights  # [p, n_atoms, 3], one factor per axis
+    p = w.shape[0]
+    weights = w[:, None, None, :, 0] * w[None, :, None, :, 1] * w[None, None, :, :, 2]  # node (a, b, c) = a p² + b p + c
+    return nodes.reshape(-1), weights.reshape(p**3, -1)
+
+
+class _SmoothMeshPME(_HalfListRealSpace, torchpme.PMECalculator):
     """torch-pme's `PMECalculator` on the mesh of `smooth_mesh_size` instead of the next power
-    of two (its ``_compute_kspace`` with only the mesh size changed; torch-pme 0.5)."""
+    of two (its ``_compute_kspace`` with the mesh size changed and the charges spread and
+    read through `_mesh_stencil`; torch-pme 0.5), with the real space of `_HalfListRealSpace`."""
 
     def _compute_kspace(
         self,
@@ -137,11 +215,15 @@ class _SmoothMeshPME(torchpme.PMECalculator):
         ns = smooth_mesh_size(cell, self.mesh_spacing)
         self.mesh_interpolator.update(cell, ns)
         self.kspace_filter.update(cell, ns)
-        self.mesh_interpolator.compute_weights(positions)
-        rho_mesh = self.mesh_interpolator.points_to_mesh(particle_weights=charges)
-        potential_mesh = self.kspace_filter.forward(rho_mesh)
+        nodes, weights = _mesh_stencil(self.mesh_interpolator, positions, ns)
+        points = int(ns.prod())
+        rho_mesh = torch.stack(
+            [charges.new_zeros(points).index_add(0, nodes, (weights * q).reshape(-1)) for q in charges.T]
+        ).reshape(-1, *ns.tolist())
+        potential_mesh = self.kspace_filter.forward(rho_mesh).reshape(rho_mesh.shape[0], points)
         inverse_volume = torch.abs(cell.det()).pow(-1)
-        potential = self.mesh_interpolator.mesh_to_points(potential_mesh) * inverse_volume
+        at_nodes = [(mesh.index_select(0, nodes).reshape(weights.shape) * weights).sum(0) for mesh in potential_mesh]
+        potential = torch.stack(at_nodes, dim=1) * inverse_volume
         potential -= charges * self.potential.self_contribution()
         # a charged cell: the uniform compensating background (x 2, halved below)
         potential -= 2 * self.potential.background_correction() * torch.sum(charges, dim=0) * inverse_volume
@@ -158,9 +240,13 @@ def pme_parameters(cell: Tensor, positions: Tensor, cutoff: float, accuracy: flo
     point), with the points counted on the mesh `CoulombEnergy` runs PME on
     (`smooth_mesh_size`, the size the bound assumes, not torch-pme's next power of two).
     Choosing the order by mesh points alone picked p = 5 for 1 000-100 000 NaCl atoms at
-    1e-4 e/Å, which was slower than p = 4 on a mesh 3.5x larger (benchmarks/README.md)."""
+    1e-4 e/Å, which was slower than p = 4 on a mesh 3.5x larger (benchmarks/README.md).
+    Kept per (cell, number of atoms, cutoff, accuracy), as `ewald_parameters`."""
+    return _tuned("pme", _cell_key(cell), int(positions.shape[0]), float(cutoff), float(accuracy))
+
+
+def _search_pme(charges: Tensor, cell: Tensor, positions: Tensor, cutoff: float, accuracy: float) -> EwaldParameters:
     with torch.no_grad():
-        charges, cell, positions = _unit_charges(positions), cell.detach(), positions.detach()
         smearing = TunerBase(charges, cell, positions, cutoff, torchpme.PMECalculator).estimate_smearing(float(accuracy))
         bounds = PMEErrorBounds(charges, cell, positions)
         best: tuple[float, EwaldParameters] | None = None
@@ -257,23 +343,10 @@ class CoulombEnergy(nn.Module):
         kernel = self._pair_kernel(distances) * (1.0 - eye)
         return kernel @ charges
 
-    def _pairs(self, positions: Tensor, cell: Tensor, cutoff: float) -> tuple[Tensor, Tensor]:
-        """Full neighbor list (``[n_pairs, 2]`` receiver, sender) and distances (Å)."""
-        receivers, senders, shifts = NeighborList(cutoff)(
-            positions.detach().cpu().numpy(), cell.detach().cpu().numpy(), np.ones(3, dtype=bool)
-        )
-        device = positions.device
-        receivers = torch.as_tensor(receivers, device=device)
-        senders = torch.as_tensor(senders, device=device)
-        shifts = torch.as_tensor(shifts, dtype=positions.dtype, device=device)
-        vectors = positions[senders] - positions[receivers] + shifts @ cell
-        return torch.stack((receivers, senders), dim=1), torch.linalg.norm(vectors, dim=-1)
-
     def _periodic(self, charges: Tensor, positions: Tensor, cell: Tensor) -> Tensor:
         if self.screening == "yukawa":
-            pairs, distances = self._pairs(positions, cell, self._screened_reach())
-            contributions = charges[pairs[:, 1]] * self._pair_kernel(distances)[:, None]
-            return torch.zeros_like(charges).index_add(0, pairs[:, 0], contributions)
+            pairs, distances = _half_pairs(positions, cell, self._screened_reach())
+            return _half_pair_potential(charges, pairs, self._pair_kernel(distances))
         method = self.method
         if method == "auto":
             method = "ewald" if positions.shape[0] <= AUTO_PME_ATOMS else "pme"
@@ -281,26 +354,29 @@ class CoulombEnergy(nn.Module):
         parameters = choose(cell, positions, self.real_space_cutoff, self.accuracy)
         potential = torchpme.CoulombPotential(smearing=parameters.smearing).to(dtype=positions.dtype, device=positions.device)
         if method == "ewald":
-            calculator: torchpme.Calculator = torchpme.EwaldCalculator(
-                potential, lr_wavelength=parameters.lr_wavelength, full_neighbor_list=True  # type: ignore[arg-type]
+            calculator: torchpme.Calculator = _HalfListEwald(
+                potential, lr_wavelength=parameters.lr_wavelength, full_neighbor_list=False  # type: ignore[arg-type]
             )
         else:
             calculator = _SmoothMeshPME(
                 potential,
                 mesh_spacing=parameters.mesh_spacing,  # type: ignore[arg-type]
                 interpolation_nodes=parameters.interpolation_nodes,
-                full_neighbor_list=True,
+                full_neighbor_list=False,
             )
         calculator = calculator.to(dtype=positions.dtype, device=positions.device)
         reach = self.real_space_cutoff if self.screening == "none" else max(self.real_space_cutoff, self._screened_reach())
-        pairs, distances = self._pairs(positions, cell, reach)
-        within = distances < self.real_space_cutoff
+        pairs, distances = _half_pairs(positions, cell, reach)
+        real_space = (pairs, distances)
+        if reach > self.real_space_cutoff:  # the pairs beyond it carry only the Gaussian correction
+            within = distances < self.real_space_cutoff
+            real_space = (pairs[within], distances[within])
         # torch-pme returns half the potential (its energy is sum_i q_i V_i)
-        phi = 2.0 * calculator(charges, cell, positions, pairs[within], distances[within])
+        phi = 2.0 * calculator(charges, cell, positions, *real_space)
         if self.screening == "gaussian":
             # Gaussian charges: erf(r/2σ)/r = 1/r - erfc(r/2σ)/r, the second part short-ranged
             correction = torch.erfc(distances / (2.0 * self.sigma)) / distances  # type: ignore[operator]
-            phi = phi - torch.zeros_like(charges).index_add(0, pairs[:, 0], charges[pairs[:, 1]] * correction[:, None])
+            phi = phi - _half_pair_potential(charges, pairs, correction)
         return phi
 
     def _kind(self, pbc: Tensor, index: int) -> str:
