@@ -13,7 +13,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import thermalize_momenta, Stationary
 
 from equipot import EquipotCalculator, graph_from_atoms
 from equipot.data import edge_vectors
@@ -149,7 +149,7 @@ def test_consistency_table() -> None:
 def test_nve_on_one_and_two_ranks_agrees_and_conserves_energy(lammps_setup) -> None:
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     atoms.rattle(0.02, seed=5)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(6))
+    thermalize_momenta(atoms, 300, rng=np.random.default_rng(6))
     Stationary(atoms)
     runs = [lammps_md(atoms, lammps_setup.export, lammps_setup.plugin, steps=1000, every=50, ranks=ranks) for ranks in (1, 2)]
     one, two = runs
