@@ -60,7 +60,7 @@ TRAIN = {
     "accelerator": "cpu",
     "ema": {"enabled": False},
 }
-FINETUNE = {"max_epochs": 5, "lr": 0.005}
+FINETUNE = {"max_epochs": 15, "lr": 0.005, "min_steps": 150, "schedule": "cosine", "keep": "last"}
 KINDS = ("easy", "hot", "strained", "vacancy")
 
 
@@ -137,7 +137,7 @@ def _first_round(config, selection):
     return committee, committee.members[0]
 
 
-def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune_epochs: int = 5) -> dict:
+def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune: dict | None = None) -> dict:
     """One strategy and seed: ``rounds`` rounds of train -> test error -> select ``budget``
     frames -> label; the curve (labels, test force MAE in meV/Å) goes to
     ``curve_<strategy>_<seed>.json`` after every round (``finished`` once all are done; an
@@ -175,10 +175,11 @@ def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, 
             config = round_train_config(base, round_dir / "labelled.xyz", out / f"first_round_{seed}" / "train")
             committee, feature_model = _first_round(config, selection)
         else:
-            finetune = FinetuneSection(**{**FINETUNE, "max_epochs": finetune_epochs})
-            config = round_train_config(base, round_dir / "labelled.xyz", round_dir / "train", finetune)
+            section = FinetuneSection(**{**FINETUNE, **(finetune or {})})
+            config = round_train_config(base, round_dir / "labelled.xyz", round_dir / "train", section)
             previous = out / f"first_round_{seed}" / "train" if round_index == 2 else run_dir / f"round_{round_index - 1}" / "train"
-            committee, feature_model = train_round(config, selection, previous_round_models(previous, selection))
+            committee, feature_model = train_round(config, selection, previous_round_models(previous, selection, section),
+                                                   section)
         test = GraphDataset.from_file(out / "test.xyz", committee.cutoff, require=("energy", "forces"))
         curve["labels"].append(len(labelled))
         curve["test_forces_mae"].append(evaluate_errors(committee, test)["forces_mae"])
@@ -292,6 +293,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--budget", type=int, default=10, help="labels per round")
     parser.add_argument("--finetune-epochs", type=int, default=FINETUNE["max_epochs"], help="epochs of each round's fine-tune")
+    parser.add_argument("--min-steps", type=int, default=FINETUNE["min_steps"],
+                        help="at least this many optimizer steps per fine-tune (0: --finetune-epochs always)")
+    parser.add_argument("--finetune-schedule", choices=["cosine", "train"], default=FINETUNE["schedule"],
+                        help="learning rate of each fine-tune: cosine decay, or the train config's plateau scheduler")
+    parser.add_argument("--finetune-keep", choices=["last", "best"], default=FINETUNE["keep"],
+                        help="model each fine-tune keeps: its last epoch, or its best on the validation split (base included)")
     parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
     parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
@@ -303,7 +310,9 @@ def main() -> None:
                                                                            for s in ("active", "random")]
         for strategy, seed in runs:
             rounds = args.random_rounds if strategy == "random" and args.random_rounds else args.rounds
-            run_strategy(args.out, strategy, int(seed), rounds, args.budget, args.finetune_epochs)
+            finetune = {"max_epochs": args.finetune_epochs, "min_steps": args.min_steps or None,
+                        "schedule": args.finetune_schedule, "keep": args.finetune_keep}
+            run_strategy(args.out, strategy, int(seed), rounds, args.budget, finetune)
     analyze(args.out, args.targets, args.figure)
 
 

@@ -11,6 +11,7 @@ import ase.db
 import ase.io
 import numpy as np
 import pytest
+import torch
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -207,7 +208,7 @@ def test_finetune_continues_each_member_and_resumes(tmp_path):
     import yaml
 
     config = learn_config(tmp_path, selection={"estimator": "committee", "threshold": 1e-6, "budget_per_round": 2},
-                          finetune={"max_epochs": 1, "lr": 0.001})
+                          finetune={"max_epochs": 1, "lr": 0.001, "min_steps": None})
 
     def kill(round_index):
         if round_index == 2:
@@ -220,16 +221,22 @@ def test_finetune_continues_each_member_and_resumes(tmp_path):
     run = tmp_path / "run"
     first = yaml.safe_load((run / "round_1" / "train" / "member_0" / "config.yaml").read_text())
     assert first["finetune_from"] is None and first["max_epochs"] == 2
-    for round_index in (2, 3):
+    for round_index, kept in ((2, "model.pt"), (3, "last_model.pt")):  # round 1 trained from scratch: its best
         for member in (0, 1):
             resolved = yaml.safe_load((run / f"round_{round_index}" / "train" / f"member_{member}" / "config.yaml").read_text())
-            base = run / f"round_{round_index - 1}" / "train" / f"member_{member}" / "model.pt"
+            base = run / f"round_{round_index - 1}" / "train" / f"member_{member}" / kept
             assert resolved["finetune_from"] == str(base.resolve())
             assert resolved["max_epochs"] == 1 and resolved["optimizer"]["lr"] == 0.001
+            assert resolved["scheduler"]["name"] == "cosine"  # the fine-tune's default schedule
+    from equipot import load_potential
     from equipot.models.io import load_model
 
     e0 = [load_model(run / f"round_{r}" / "train" / "member_0" / "model.pt").atomic_energies.tolist() for r in (1, 3)]
     assert e0[0] == e0[1]  # a retrain would refit E0 to the 8 labels of round 3
+    kept = load_potential(run / "round_3" / "model.pt")  # keep: last (default): the members' last epochs
+    for member, model in enumerate(kept.members):
+        last = load_model(run / "round_3" / "train" / f"member_{member}" / "last_model.pt").state_dict()
+        assert all(torch.equal(value, last[key]) for key, value in model.state_dict().items())
 
 
 def test_finetune_without_previous_models_names_the_fix(tmp_path):
@@ -268,7 +275,7 @@ def test_fit_committee_needs_one_base_per_member(tmp_path):
 def test_finetune_of_a_single_model_starts_from_the_previous_round(tmp_path):
     import yaml
 
-    config = learn_config(tmp_path, convergence={"max_rounds": 2}, finetune={"max_epochs": 1})
+    config = learn_config(tmp_path, convergence={"max_rounds": 2}, finetune={"max_epochs": 1, "min_steps": None})
     run_active_learning(config)
     resolved = yaml.safe_load((tmp_path / "run" / "round_2" / "train" / "config.yaml").read_text())
     assert resolved["finetune_from"] == str((tmp_path / "run" / "round_1" / "train" / "model.pt").resolve())

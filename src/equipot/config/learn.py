@@ -98,6 +98,23 @@ class FinetuneSection(StrictModel):
 
     max_epochs: int = Field(20, ge=1, description="epochs of each fine-tune (round 1 trains from scratch for train.max_epochs)")
     lr: float | None = Field(None, gt=0, description="learning rate of the fine-tunes; null: the train config's optimizer.lr")
+    min_steps: int | None = Field(
+        150,
+        ge=1,
+        description="at least this many optimizer steps per fine-tune: with few labels an epoch is a few steps, so "
+        "the epochs are raised to ceil(min_steps / batches per epoch); null: max_epochs always",
+    )
+    schedule: Literal["cosine", "train"] = Field(
+        "cosine",
+        description="cosine: the learning rate falls to train.scheduler.min_lr over each fine-tune, so every round "
+        "ends at a settled model, not at a noisy constant rate; train: the train config's scheduler",
+    )
+    keep: Literal["last", "best"] = Field(
+        "last",
+        description="last: each fine-tune keeps its last epoch; best: the epoch of lowest validation loss, the base "
+        "model included, which on a small validation split of labels the base model trained on often keeps the base "
+        "and drops the round's new labels",
+    )
 
 
 class LearnConfig(StrictModel):

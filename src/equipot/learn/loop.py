@@ -149,8 +149,9 @@ def _train_and_select(config: LearnConfig, output_dir: Path, store: LearnStore, 
     ase.io.write(train_file, labelled, format="extxyz")
     finetune = config.finetune if round_index > 1 else None
     train_config = round_train_config(config.train_config(), train_file, round_dir / "train", finetune)
-    bases = previous_round_models(output_dir / f"round_{round_index - 1}" / "train", config.selection) if finetune else None
-    potential, feature_model = train_round(train_config, config.selection, bases)
+    bases = (previous_round_models(output_dir / f"round_{round_index - 1}" / "train", config.selection, finetune)
+             if finetune else None)
+    potential, feature_model = train_round(train_config, config.selection, bases, finetune)
     _save_round_model(potential, round_dir / "model.pt")
     row: dict[str, Any] = {"round": round_index, "n_labelled": len(labelled), "new_labels": store.new_labels(),
                            "n_selected": 0, "n_quarantined": 0, **_test_errors(potential, config)}
