@@ -5,8 +5,9 @@ mostly "easy" (300 K, perfect crystal) with a minority of informative ones (1400
 cells at 700 K, a vacancy at 700 K); a fixed test set with equal shares of the four kinds.
 Each seed starts from 20 labelled 300 K frames and runs both strategies with identical
 training per round (a committee of 2 small models; round 1 trains from scratch, once per
-seed for both strategies, later rounds fine-tune the previous round's members for 5
-epochs, `equipot.learn.training`):
+seed for both strategies; later rounds fine-tune the previous round's members with the
+loop's defaults, `equipot.learn.training`: 15 epochs or at least 150 optimizer steps, a
+cosine learning rate from 0.005, the last epoch kept):
 
 - active: the loop's own scoring and selection (`score_frames`: largest committee force
   spread of a frame; `select_frames`: the ``budget x 4`` most uncertain, then ``budget`` of
@@ -18,6 +19,7 @@ of the committee's mean, per round.
 
     python scripts/active_vs_random.py all --out runs/active_vs_random --random-rounds 10
     python scripts/active_vs_random.py analyze --out runs/active_vs_random --targets 30 20
+    python scripts/active_vs_random.py kinds --out runs/active_vs_random   # test error per kind of frame
 
 ``all`` writes ``pool.xyz``, ``test.xyz``, ``initial.xyz``, one ``curve_<strategy>_<seed>.json``
 per run (6 rounds of 10 labels; random runs ``--random-rounds``, to see where it reaches
@@ -283,9 +285,38 @@ def analyze(out: Path, targets: list[float] | None, figure: Path) -> dict:
     return summary
 
 
+def per_kind_errors(out: Path) -> dict:
+    """Test force MAE (meV/Å) of each round's committee on each kind of test frame
+    (easy, hot, strained, vacancy), mean over the seeds, per strategy and label count:
+    ``per_kind.json``. Reads the committee files the runs left (round 1: the shared one)."""
+    from equipot.data import GraphDataset
+    from equipot.train import evaluate_errors
+    from equipot.uq import load_committee
+
+    kinds = [frame.info["kind"] for frame in ase.io.read(out / "test.xyz", index=":")]
+    slices = {kind: f"{kinds.index(kind)}:{len(kinds) - kinds[::-1].index(kind)}" for kind in KINDS}
+    assert all(kinds[int(a):int(b)] == [k] * (int(b) - int(a)) for k, (a, b) in
+               ((k, v.split(":")) for k, v in slices.items())), "test.xyz: each kind must be contiguous"
+    errors: dict[str, dict[str, list]] = {}
+    for path in sorted(out.glob("curve_*.json")):
+        curve = json.loads(path.read_text())
+        strategy, seed = curve["strategy"], curve["seed"]
+        for round_index, labels in enumerate(curve["labels"], start=1):
+            run = out / f"first_round_{seed}" if round_index == 1 else out / f"{strategy}_{seed}" / f"round_{round_index}"
+            committee = load_committee(run / "train" / "committee.pt")
+            for kind, index in slices.items():
+                test = GraphDataset.from_file(out / "test.xyz", committee.cutoff, require=("energy", "forces"), index=index)
+                mae = evaluate_errors(committee, test)["forces_mae"]
+                errors.setdefault(strategy, {}).setdefault(f"{labels}:{kind}", []).append(mae)
+    table = {strategy: {key: round(float(np.mean(v)), 1) for key, v in rows.items()} for strategy, rows in errors.items()}
+    (out / "per_kind.json").write_text(json.dumps(table, indent=1) + "\n")
+    print(json.dumps(table, indent=1))
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["all", "analyze"])
+    parser.add_argument("step", choices=["all", "analyze", "kinds"])
     parser.add_argument("--out", type=Path, default=Path("runs/active_vs_random"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=None,
@@ -313,6 +344,9 @@ def main() -> None:
             finetune = {"max_epochs": args.finetune_epochs, "min_steps": args.min_steps or None,
                         "schedule": args.finetune_schedule, "keep": args.finetune_keep}
             run_strategy(args.out, strategy, int(seed), rounds, args.budget, finetune)
+    if args.step == "kinds":
+        per_kind_errors(args.out)
+        return
     analyze(args.out, args.targets, args.figure)
 
 

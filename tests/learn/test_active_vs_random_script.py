@@ -59,3 +59,47 @@ def test_analyze_reads_labels_to_each_target(script, tmp_path):
     given = script.analyze(tmp_path, [45.0], tmp_path / "figure.png")["targets"]
     assert [row["target_meV_per_A"] for row in given] == [45.0]
     assert math.isinf(script.labels_to_target([20, 30], [60.0, 50.0], 45.0))
+
+
+def test_per_kind_errors_evaluate_each_rounds_committee_on_each_kind(script, tmp_path):
+    import ase.io
+    import numpy as np
+    import torch
+    from ase.build import bulk
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from equipot import EquivariantPotential
+    from equipot.config import ModelConfig
+    from equipot.data import GraphDataset
+    from equipot.train import evaluate_errors
+    from equipot.uq import Committee, save_committee
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for kind in script.KINDS:  # one 4-atom frame per kind, contiguous as generate() writes them
+        atoms = bulk("Cu", cubic=True)
+        atoms.rattle(0.05, seed=int(rng.integers(100)))
+        atoms.calc = SinglePointCalculator(atoms, energy=0.0, forces=rng.normal(size=(4, 3)))
+        atoms.info["kind"] = kind
+        frames.append(atoms)
+    ase.io.write(tmp_path / "test.xyz", frames)
+
+    def committee(seed: int) -> Committee:
+        members = []
+        for index in range(2):
+            torch.manual_seed(10 * seed + index)
+            model = EquivariantPotential(ModelConfig(species=["Cu"], cutoff=3.0, num_channels=4, num_layers=1, lmax=1))
+            model.set_normalization(scale=1.0, shift=0.0, avg_num_neighbors=12.0)
+            members.append(model.eval())
+        return Committee(members)
+
+    for seed, run in ((1, tmp_path / "first_round_0"), (2, tmp_path / "active_0" / "round_2")):
+        (run / "train").mkdir(parents=True)
+        save_committee(committee(seed), run / "train" / "committee.pt")
+    _curve(tmp_path, "active", 0, [60.0, 30.0])
+    table = script.per_kind_errors(tmp_path)
+    assert sorted(table["active"]) == sorted(f"{n}:{k}" for n in (20, 30) for k in script.KINDS)
+    hot = GraphDataset.from_file(tmp_path / "test.xyz", 3.0, require=("energy", "forces"), index="1:2")
+    assert table["active"]["30:hot"] == round(evaluate_errors(committee(2), hot)["forces_mae"], 1)
+    assert table["active"]["20:hot"] == round(evaluate_errors(committee(1), hot)["forces_mae"], 1)
+    assert table["active"]["30:hot"] != table["active"]["30:vacancy"]
