@@ -16,7 +16,7 @@ __all__ = ["LongRangeConfig"]
 class LongRangeConfig(StrictModel):
     """Adds the Coulomb energy of learned charges to the local model (docs/longrange.md).
 
-    ``method``: ``auto`` (direct sum for molecules, Ewald up to 512 atoms, PME above),
+    ``method``: ``auto`` (direct sum for molecules, Ewald up to 256 atoms, PME above),
     ``ewald``, ``pme`` or ``direct`` (molecules only). ``charges``: ``neutral`` (predicted
     charges corrected to the total charge), ``qeq`` (charge equilibration; needs
     ``screening: gaussian``) or ``fixed`` (each element's charge from ``fixed_charges``, in
@@ -27,7 +27,7 @@ class LongRangeConfig(StrictModel):
     """
 
     method: Literal["auto", "ewald", "pme", "direct"] = Field(
-        "auto", description="auto (direct for molecules, Ewald up to 512 atoms, PME above), ewald, pme or direct"
+        "auto", description="auto (direct for molecules, Ewald up to 256 atoms, PME above), ewald, pme or direct"
     )
     charges: Literal["neutral", "qeq", "fixed"] = Field(
         "neutral", description="neutral (corrected predictions), qeq (charge equilibration) or fixed (fixed_charges)"
