@@ -31,6 +31,12 @@ rocksalt set with compressed cells that the NaCl study now trains on::
     OMP_NUM_THREADS=1 python scripts/generate_nacl_bmh.py --output-dir runs/nacl_bmh_compressed \
         --temperatures 300 600 900 1200 --compressions 0 -0.04 -0.08 -0.12 --runs 1 --frames-per-run 12 \
         --cscl-runs 2 --cscl-frames-per-run 5 --interval 20 --seed 0
+
+and, with another seed and no CsCl set (``--cscl-frames-per-run 0``), the held-out
+uncompressed rocksalt frames that the study measures the CsCl − rocksalt difference against::
+
+    OMP_NUM_THREADS=1 python scripts/generate_nacl_bmh.py --output-dir runs/nacl_bmh_rocksalt_gap \
+        --temperatures 300 600 900 1200 --runs 2 --frames-per-run 5 --cscl-frames-per-run 0 --interval 20 --seed 1
 """
 
 from __future__ import annotations
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "nacl_cscl": ([(0.0, cscl())], args.runs if args.cscl_runs is None else args.cscl_runs, args.cscl_frames_per_run),
     }
     for name, (starts, runs, per_run) in sets.items():
+        if per_run == 0:  # e.g. --cscl-frames-per-run 0: a rocksalt set alone
+            continue
         frames = []
         for compression, start in starts:
             for temperature in args.temperatures:

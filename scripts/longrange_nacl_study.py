@@ -11,7 +11,11 @@ rocksalt test frames and on the CsCl-structure frames, which neither model saw:
 
 - energy MAE (meV/atom) and force MAE (meV/Å) on each set;
 - the CsCl − rocksalt energy difference: mean energy per atom of the CsCl frames minus
-  that of the rocksalt test frames (meV/atom), predicted and reference;
+  that of uncompressed rocksalt frames (meV/atom), predicted and reference. Those are the
+  frames of ``--gap-frames`` (a held-out rocksalt set from the same MD temperatures, with
+  the energy and force errors on it), or else the rocksalt test frames at zero compression
+  (test frames of compressed cells, ``info["compression"]`` < 0 from
+  ``generate_nacl_bmh.py --compressions``, sit 0.1–0.4 eV/atom higher and are left out);
 - the hybrid's mean |q| (e) on the rocksalt test frames and on the CsCl frames (the
   reference has 1 e), and, as a diagnostic, its CsCl − rocksalt difference with the Coulomb
   energy of the formal charges in place of its learned charges' (its short-range part alone).
@@ -23,6 +27,10 @@ Prints a Markdown table (pasted into docs/longrange.md) and writes it with the n
         --charge-weight 1.0 --seed 0
     python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_fixed_s0 --epochs 8 \
         --charges fixed --only hybrid --seed 0
+
+With ``--only``, two processes can train the local model and a hybrid into the same
+``--output-dir`` side by side; a last call without ``--only`` finds both model files and
+prints the table of both.
 """
 
 from __future__ import annotations
@@ -119,6 +127,10 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cutoff", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--gap-frames", type=Path, default=None,
+        help="held-out uncompressed rocksalt frames (extxyz) for the CsCl − rocksalt difference; default: the test split's",
+    )
     parser.add_argument("--only", choices=["local", "hybrid"], default=None, help="train one model only")
     parser.add_argument(
         "--charges", choices=["neutral", "qeq", "fixed"], default="neutral",
@@ -132,6 +144,7 @@ def main() -> int:
     torch.set_num_threads(1)
     results: dict[str, dict] = {}
     cscl = ase.io.read(args.data_dir / "nacl_cscl.xyz.gz", index=":")
+    held_out = ase.io.read(args.gap_frames, index=":") if args.gap_frames else []
     for name, long_range in (("local", False), ("hybrid", True)):
         if args.only not in (None, name):
             continue
@@ -150,24 +163,32 @@ def main() -> int:
     for name, record in results.items():
         frames = _test_frames(args, name)
         row = {}
-        for label, subset in (("rocksalt", frames), ("cscl", cscl)):
+        sets = [("rocksalt", frames), ("cscl", cscl)] + ([("held_out", held_out)] if held_out else [])
+        for label, subset in sets:
             e_ref, f_ref = reference(subset)
             e_pred, f_pred, mean_abs_q, e_formal = predictions(Path(record["model"]), subset)
+            uncompressed = np.array([atoms.info.get("compression", 0.0) == 0.0 for atoms in subset])  # the gap's frames
             row[f"{label}_mean_abs_charge_e"] = mean_abs_q
-            row[f"{label}_mean_energy_formal_charges"] = None if e_formal is None else float(e_formal.mean())
+            row[f"{label}_mean_energy_formal_charges"] = None if e_formal is None else float(e_formal[uncompressed].mean())
             row[f"{label}_energy_mae_meV_per_atom"] = 1000 * float(np.abs(e_pred - e_ref).mean())
             row[f"{label}_forces_mae_meV_per_A"] = 1000 * float(np.abs(f_pred - f_ref).mean())
-            row[f"{label}_mean_energy_pred"], row[f"{label}_mean_energy_ref"] = float(e_pred.mean()), float(e_ref.mean())
-        row["gap_pred_meV_per_atom"] = 1000 * (row["cscl_mean_energy_pred"] - row["rocksalt_mean_energy_pred"])
-        row["gap_ref_meV_per_atom"] = 1000 * (row["cscl_mean_energy_ref"] - row["rocksalt_mean_energy_ref"])
+            row[f"{label}_mean_energy_pred"] = float(e_pred[uncompressed].mean())
+            row[f"{label}_mean_energy_ref"] = float(e_ref[uncompressed].mean())
+            row[f"{label}_gap_frames"] = int(uncompressed.sum())
+        base = "held_out" if held_out else "rocksalt"  # the rocksalt side of the gap
+        if row[f"{base}_gap_frames"] == 0:
+            raise SystemExit("no uncompressed rocksalt test frame to take CsCl − rocksalt against; pass --gap-frames FILE")
+        row["gap_rocksalt_frames"] = row[f"{base}_gap_frames"]
+        row["gap_pred_meV_per_atom"] = 1000 * (row["cscl_mean_energy_pred"] - row[f"{base}_mean_energy_pred"])
+        row["gap_ref_meV_per_atom"] = 1000 * (row["cscl_mean_energy_ref"] - row[f"{base}_mean_energy_ref"])
         if row["cscl_mean_energy_formal_charges"] is not None:  # diagnostic: the hybrid's local part with exact charges
             row["gap_formal_charges_meV_per_atom"] = 1000 * (
-                row["cscl_mean_energy_formal_charges"] - row["rocksalt_mean_energy_formal_charges"]
+                row["cscl_mean_energy_formal_charges"] - row[f"{base}_mean_energy_formal_charges"]
             )
         record.update(row)
     lines = [
-        "| model | seed | rocksalt test E MAE (meV/atom) | rocksalt test F MAE (meV/Å) | CsCl E MAE (meV/atom) | CsCl F MAE (meV/Å) | CsCl − rocksalt (meV/atom), reference | predicted | mean \\|q\\| rocksalt / CsCl (e) | training (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | seed | rocksalt test E MAE (meV/atom) | rocksalt test F MAE (meV/Å) | CsCl E MAE (meV/atom) | CsCl F MAE (meV/Å) | CsCl − rocksalt (meV/atom), reference | predicted | error | mean \\|q\\| rocksalt / CsCl (e) | training (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
         label = name if name == "local" else f"hybrid ({args.charges}, charge loss {args.charge_weight:g})"
@@ -175,10 +196,18 @@ def main() -> int:
         lines.append(
             f"| {label} | {args.seed} | {r['rocksalt_energy_mae_meV_per_atom']:.2f} | {r['rocksalt_forces_mae_meV_per_A']:.1f} | "
             f"{r['cscl_energy_mae_meV_per_atom']:.1f} | {r['cscl_forces_mae_meV_per_A']:.1f} | "
-            f"{r['gap_ref_meV_per_atom']:.1f} | {r['gap_pred_meV_per_atom']:.1f} | {charge} | {r['train_seconds']:.0f} |"
+            f"{r['gap_ref_meV_per_atom']:.1f} | {r['gap_pred_meV_per_atom']:.1f} | "
+            f"{r['gap_pred_meV_per_atom'] - r['gap_ref_meV_per_atom']:+.1f} | {charge} | {r['train_seconds']:.0f} |"
         )
     table = "\n".join(lines)
     print(table)
+    for name, r in results.items():
+        where = f"--gap-frames {args.gap_frames}" if held_out else "the uncompressed rocksalt test frames"
+        print(f"{name}: CsCl − rocksalt over {len(cscl)} CsCl frames and {r['gap_rocksalt_frames']} of {where}", end="")
+        if held_out:
+            print(f"; E MAE on those {r['held_out_energy_mae_meV_per_atom']:.2f} meV/atom, "
+                  f"F MAE {r['held_out_forces_mae_meV_per_A']:.1f} meV/Å", end="")
+        print()
     for name, r in results.items():
         if "gap_formal_charges_meV_per_atom" in r:
             print(f"{name}: CsCl − rocksalt with the formal charges' Coulomb term in place of the learned charges' "
@@ -195,7 +224,7 @@ def _test_frames(args: argparse.Namespace, name: str) -> list:
 
     config = TrainConfig.model_validate(yaml.safe_load((args.output_dir / name / "config.yaml").read_text()))
     data = load_training_data(config, config.model.cutoff)
-    everything = ase.io.read(args.data_dir / "nacl_rocksalt.xyz.gz", index=":")
+    everything = ase.io.read(config.data.train_file, index=":")  # the file it trained on, whatever --data-dir says
     assert data.test is not None
     return [everything[_frame_index(n)] for n in data.test.names]
 

@@ -70,3 +70,8 @@ def nacl_cells_file(nacl_bmh: ModuleType, tmp_path_factory: pytest.TempPathFacto
     path = tmp_path_factory.mktemp("nacl") / "nacl.xyz"
     ase.io.write(path, frames)
     return path
+
+
+@pytest.fixture(scope="session")
+def nacl_study(nacl_bmh: ModuleType) -> ModuleType:
+    return load_script_module("longrange_nacl_study")

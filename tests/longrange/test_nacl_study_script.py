@@ -1,0 +1,89 @@
+"""``scripts/longrange_nacl_study.py`` end to end on a few 8-atom cells (a tiny local model,
+one epoch): the CsCl − rocksalt difference is taken against uncompressed rocksalt frames,
+those of ``--gap-frames`` when given."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+
+from equipot.longrange import COULOMB_CONSTANT  # noqa: F401  (the package must import before the script)
+
+
+def labelled_cscl(nacl_bmh, seed: int) -> Atoms:
+    rng = np.random.default_rng(seed)
+    atoms = Atoms("NaCl", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 3.43, pbc=True) * (2, 1, 1)
+    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+    atoms.calc = nacl_bmh.BMHCoulombCalculator(accuracy=1e-6)
+    atoms.get_stress()
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def study_data(nacl_bmh, nacl_cells_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 rocksalt frames (the second dozen tagged compression -0.04) and 3 CsCl frames."""
+    folder = tmp_path_factory.mktemp("nacl_study_data")
+    frames = ase.io.read(nacl_cells_file, index=":")
+    tagged = [frame.copy() for frame in frames]
+    for original, frame in zip(frames, tagged):
+        frame.calc = original.calc
+        frame.info["compression"] = -0.04
+    ase.io.write(folder / "nacl_rocksalt.xyz.gz", frames + tagged)
+    ase.io.write(folder / "nacl_cscl.xyz.gz", [labelled_cscl(nacl_bmh, seed) for seed in range(3)])
+    ase.io.write(folder / "gap.xyz", frames[:3])
+    return folder
+
+
+def run_study(nacl_study, monkeypatch, data: Path, output: Path, *extra: str) -> dict:
+    argv = ["longrange_nacl_study.py", "--data-dir", str(data), "--output-dir", str(output), "--epochs", "1",
+            "--channels", "4", "--cutoff", "3.0", "--only", "local", *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    threads = torch.get_num_threads()
+    try:
+        assert nacl_study.main() == 0
+    finally:
+        torch.set_num_threads(threads)  # the script sets one thread
+    return json.loads((output / "nacl_study.json").read_text())["results"]["local"]
+
+
+def per_atom(frames: list) -> np.ndarray:
+    return np.array([atoms.get_potential_energy() / len(atoms) for atoms in frames])
+
+
+def test_the_gap_is_taken_against_uncompressed_frames(nacl_study, study_data: Path, tmp_path: Path, monkeypatch) -> None:
+    result = run_study(nacl_study, monkeypatch, study_data, tmp_path)
+    args = argparse.Namespace(output_dir=tmp_path, data_dir=study_data)
+    test = nacl_study._test_frames(args, "local")
+    uncompressed = [atoms for atoms in test if "compression" not in atoms.info]
+    assert 0 < result["gap_rocksalt_frames"] == len(uncompressed) < len(test)  # this split holds both kinds
+    cscl = ase.io.read(study_data / "nacl_cscl.xyz.gz", index=":")
+    expected = 1000 * (per_atom(cscl).mean() - per_atom(uncompressed).mean())
+    assert result["gap_ref_meV_per_atom"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_gap_frames_replace_the_test_split(nacl_study, study_data: Path, tmp_path: Path, monkeypatch) -> None:
+    result = run_study(nacl_study, monkeypatch, study_data, tmp_path, "--gap-frames", str(study_data / "gap.xyz"))
+    gap, cscl = ase.io.read(study_data / "gap.xyz", index=":"), ase.io.read(study_data / "nacl_cscl.xyz.gz", index=":")
+    assert result["gap_rocksalt_frames"] == 3
+    assert result["gap_ref_meV_per_atom"] == pytest.approx(1000 * (per_atom(cscl).mean() - per_atom(gap).mean()), abs=1e-9)
+    assert result["held_out_energy_mae_meV_per_atom"] > 0 and result["held_out_forces_mae_meV_per_A"] > 0
+
+
+def test_no_uncompressed_test_frame_is_refused_in_one_line(nacl_study, study_data: Path, tmp_path: Path, monkeypatch) -> None:
+    frames = ase.io.read(study_data / "nacl_rocksalt.xyz.gz", index=":")
+    for frame in frames:
+        frame.info["compression"] = -0.04
+    data = tmp_path / "data"
+    data.mkdir()
+    ase.io.write(data / "nacl_rocksalt.xyz.gz", frames)
+    (data / "nacl_cscl.xyz.gz").symlink_to(study_data / "nacl_cscl.xyz.gz")
+    with pytest.raises(SystemExit, match="no uncompressed rocksalt test frame to take CsCl − rocksalt against; pass --gap-frames FILE"):
+        run_study(nacl_study, monkeypatch, data, tmp_path / "run")
