@@ -4,7 +4,8 @@ Both models see the same ``--frames`` strained, rattled 32-atom fcc Cu cells lab
 EMT (scripts/generate_hessian_labels.py, ``--mode hvp`` with ``--probes`` random
 Hessian-vector products each), the same architecture, seed and epochs; one trains on
 energies and forces, the other adds ``loss.hessian_weight`` (``--hessian-weight``) with
-``--hessian-probes`` products per batch mixed as ``--mix``. The phonons of the primitive
+``--hessian-probes`` products per batch mixed as ``--mix`` (both with the learning-rate
+schedule ``--scheduler``). The phonons of the primitive
 cell at EMT's lattice constant (a 3x3x3 supercell; EMT by finite displacements, the models
 by their exact Hessian) are compared along the standard fcc path; the stable MD time step
 (`equipot.properties.timestep`) is taken on the 32-atom cubic cell. Prints a table, writes
@@ -68,6 +69,7 @@ def train(data: Path, output: Path, hessian_weight: float, args: argparse.Namesp
             "model": {"num_channels": 16, "num_layers": 2, "lmax": 1, "hidden_lmax": 1, "cutoff": 4.5},
             "loss": loss,
             "optimizer": {"lr": 0.01},
+            "scheduler": {"name": args.scheduler},
             "max_epochs": args.epochs,
             "batch_size": 4,
             "seed": args.seed,
@@ -121,7 +123,10 @@ def main() -> None:
     parser.add_argument("--hessian-probes", type=int, default=1, help="products per batch (loss.hessian_probes)")
     parser.add_argument("--mix", choices=("columns", "gaussian"), default="gaussian", help="loss.hessian_probe_mix")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scheduler", choices=("plateau", "cosine"), default="plateau",
+                        help="learning-rate schedule of both models (cosine: to 1e-6 at the last epoch)")
     parser.add_argument("--reuse", action="store_true", help="evaluate the model.pt of runs already in --output-dir")
+    parser.add_argument("--train-only", choices=("without", "with"), help="train only this model and stop")
     parser.add_argument("--output-dir", type=Path, default=Path("cu_phonons"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -140,6 +145,10 @@ def main() -> None:
     steps = {"EMT": stable_timestep(EMT(), cubic)}
     seconds = {}
     names = {0.0: "energies + forces", args.hessian_weight: f"+ Hessian (w = {args.hessian_weight:g})"}
+    if args.train_only:  # one of the two models (e.g. both at once in two processes), evaluated later with --reuse
+        weight = args.hessian_weight if args.train_only == "with" else 0.0
+        train(data, output / f"{args.train_only}_hessian", weight, args)
+        return
     for weight, name in names.items():
         start = time.perf_counter()
         model_path = train(data, output / ("with_hessian" if weight > 0 else "without_hessian"), weight, args)

@@ -5,11 +5,16 @@ set, relabelled with full GFN2-xTB Hessians by scripts/generate_hessian_labels.p
 architecture, seed and epochs; they differ only in the loss. A variant is
 ``NAME:key=value,...`` with the keys ``weight`` (loss.hessian_weight; 0: energies and
 forces only), ``probes`` (loss.hessian_probes), ``mix`` (loss.hessian_probe_mix: columns or
-gaussian), ``every`` (loss.hessian_every) and ``dtype`` (float64 or float32). Each model's
-Hessian is taken at the GFN2-xTB minimum (so the comparison is of curvature, not of the
-minimum's position); the 21 vibrational frequencies (translations and rotations projected
-out) are compared with GFN2-xTB's (finite differences of its forces), and the stable MD
-time step (`equipot.properties.timestep`, from the largest eigenvalue) with GFN2-xTB's.
+gaussian), ``every`` (loss.hessian_every), ``dtype`` (float64 or float32) and ``scheduler``
+(plateau, the default, or cosine: the learning rate decays to 1e-6 at the last epoch; the
+same for the model without the term). Each model's Hessian is taken at the GFN2-xTB
+minimum (so the comparison is of curvature, not of the minimum's position); the 21 vibrational frequencies (translations and rotations projected
+out) are compared with GFN2-xTB's (finite differences of its forces) mode by mode, each
+model mode paired with the GFN2-xTB mode of largest eigenvector overlap
+(`equipot.properties.match_modes`; the MAE of the pairing by rank, both lists sorted, is
+kept as a second column), and the stable MD time step (`equipot.properties.timestep`, from
+the largest eigenvalue) with GFN2-xTB's. Runs recorded by the version that paired by rank
+are re-evaluated from their model files (no retraining).
 
 The epoch cost of each variant relative to the first one is measured separately and
 interleaved (``--timing-rounds`` rounds of ``--timing-epochs`` epochs of every variant in
@@ -41,7 +46,7 @@ from ase.optimize import BFGS
 
 SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_VARIANTS = ("forces:weight=0", "columns4:weight=1,probes=4")
-VARIANT_KEYS = {"weight": float, "probes": int, "mix": str, "every": int, "dtype": str}
+VARIANT_KEYS = {"weight": float, "probes": int, "mix": str, "every": int, "dtype": str, "scheduler": str}
 
 
 def _generator():
@@ -55,7 +60,7 @@ def _generator():
 def parse_variant(text: str) -> tuple[str, dict]:
     """``NAME:key=value,...`` -> (NAME, settings); see the module docstring."""
     name, _, rest = text.partition(":")
-    settings: dict = {"weight": 0.0, "probes": None, "mix": "columns", "every": 1, "dtype": "float64"}
+    settings: dict = {"weight": 0.0, "probes": None, "mix": "columns", "every": 1, "dtype": "float64", "scheduler": "plateau"}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
         if key not in VARIANT_KEYS:
@@ -65,15 +70,18 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def describe(settings: dict) -> str:
+    extra = (f", {settings['dtype']}" if settings["dtype"] != "float64" else "") + (
+        f", {settings['scheduler']} lr" if settings.get("scheduler", "plateau") != "plateau" else "")
     if settings["weight"] == 0:
-        return f"energies + forces ({settings['dtype']})" if settings["dtype"] != "float64" else "energies + forces"
+        return "energies + forces" + extra
     text = f"+ Hessian, w = {settings['weight']:g}, {settings['probes'] or 'all'} {settings['mix']}/batch"
     text += f", every {settings['every']} steps" if settings["every"] > 1 else ""
-    return text + (f", {settings['dtype']}" if settings["dtype"] != "float64" else "")
+    return text + extra
 
 
-def reference_minimum(calculator) -> tuple[object, np.ndarray, object]:
-    """GFN2-xTB minimum of ethanol, its 21 frequencies (cm^-1, projected) and time step."""
+def reference_minimum(calculator) -> tuple[object, object, object]:
+    """GFN2-xTB minimum of ethanol, its vibrations (translations and rotations projected
+    out) and its time step."""
     from equipot.properties.hessian import hessian_of
     from equipot.properties.timestep import timestep_from_hessian
     from equipot.properties.vibrations import vibrations
@@ -83,7 +91,25 @@ def reference_minimum(calculator) -> tuple[object, np.ndarray, object]:
     BFGS(atoms, logfile=None).run(fmax=1e-3, steps=500)
     result = vibrations(calculator, atoms, project=True)
     step = timestep_from_hessian(hessian_of(calculator, atoms).matrix, atoms.get_masses())
-    return atoms, np.sort(result.frequencies_cm)[6:], step
+    return atoms, result, step
+
+
+def frequency_comparison(model, minimum, reference) -> dict:
+    """The model's 21 frequencies at the GFN2-xTB minimum against GFN2-xTB's: MAE and max
+    error over modes matched by eigenvector (`equipot.properties.match_modes`), and the MAE
+    of the pairing by rank (both sorted) for comparison with earlier tables."""
+    from equipot.properties.vibrations import match_modes, vibrations
+
+    match = match_modes(vibrations(model, minimum.copy(), project=True), reference)
+    return {
+        "frequency_mae_cm": match.mae_cm,
+        "frequency_max_error_cm": match.max_error_cm,
+        "frequency_sorted_mae_cm": match.sorted_mae_cm,
+        "frequency_sorted_max_error_cm": float(np.abs(match.sorted_errors_cm).max()),
+        "smallest_overlap": float(match.overlaps.min()),
+        "frequencies_cm": match.sorted_model_frequencies_cm.tolist(),
+        "matched_frequencies_cm": match.model_frequencies_cm.tolist(),
+    }
 
 
 def train_config(data: Path, output: Path, settings: dict, epochs: int, seed: int):
@@ -98,6 +124,7 @@ def train_config(data: Path, output: Path, settings: dict, epochs: int, seed: in
             "model": {"num_channels": 16, "num_layers": 2, "lmax": 1, "hidden_lmax": 1, "cutoff": 4.0},
             "loss": loss,
             "optimizer": {"lr": 0.01},
+            "scheduler": {"name": settings.get("scheduler", "plateau")},
             "max_epochs": epochs,
             "batch_size": 4,
             "seed": seed,
@@ -108,28 +135,23 @@ def train_config(data: Path, output: Path, settings: dict, epochs: int, seed: in
     )
 
 
-def run_variant(data: Path, output: Path, name: str, settings: dict, args, minimum, reference: np.ndarray) -> dict:
+def run_variant(data: Path, output: Path, name: str, settings: dict, args, minimum, reference) -> dict:
     from equipot import load_model
     from equipot.properties.timestep import stable_timestep
-    from equipot.properties.vibrations import vibrations
     from equipot.train import fit
 
     start = time.perf_counter()
     model_path = fit(train_config(data, output, settings, args.epochs, args.seed)).best_model_path
     seconds = time.perf_counter() - start
     model = load_model(model_path, dtype=torch.float64)
-    frequencies = np.sort(vibrations(model, minimum.copy(), project=True).frequencies_cm)[6:]
-    errors = frequencies - reference
     step = stable_timestep(model, minimum.copy())
     return {
         "name": name, "settings": settings, "seed": args.seed, "epochs": args.epochs,
-        "frequency_mae_cm": float(np.abs(errors).mean()),
-        "frequency_max_error_cm": float(np.abs(errors).max()),
+        **frequency_comparison(model, minimum, reference),
         "max_frequency_cm": step.max_frequency_cm,
         "stability_limit_fs": step.stability_limit_fs,
         "recommended_timestep_fs": step.recommended_fs,
         "train_seconds": seconds,
-        "frequencies_cm": frequencies.tolist(),
         "model": str(model_path),
     }
 
@@ -211,20 +233,26 @@ def epoch_costs(data: Path, output: Path, variants: list[tuple[str, dict]], epoc
     return {name: statistics.median(values) for name, values in ratios.items()}
 
 
+def _per_seed(values: list[float]) -> str:
+    """``mean (seed values)``, or the one value."""
+    return f"{np.mean(values):.1f}" + (f" ({', '.join(f'{v:.1f}' for v in values)})" if len(values) > 1 else "")
+
+
 def table(rows: list[dict], costs: dict[str, float], reference_step) -> str:
     lines = [
-        "| training | seeds | frequency MAE (cm⁻¹) | max error (cm⁻¹) | highest mode (cm⁻¹) | stable dt limit (fs) | epoch cost |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        f"| GFN2-xTB | | | | {reference_step.max_frequency_cm:.0f} | {reference_step.stability_limit_fs:.2f} | |",
+        "| training | seeds | frequency MAE, matched modes (cm⁻¹) | max error (cm⁻¹) | MAE, sorted pairing (cm⁻¹) "
+        "| highest mode (cm⁻¹) | stable dt limit (fs) | epoch cost |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| GFN2-xTB | | | | | {reference_step.max_frequency_cm:.0f} | {reference_step.stability_limit_fs:.2f} | |",
     ]
     for name in dict.fromkeys(row["name"] for row in rows):
         mine = [row for row in rows if row["name"] == name]
-        mae = [row["frequency_mae_cm"] for row in mine]
-        mae_text = f"{np.mean(mae):.0f}" + (f" ({', '.join(f'{m:.0f}' for m in mae)})" if len(mae) > 1 else "")
         cost = f"{costs[name]:.2f}x" if name in costs else "not timed"
         lines.append(
-            f"| {describe(mine[0]['settings'])} | {len(mine)} | {mae_text} | "
+            f"| {describe(mine[0]['settings'])} | {', '.join(str(r['seed']) for r in mine)} | "
+            f"{_per_seed([r['frequency_mae_cm'] for r in mine])} | "
             f"{np.mean([r['frequency_max_error_cm'] for r in mine]):.0f} | "
+            f"{_per_seed([r['frequency_sorted_mae_cm'] for r in mine])} | "
             f"{np.mean([r['max_frequency_cm'] for r in mine]):.0f} | "
             f"{np.mean([r['stability_limit_fs'] for r in mine]):.2f} | {cost} |"
         )
@@ -263,14 +291,20 @@ def main() -> None:
                 row = run_variant(data, output / f"{name}_s{seed}", name, settings, args, minimum, reference)
                 path.write_text(json.dumps(row, indent=2))
                 print(f"{name} seed {seed}: frequency MAE {row['frequency_mae_cm']:.1f} cm^-1", flush=True)
-            rows.append(json.loads(path.read_text()))
+            row = json.loads(path.read_text())
+            if "frequency_sorted_mae_cm" not in row:  # a run of the sorted-pairing version: re-evaluate its model
+                from equipot import load_model
+
+                row |= frequency_comparison(load_model(row["model"], dtype=torch.float64), minimum, reference)
+                path.write_text(json.dumps(row, indent=2))
+            rows.append(row)
     nve = ""
     if args.nve_timesteps:
         calculator = generator.reference_calculator("gfn2")
         reference_nve = add_nve_errors(rows, minimum, calculator, args.nve_timesteps, args.nve_steps, output)
         nve = nve_table(rows, reference_nve, args.nve_timesteps, args.nve_steps)
     costs = epoch_costs(data, output, variants, args.timing_epochs, args.timing_rounds) if args.timing_rounds else {}
-    summary = {"reference_frequencies_cm": reference.tolist(), "runs": rows, "epoch_cost": costs,
+    summary = {"reference_frequencies_cm": reference.internal_frequencies_cm.tolist(), "runs": rows, "epoch_cost": costs,
                "reference_stability_limit_fs": reference_step.stability_limit_fs, "argv": sys.argv}
     (output / "study.json").write_text(json.dumps(summary, indent=2))
     print(table(rows, costs, reference_step))

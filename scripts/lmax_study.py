@@ -37,15 +37,25 @@ SYSTEMS = {
 }
 
 
-def split(system: str, n_train: int, n_test: int, output: Path) -> tuple[Path, Path]:
-    """Training and test files (first ``n_train`` and last ``n_test`` frames)."""
+def split(system: str, n_train: int, n_test: int, output: Path, spread: bool = False) -> tuple[Path, Path]:
+    """Training and test files: the first ``n_train`` and last ``n_test`` frames, or with
+    ``spread`` ``n_train + n_test`` frames evenly spaced over the file, alternately assigned
+    to test and training (so both cover every part of it, e.g. every temperature of an MD
+    set written run after run)."""
     from equipot.data.shipped import resolve_data_path
 
     train, test = output / f"{system}_train.xyz", output / f"{system}_test.xyz"
     if not train.exists():
         frames = ase.io.read(resolve_data_path(SYSTEMS[system]["data"]), index=":")
-        ase.io.write(train, frames[:n_train])
-        ase.io.write(test, frames[-n_test:])
+        if spread:
+            picked = [frames[i] for i in np.linspace(0, len(frames) - 1, n_train + n_test).round().astype(int)]
+            every = (n_train + n_test) / n_test
+            testing = set(np.floor(np.arange(n_test) * every).astype(int).tolist())
+            ase.io.write(train, [frame for i, frame in enumerate(picked) if i not in testing])
+            ase.io.write(test, [frame for i, frame in enumerate(picked) if i in testing])
+        else:
+            ase.io.write(train, frames[:n_train])
+            ase.io.write(test, frames[-n_test:])
     return train, test
 
 
@@ -61,6 +71,7 @@ def train(system: str, data: Path, output: Path, lmax: int, args: argparse.Names
                       "cutoff": settings["cutoff"]},
             "loss": {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": settings["stress_weight"]},
             "optimizer": {"lr": 0.01},
+            "scheduler": {"name": args.scheduler},
             "max_epochs": args.epochs,
             "batch_size": settings["batch_size"],
             "seed": args.seed,
@@ -125,6 +136,10 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scheduler", choices=("plateau", "cosine", "none"), default="plateau",
+                        help="learning-rate schedule (cosine: to 1e-6 at the last epoch, so every model ends converged)")
+    parser.add_argument("--spread", action="store_true",
+                        help="training and test frames evenly spread over the data set, alternating (default: first/last)")
     parser.add_argument("--timing-rounds", type=int, default=5)
     parser.add_argument("--output-dir", type=Path, default=Path("lmax_study"))
     args = parser.parse_args()
@@ -138,7 +153,7 @@ def main() -> None:
     rows = []
     for system in args.systems:
         n_train = args.ethanol_train if system == "ethanol" else args.cu_train
-        train_file, test_file = split(system, n_train, args.n_test, output)
+        train_file, test_file = split(system, n_train, args.n_test, output, args.spread)
         paths = {}
         for lmax in args.lmax:
             record = output / "runs" / f"{system}_l{lmax}.json"
