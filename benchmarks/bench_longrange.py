@@ -3,17 +3,17 @@
 1. ``CoulombEnergy`` (PME through torch-pme, parameters from its error bounds for
    ``--accuracy``, real-space cutoff 8 Å) on rocksalt NaCl supercells of 1 000 to 100 000
    atoms: energy + forces (one backward pass), time per atom. The parameter choice
-   (`pme_parameters`) and the real-space neighbour list are included, as in a model call.
-   Each size runs with equipot's 7-smooth mesh (`smooth_mesh_size`) and, for comparison,
-   with torch-pme's power-of-two mesh and the same parameters (patched in for this
-   benchmark only). Wall and CPU time (`time.process_time`) per call.
+   (`pme_parameters`, kept per cell and atom count after the first call) and the real-space
+   neighbour list (a half list from vesin) are inside the timing, as in a model call. Wall
+   and CPU time (`time.process_time`) per call; the peak resident memory of the process.
 2. Inference overhead of the hybrid over the local model at about 1 000 atoms: an
    `EquivariantPotential` and the `LongRangePotential` built from the same config plus
    ``long_range`` (neutral charges; ``method: auto`` is PME at this size), energy + forces,
-   untrained, and one training step (energy, forces and stress loss, backward to the weights).
+   untrained, and one training step (energy, forces and stress loss, backward to the weights);
+   medians of the wall and CPU time.
 
-Medians over ``--repeats`` calls after one warm-up call (the PME cases take turns), one
-thread by default::
+Medians over ``--repeats`` samples after one warm-up call (the sizes take turns; a sample
+of a small size averages calls over about 10^5 atoms), one thread by default::
 
     python benchmarks/bench_longrange.py --threads 1 --repeats 5
 """
@@ -21,14 +21,11 @@ thread by default::
 from __future__ import annotations
 
 import argparse
-import contextlib
+import resource
 import statistics
 import time
-from collections.abc import Iterator
-from unittest import mock
 
 import torch
-import torchpme
 from ase.build import bulk
 
 from equipot.config import ModelConfig
@@ -37,30 +34,28 @@ from equipot.longrange import CoulombEnergy, build_potential, pme_parameters
 from equipot.longrange import coulomb as coulomb_module
 
 
-def median_seconds(call, repeats: int) -> float:
+#: each timed sample of `coulomb_per_atom` repeats the call for about this many atoms in all
+ATOMS_PER_SAMPLE = 100_000
+
+
+def median_seconds(call, repeats: int) -> tuple[float, float]:
+    """Medians of the wall and the CPU time (s) of ``call`` over ``repeats`` calls after one warm-up."""
     call()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-@contextlib.contextmanager
-def power_of_two_mesh() -> Iterator[None]:
-    """torch-pme's own `PMECalculator`, whose mesh is the next power of two per axis, with
-    the same parameters (smearing, spacing, order) as the smooth mesh."""
-    with mock.patch.object(coulomb_module, "_SmoothMeshPME", torchpme.PMECalculator):
-        yield
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def coulomb_per_atom(repeats: int, accuracy: float, sizes: list[int]) -> None:
-    """PME energy + forces per atom, with the 7-smooth mesh and with torch-pme's power-of-two
-    mesh; every (size, mesh) case is warmed up once, then the cases take turns ``repeats``
-    times (so a change in the machine's load hits all of them alike); medians of the wall
-    time and of the process's CPU time (on a shared, oversubscribed machine the CPU time is
-    the better measure of the work)."""
+    """PME energy + forces per atom; every size is warmed up once, then the sizes take turns
+    ``repeats`` times (so a change in the machine's load hits all of them alike), each turn
+    ``ATOMS_PER_SAMPLE / n_atoms`` calls (at least one) averaged; medians over the turns of
+    the wall time and of the process's CPU time (on a shared, oversubscribed machine the CPU
+    time is the better measure of the work)."""
     print(f"PME energy + forces, accuracy {accuracy} e/Å, real-space cutoff 8 Å, float32")
     coulomb = CoulombEnergy(method="pme", accuracy=accuracy, real_space_cutoff=8.0)
     cases = {}
@@ -78,32 +73,34 @@ def coulomb_per_atom(repeats: int, accuracy: float, sizes: list[int]) -> None:
             energies, _ = coulomb(charges, x, cell, pbc, batch)
             torch.autograd.grad(energies.sum(), x)
 
-        for mesh in ("smooth", "power of two"):
-            with power_of_two_mesh() if mesh == "power of two" else contextlib.nullcontext():
-                parameters = pme_parameters(cell[0], positions, 8.0, accuracy)
-                size = coulomb_module.smooth_mesh_size if mesh == "smooth" else torchpme.lib.kvectors.get_ns_mesh
-                points = int(size(cell[0], parameters.mesh_spacing).prod())
-                call()  # warm-up
-            cases[n, mesh] = {"atoms": len(atoms), "call": call, "parameters": parameters, "points": points, "times": [], "cpu": []}
+        parameters = pme_parameters(cell[0], positions, 8.0, accuracy)
+        points = int(coulomb_module.smooth_mesh_size(cell[0], parameters.mesh_spacing).prod())
+        pairs = len(coulomb_module._half_pairs(positions, cell[0], 8.0)[1])
+        call()  # warm-up
+        cases[n] = {"atoms": len(atoms), "call": call, "parameters": parameters, "points": points, "pairs": pairs, "times": [], "cpu": []}
     for _ in range(repeats):
-        for (n, mesh), case in cases.items():
-            with power_of_two_mesh() if mesh == "power of two" else contextlib.nullcontext():
-                started, cpu = time.perf_counter(), time.process_time()
+        for case in cases.values():
+            # one sample is enough calls for about 10^5 atoms, so the small sizes are not
+            # timed on calls of a few ms each (the scheduler's noise on a loaded machine)
+            calls = max(1, round(ATOMS_PER_SAMPLE / case["atoms"]))
+            started, cpu = time.perf_counter(), time.process_time()
+            for _ in range(calls):
                 case["call"]()
-                case["times"].append(time.perf_counter() - started)
-                case["cpu"].append(time.process_time() - cpu)
-    print("| atoms | mesh | smearing (Å) | mesh spacing (Å) | interpolation nodes | mesh points per atom | wall time (s) | CPU time (s) | CPU µs/atom |")
+            case["times"].append((time.perf_counter() - started) / calls)
+            case["cpu"].append((time.process_time() - cpu) / calls)
+    print("| atoms | smearing (Å) | mesh spacing (Å) | interpolation nodes | mesh points per atom | pairs per atom | wall time (s) | CPU time (s) | CPU µs/atom |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (n, mesh), case in cases.items():
+    for case in cases.values():
         seconds, cpu = statistics.median(case["times"]), statistics.median(case["cpu"])
         p = case["parameters"]
         print(
-            f"| {case['atoms']} | {mesh} | {p.smearing:.3f} | {p.mesh_spacing:.3f} | {p.interpolation_nodes} | "
-            f"{case['points'] / case['atoms']:.1f} | {seconds:.3f} | {cpu:.3f} | {1e6 * cpu / case['atoms']:.1f} |"
+            f"| {case['atoms']} | {p.smearing:.3f} | {p.mesh_spacing:.3f} | {p.interpolation_nodes} | "
+            f"{case['points'] / case['atoms']:.1f} | {case['pairs'] / case['atoms']:.1f} | {seconds:.3f} | {cpu:.3f} | "
+            f"{1e6 * cpu / case['atoms']:.1f} |"
         )
-    for mesh in ("smooth", "power of two"):
-        per_atom = [statistics.median(c["cpu"]) / c["atoms"] for (n, m), c in cases.items() if m == mesh]
-        print(f"{mesh} mesh: CPU µs/atom from {1e6 * min(per_atom):.1f} to {1e6 * max(per_atom):.1f} (max/min {max(per_atom) / min(per_atom):.2f})")
+    per_atom = [statistics.median(c["cpu"]) / c["atoms"] for c in cases.values()]
+    print(f"CPU µs/atom from {1e6 * min(per_atom):.1f} to {1e6 * max(per_atom):.1f} (max/min {max(per_atom) / min(per_atom):.2f})")
+    print(f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
 def hybrid_overhead(repeats: int, channels: int) -> None:
@@ -127,12 +124,16 @@ def hybrid_overhead(repeats: int, channels: int) -> None:
         training = median_seconds(step, repeats)
         model.eval()
         rows.append((name, inference, training))
-    print(f"\n{len(atoms)} atoms, {channels} channels, float32, cutoff 5 Å")
-    print("| model | inference, energy + forces (s) | training step, E+F+S loss and backward (s) |")
+    print(f"\n{len(atoms)} atoms, {channels} channels, float32, cutoff 5 Å; wall / CPU time (s)")
+    print("| model | inference, energy + forces | training step, E+F+S loss and backward |")
     print("| --- | --- | --- |")
     for name, inference, training in rows:
-        print(f"| {name} | {inference:.3f} | {training:.3f} |")
-    print(f"| hybrid / local | {rows[1][1] / rows[0][1]:.2f}x | {rows[1][2] / rows[0][2]:.2f}x |")
+        print(f"| {name} | {inference[0]:.3f} / {inference[1]:.3f} | {training[0]:.3f} / {training[1]:.3f} |")
+    (_, local_inference, local_training), (_, hybrid_inference, hybrid_training) = rows
+    print(
+        f"| hybrid / local | {hybrid_inference[0] / local_inference[0]:.2f}x / {hybrid_inference[1] / local_inference[1]:.2f}x | "
+        f"{hybrid_training[0] / local_training[0]:.2f}x / {hybrid_training[1] / local_training[1]:.2f}x |"
+    )
 
 
 def main() -> int:

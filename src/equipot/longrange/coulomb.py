@@ -37,8 +37,8 @@ METHODS = ("auto", "ewald", "pme", "direct")
 SCREENINGS = ("none", "gaussian", "yukawa")
 
 #: `method="auto"` uses Ewald up to this many atoms in a periodic cell, PME above: measured
-#: on rattled NaCl at 1e-4 e/Å (energy + forces, one thread), Ewald is 1.4x cheaper at 64
-#: atoms, as cheap at 216, and 2.9x dearer at 512 (its cost per atom grows with the cell)
+#: on rattled NaCl at 1e-4 e/Å (energy + forces, one thread), Ewald is 1.3x cheaper at 64
+#: atoms, within 10 % at 216, and 2.7x dearer at 512 (its cost per atom grows with the cell)
 AUTO_PME_ATOMS = 256
 
 #: cost of one (atom, interpolation node) pair relative to one PME mesh point (`pme_parameters`);
