@@ -6,7 +6,10 @@
    (`pme_parameters`, kept per cell and atom count after the first call) and the real-space
    neighbour list (a half list from vesin) are inside the timing, as in a model call. Wall
    and CPU time (`time.process_time`) per call; the peak resident memory of the process.
-2. Inference overhead of the hybrid over the local model at about 1 000 atoms: an
+2. Where the cost of a call that does not depend on the size goes (64 atoms): neighbour
+   list, real and reciprocal part with a backward pass, building torch-pme's calculator
+   (``--fixed-cost-only`` runs only this).
+3. Inference overhead of the hybrid over the local model at about 1 000 atoms: an
    `EquivariantPotential` and the `LongRangePotential` built from the same config plus
    ``long_range`` (neutral charges; ``method: auto`` is PME at this size), energy + forces,
    untrained, and one training step (energy, forces and stress loss, backward to the weights);
@@ -26,6 +29,7 @@ import statistics
 import time
 
 import torch
+import torchpme
 from ase.build import bulk
 
 from equipot.config import ModelConfig
@@ -103,6 +107,62 @@ def coulomb_per_atom(repeats: int, accuracy: float, sizes: list[int]) -> None:
     print(f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
+def fixed_cost(repeats: int, accuracy: float, calls: int = 50) -> None:
+    """Where the CPU time of a PME call on a small cell goes (64 atoms: almost all of it is
+    the cost per call that does not depend on the size): the neighbour list, the real and
+    the reciprocal part each with a backward pass, building torch-pme's calculator, and the
+    whole call; medians over ``repeats`` turns of ``calls`` calls each."""
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=2)
+    positions = torch.tensor(atoms.positions, dtype=torch.float32)
+    cell = torch.tensor(atoms.cell.array, dtype=torch.float32)
+    charges = torch.where(torch.tensor(atoms.numbers) == 11, 1.0, -1.0).to(torch.float32)[:, None]
+    parameters = pme_parameters(cell, positions, 8.0, accuracy)
+    coulomb = CoulombEnergy(method="pme", accuracy=accuracy)
+
+    def build() -> torch.nn.Module:
+        potential = torchpme.CoulombPotential(smearing=parameters.smearing)
+        return coulomb_module._SmoothMeshPME(
+            potential, mesh_spacing=parameters.mesh_spacing, interpolation_nodes=parameters.interpolation_nodes
+        ).to(dtype=torch.float32)
+
+    calculator = build()
+
+    def with_backward(part: str) -> None:
+        x = positions.clone().requires_grad_(True)
+        if part == "real":
+            pairs, distances = coulomb_module._half_pairs(x, cell, 8.0)
+            phi = calculator._compute_rspace(charges, pairs, distances)
+        elif part == "reciprocal":
+            phi = calculator._compute_kspace(charges, cell, x)
+        else:
+            energies, _ = coulomb(
+                charges[:, 0], x, cell[None], torch.ones(1, 3, dtype=torch.bool), torch.zeros(len(x), dtype=torch.long)
+            )
+            phi = energies[:, None]
+        torch.autograd.grad((charges * phi).sum(), x)
+
+    parts = {
+        "neighbour list (vesin, half list)": lambda: coulomb_module._half_pairs(positions, cell, 8.0),
+        "real part with its neighbour list, forward + backward": lambda: with_backward("real"),
+        "reciprocal part, forward + backward": lambda: with_backward("reciprocal"),
+        "building torch-pme's calculator": build,
+        "whole call (CoulombEnergy, energy + forces)": lambda: with_backward("whole"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(repeats):
+        for name, part in parts.items():
+            started = time.process_time()
+            for _ in range(calls):
+                part()
+            times[name].append((time.process_time() - started) / calls)
+    print(f"\nfixed cost of a PME call: {len(atoms)} atoms, mesh {coulomb_module.smooth_mesh_size(cell, parameters.mesh_spacing).tolist()}, CPU ms per call")
+    print("| part | CPU ms |")
+    print("| --- | --- |")
+    for name in parts:
+        print(f"| {name} | {1e3 * statistics.median(times[name]):.2f} |")
+
+
 def hybrid_overhead(repeats: int, channels: int) -> None:
     atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True) * (5, 5, 5)  # 1 000 atoms
     atoms.rattle(0.05, seed=0)
@@ -144,9 +204,14 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 7, 11, 16, 23], help="supercell repeats n (8 n³ atoms)")
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--fixed-cost-only", action="store_true", help="only the breakdown of a 64-atom call")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.fixed_cost_only:
+        fixed_cost(args.repeats, args.accuracy)
+        return 0
     coulomb_per_atom(args.repeats, args.accuracy, args.sizes)
+    fixed_cost(args.repeats, args.accuracy)
     if not args.skip_overhead:
         hybrid_overhead(args.repeats, args.channels)
     return 0
