@@ -35,7 +35,7 @@ from ase.build import bulk
 from equipot.config import ModelConfig
 from equipot.data import graph_from_atoms
 from equipot.longrange import CoulombEnergy, build_potential, pme_parameters
-from equipot.longrange import coulomb as coulomb_module
+from equipot.longrange import _calculators as calculators
 
 
 #: each timed sample of `coulomb_per_atom` repeats the call for about this many atoms in all
@@ -78,8 +78,8 @@ def coulomb_per_atom(repeats: int, accuracy: float, sizes: list[int]) -> None:
             torch.autograd.grad(energies.sum(), x)
 
         parameters = pme_parameters(cell[0], positions, 8.0, accuracy)
-        points = int(coulomb_module.smooth_mesh_size(cell[0], parameters.mesh_spacing).prod())
-        pairs = len(coulomb_module._half_pairs(positions, cell[0], 8.0)[1])
+        points = int(calculators.smooth_mesh_size(cell[0], parameters.mesh_spacing).prod())
+        pairs = len(calculators._half_pairs(positions, cell[0], 8.0)[1])
         call()  # warm-up
         cases[n] = {"atoms": len(atoms), "call": call, "parameters": parameters, "points": points, "pairs": pairs, "times": [], "cpu": []}
     for _ in range(repeats):
@@ -122,7 +122,7 @@ def fixed_cost(repeats: int, accuracy: float, calls: int = 50) -> None:
 
     def build() -> torch.nn.Module:
         potential = torchpme.CoulombPotential(smearing=parameters.smearing)
-        return coulomb_module._SmoothMeshPME(
+        return calculators._SmoothMeshPME(
             potential, mesh_spacing=parameters.mesh_spacing, interpolation_nodes=parameters.interpolation_nodes
         ).to(dtype=torch.float32)
 
@@ -131,7 +131,7 @@ def fixed_cost(repeats: int, accuracy: float, calls: int = 50) -> None:
     def with_backward(part: str) -> None:
         x = positions.clone().requires_grad_(True)
         if part == "real":
-            pairs, distances = coulomb_module._half_pairs(x, cell, 8.0)
+            pairs, distances = calculators._half_pairs(x, cell, 8.0)
             phi = calculator._compute_rspace(charges, pairs, distances)
         elif part == "reciprocal":
             phi = calculator._compute_kspace(charges, cell, x)
@@ -143,7 +143,7 @@ def fixed_cost(repeats: int, accuracy: float, calls: int = 50) -> None:
         torch.autograd.grad((charges * phi).sum(), x)
 
     parts = {
-        "neighbour list (vesin, half list)": lambda: coulomb_module._half_pairs(positions, cell, 8.0),
+        "neighbour list (vesin, half list)": lambda: calculators._half_pairs(positions, cell, 8.0),
         "real part with its neighbour list, forward + backward": lambda: with_backward("real"),
         "reciprocal part, forward + backward": lambda: with_backward("reciprocal"),
         "building torch-pme's calculator": build,
@@ -156,7 +156,7 @@ def fixed_cost(repeats: int, accuracy: float, calls: int = 50) -> None:
             for _ in range(calls):
                 part()
             times[name].append((time.process_time() - started) / calls)
-    print(f"\nfixed cost of a PME call: {len(atoms)} atoms, mesh {coulomb_module.smooth_mesh_size(cell, parameters.mesh_spacing).tolist()}, CPU ms per call")
+    print(f"\nfixed cost of a PME call: {len(atoms)} atoms, mesh {calculators.smooth_mesh_size(cell, parameters.mesh_spacing).tolist()}, CPU ms per call")
     print("| part | CPU ms |")
     print("| --- | --- |")
     for name in parts:
