@@ -1,7 +1,8 @@
 """Where a NaCl hybrid's CsCl − rocksalt error sits: its short-range and Coulomb energies
 against the reference's (BMH energy minus the Ewald energy of the formal charges at 1e-8 e/Å,
 and that Ewald energy), mean per atom over every ``--every``-th rocksalt frame at zero
-compression (``info["compression"]``, absent in the first data set) and all CsCl frames::
+compression (``info["compression"]``, absent in the first data set; ``--rocksalt``: another
+file, e.g. the study's held-out ``--gap-frames``) and all CsCl frames::
 
     python scripts/longrange_nacl_energy_split.py runs/nacl_fixed_s0/hybrid/model.pt runs/nacl_q100_s0/hybrid/model.pt
 """
@@ -38,11 +39,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", type=Path, nargs="+", help="hybrid model files (.pt)")
     parser.add_argument("--data-dir", type=Path, default=Path("runs/nacl_bmh"))
+    parser.add_argument("--rocksalt", type=Path, default=None, help="rocksalt frames (default: <data-dir>/nacl_rocksalt.xyz.gz)")
     parser.add_argument("--every", type=int, default=10, help="use every n-th uncompressed rocksalt frame")
     args = parser.parse_args()
     torch.set_num_threads(1)
     reference = CoulombEnergy(method="ewald", accuracy=1e-8, real_space_cutoff=8.0)
-    everything = ase.io.read(args.data_dir / "nacl_rocksalt.xyz.gz", index=":")
+    everything = ase.io.read(args.rocksalt or args.data_dir / "nacl_rocksalt.xyz.gz", index=":")
     rocksalt = [atoms for atoms in everything if atoms.info.get("compression", 0.0) == 0.0][:: args.every]
     cscl = ase.io.read(args.data_dir / "nacl_cscl.xyz.gz", index=":")
     for path in args.models:
