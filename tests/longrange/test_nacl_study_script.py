@@ -15,8 +15,6 @@ import pytest
 import torch
 from ase import Atoms
 
-from equipot.longrange import COULOMB_CONSTANT  # noqa: F401  (the package must import before the script)
-
 
 def labelled_cscl(nacl_bmh, seed: int) -> Atoms:
     rng = np.random.default_rng(seed)
