@@ -3,12 +3,14 @@ Ewald Coulomb of formal charges ±1 e (`nacl_bmh.BMHCoulombCalculator`, paramete
 in its docstring).
 
 Two sets, each from Langevin MD (ASE, 2 fs steps, friction 0.02/fs) at the temperatures
-``--temperatures`` (K), ``--runs`` independent trajectories per temperature:
+``--temperatures`` (K), ``--runs`` independent trajectories per temperature (CsCl:
+``--cscl-runs``, default the same):
 
 - rocksalt: 2x2x2 conventional cells (64 atoms), a = 5.62 Å (the zero-stress lattice
   constant of this potential at 0 K) times ``1 + c`` for each hydrostatic strain c of
-  ``--compressions`` (e.g. -0.08: a = 5.17 Å, 12 GPa; -0.12: a = 4.95 Å, 26 GPa, the
-  pressures at which the CsCl structure forms), the cell held fixed during the MD;
+  ``--compressions`` (e.g. -0.08: a = 5.17 Å, 12 GPa at 0 K; -0.12: a = 4.95 Å, 26 GPa,
+  the pressures at which the CsCl structure forms), the cell held fixed during the MD;
+  each frame records its ``info["compression"]``;
 - CsCl structure: 3x3x3 cells (54 atoms), a = 3.43 Å (its zero-stress lattice constant).
 
 Runs loop over compressions (rocksalt only), then temperatures, then ``--runs``. Each run
