@@ -5,7 +5,9 @@ features up to l (``lmax = hidden_lmax = l``), with everything else equal (chann
 layers, cutoff, seed, epochs, data). Ethanol: GFN2-xTB frames of ``shipped:ethanol``
 (training on the first ``--ethanol-train``, test on the last ``--n-test``); Cu: EMT frames
 of ``shipped:cu`` (108 atoms, strained; energies, forces and stress, test on the last
-``--n-test``). Reported: test energy, force and (Cu) stress MAE, the force-direction error
+``--n-test``; with ``--spread`` both sets are drawn evenly from the whole file, which holds
+the MD runs temperature after temperature, so the test is not an extrapolation in
+temperature; ``--scheduler cosine`` ends every model at the same small learning rate). Reported: test energy, force and (Cu) stress MAE, the force-direction error
 (mean angle between predicted and reference forces, an angular error), the elastic
 constants of the 4-atom cubic cell at EMT's lattice constant and the Zener anisotropy
 A = 2 C44 / (C11 - C12) against EMT's, and the time per energy+forces call (108-atom Cu
@@ -14,6 +16,8 @@ Each (system, l) writes ``runs/SYSTEM_lL.json`` in ``--output-dir`` and is skipp
 exists; prints the table::
 
     OMP_NUM_THREADS=1 python scripts/lmax_study.py --output-dir lmax_study
+    OMP_NUM_THREADS=1 python scripts/lmax_study.py --output-dir lmax_cu --systems cu --epochs 40 \
+        --cu-train 12 --n-test 30 --spread --scheduler cosine
 """
 
 from __future__ import annotations
