@@ -48,7 +48,7 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 TRAIN = {
     "model": {"num_channels": 8, "num_layers": 1, "lmax": 1, "hidden_lmax": 1, "correlation": 2,
@@ -71,7 +71,7 @@ def _md_frames(atoms: Atoms, temperature: float, n_frames: int, seed: int, every
     rng = np.random.default_rng(seed)
     atoms = atoms.copy()
     atoms.calc = EMT()
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    thermalize_momenta(atoms, temperature, rng=rng)
     Stationary(atoms)
     dynamics = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02 / units.fs, fixcm=False, rng=rng)
     dynamics.run(warmup)

@@ -167,12 +167,12 @@ def nve_energy_error(calculator, minimum, timestep_fs: float, steps: int) -> flo
     """Largest deviation (meV) of the total energy from its start in ``steps`` velocity-Verlet
     steps of ``timestep_fs`` from ``minimum`` with 300 K velocities (the same for every model)."""
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
     from ase.md.verlet import VelocityVerlet
 
     atoms = minimum.copy()
     atoms.calc = calculator
-    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))  # 300 K after equipartition
+    thermalize_momenta(atoms, 600, rng=np.random.default_rng(0))  # 300 K after equipartition
     Stationary(atoms)
     ZeroRotation(atoms)
     energies = []
