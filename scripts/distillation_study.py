@@ -6,9 +6,10 @@ expensive frames alone? Errors are against the expensive method on a fixed test 
 EMT energies, forces and stresses of separate frames (so it obeys the Cauchy relation
 C12 = C44, which EMT does not); frames = 2x2x2 conventional fcc cells (32 atoms) with a
 random symmetric strain (Voigt components uniform in ±3 %) and Gaussian displacements
-(sigma uniform in 0.02-0.15 Å). Also reports C11, C12, C44 (GPa) of each, at each one's own
-equilibrium lattice constant (`equipot.properties.elastic_tensor`, clamped ions: every atom
-of fcc is an inversion centre).
+(sigma uniform in 0.02-0.15 Å; ``--rattle``). Also reports C11, C12, C44 (GPa) of each, at
+each one's own equilibrium lattice constant (`equipot.properties.elastic_tensor`, clamped
+ions: every atom of fcc is an inversion centre), and the Cauchy ratio C44 / C12 at 3.59 Å
+(`cauchy_ratio`: 1 for any pair potential, 0.779 for EMT).
 
 ``--system ethanol``: expensive = GFN2-xTB; teacher = GFN1-xTB (tblite); frames = the
 shipped 500 K ethanol MD (``shipped:ethanol``): frames 0-999 relabelled with GFN1 are the
@@ -94,8 +95,9 @@ def _morse_labels(pairs: tuple, n: int, volume: float, x: np.ndarray, cutoff: fl
     return 0.5 * float((pair * cut).sum()) + offset * n, forces, stress
 
 
-def cu_frames(n: int, seed: int) -> list[Atoms]:
-    """Strained, rattled 32-atom fcc Cu cells (see the module docstring)."""
+def cu_frames(n: int, seed: int, rattle: tuple[float, float] = (0.02, 0.15)) -> list[Atoms]:
+    """Strained, rattled 32-atom fcc Cu cells (see the module docstring); the displacement
+    sigma of each frame is uniform in ``rattle`` (Å)."""
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(n):
@@ -104,7 +106,7 @@ def cu_frames(n: int, seed: int) -> list[Atoms]:
         strain = np.array([[voigt[0], voigt[5] / 2, voigt[4] / 2], [voigt[5] / 2, voigt[1], voigt[3] / 2],
                            [voigt[4] / 2, voigt[3] / 2, voigt[2]]])
         atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
-        atoms.positions += rng.normal(scale=rng.uniform(0.02, 0.15), size=atoms.positions.shape)
+        atoms.positions += rng.normal(scale=rng.uniform(*rattle), size=atoms.positions.shape)
         frames.append(atoms)
     return frames
 
@@ -144,22 +146,22 @@ def equilibrium_cell(calculator: Calculator) -> Atoms:
     return bulk("Cu", "fcc", a=a0, cubic=True).repeat(2)
 
 
-def cu_data(folder: Path, n_teacher: int, cutoff: float) -> dict:
+def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float]) -> dict:
     morse_file = folder / "morse.json"
     if not morse_file.exists():
-        morse_file.write_text(json.dumps(fit_morse(cu_frames(60, seed=100), cutoff), indent=1))
+        morse_file.write_text(json.dumps(fit_morse(cu_frames(60, 100, rattle), cutoff), indent=1))
     morse = json.loads(morse_file.read_text())
     teacher = ShiftedMorse(**morse, cutoff=cutoff)
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
     if not files["teacher"].exists():
-        label_frames(cu_frames(n_teacher, seed=1), teacher, output=files["teacher"])
-        label_frames(cu_frames(25, seed=2), EMT(), output=files["expensive"])
-        label_frames(cu_frames(100, seed=3), EMT(), output=files["test"])
+        label_frames(cu_frames(n_teacher, 1, rattle), teacher, output=files["teacher"])
+        label_frames(cu_frames(25, 2, rattle), EMT(), output=files["expensive"])
+        label_frames(cu_frames(100, 3, rattle), EMT(), output=files["test"])
     return {"files": files, "teacher": teacher, "reference": EMT(), "teacher_info": morse, "stress_weight": 1000.0}
 
 
 # -------------------------------------------------------------------------- ethanol
-def ethanol_data(folder: Path, n_teacher: int, cutoff: float) -> dict:
+def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float]) -> dict:
     from tblite.ase import TBLite
 
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
@@ -220,9 +222,31 @@ def errors(calculator: Calculator, test: list[Atoms], offset: float = 0.0) -> di
     return {"energy_mae_meV_per_atom": 1000 * float(np.mean(de)), "forces_mae_meV_per_A": 1000 * float(np.mean(np.concatenate(df)))}
 
 
+def cauchy_ratio(calculator: Calculator, a: float = 3.59, h: float = 2e-3) -> float:
+    """C44 / C12 from second differences of the energy of the fcc cell at lattice constant
+    ``a`` (Å) in the Lagrangian strain eta (cell deformed by sqrt(I + 2 eta)), step ``h``:
+    ``d2E/d eta12^2 / (4 d2E/d eta11 d eta22)`` with eta12 = eta21. Exactly 1 for every pair
+    potential at any lattice constant (no pressure correction needed); EMT: 0.779."""
+    from scipy.linalg import sqrtm
+
+    def energy(**components: float) -> float:
+        eta = np.zeros((3, 3))
+        for name, value in components.items():
+            i, j = int(name[1]) - 1, int(name[2]) - 1
+            eta[i, j] = eta[j, i] = value
+        atoms = bulk("Cu", "fcc", a=a, cubic=True)
+        atoms.set_cell(atoms.cell.array @ np.real(sqrtm(np.eye(3) + 2 * eta)).T, scale_atoms=True)
+        atoms.calc = calculator
+        return atoms.get_potential_energy()
+
+    mixed = (energy(e11=h, e22=h) - energy(e11=h, e22=-h) - energy(e11=-h, e22=h) + energy(e11=-h, e22=-h)) / (4 * h * h)
+    return float((energy(e12=h) - 2 * energy() + energy(e12=-h)) / (h * h) / (4 * mixed))
+
+
 def cubic_constants(calculator: Calculator) -> dict[str, float]:
     result = elastic_tensor(calculator, equilibrium_cell(calculator), strain=0.005, stress_tolerance=1.0)
-    return {**result.cubic(), "a0": float(np.cbrt(equilibrium_cell(calculator).get_volume() / 32) * 4 ** (1 / 3))}
+    return {**result.cubic(), "a0": float(np.cbrt(equilibrium_cell(calculator).get_volume() / 32) * 4 ** (1 / 3)),
+            "cauchy_ratio": cauchy_ratio(calculator)}
 
 
 def main() -> None:
@@ -235,6 +259,8 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=60)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rattle", type=float, nargs=2, default=(0.02, 0.15), metavar=("LOW", "HIGH"),
+                        help="cu: range (Å) of the displacement sigma of the frames")
     parser.add_argument("--train-only", nargs="+", default=None, choices=["scratch", "pretrained", *VARIANTS],
                         help="train these runs only and skip the report (to run the stages as parallel processes)")
     parser.add_argument("--finetune-stress-weight", type=float, default=None,
@@ -246,7 +272,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = 5.0 if args.system == "cu" else 4.0
     n_teacher = args.n_teacher or (600 if args.system == "cu" else 1000)
-    data = (cu_data if args.system == "cu" else ethanol_data)(folder, n_teacher, cutoff)
+    data = (cu_data if args.system == "cu" else ethanol_data)(folder, n_teacher, cutoff, tuple(args.rattle))
     files, sw = data["files"], data["stress_weight"]
     runs = args.train_only or ["scratch", "pretrained", *args.variants]
     models = {}
@@ -284,7 +310,7 @@ def main() -> None:
                "epochs": {"pretrain": args.pretrain_epochs, "scratch": args.scratch_epochs, "finetune": args.finetune_epochs},
                "rows": rows}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
-    keys = sorted({k for row in rows.values() for k in row}, key=["energy_mae_meV_per_atom", "forces_mae_meV_per_A", "C11", "C12", "C44", "a0"].index)
+    keys = sorted({k for row in rows.values() for k in row}, key=["energy_mae_meV_per_atom", "forces_mae_meV_per_A", "C11", "C12", "C44", "a0", "cauchy_ratio"].index)
     print("| model | " + " | ".join(keys) + " |")
     print("| --- " * (len(keys) + 1) + "|")
     for name, row in rows.items():
