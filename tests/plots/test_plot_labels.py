@@ -12,7 +12,7 @@ from matplotlib.text import Text
 
 import equipot.plots.curves as curves
 import equipot.plots.parity as parity
-import equipot.simulate.plots as simulate_plots
+import equipot.plots._figure as figure_module  # equipot.simulate.plots imports save_figure when it draws
 from equipot.plots import energy_trace_plot, write_evaluation_plots
 from equipot.simulate import MDResult, plot_md
 from equipot.evaluation import EvaluationResult
@@ -34,7 +34,7 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
 
         monkeypatch.setattr(module, "save_figure", save)
 
-    for module in (parity, curves, simulate_plots):
+    for module in (parity, curves, figure_module):
         keep(module)
     return figures
 

@@ -129,7 +129,7 @@ def test_bad_input_is_refused() -> None:
     ("spoil", "message"),
     [
         (lambda atoms: atoms.positions.__setitem__((1, 2), np.nan), "atoms: positions of atoms \\[1\\] are NaN or infinite"),
-        (lambda atoms: atoms.set_cell(np.zeros((3, 3))), "atoms: the cell has zero volume"),
+        (lambda atoms: atoms.set_cell(np.zeros((3, 3))), "elastic constants: the cell has zero volume"),
     ],
 )
 def test_a_structure_with_nan_positions_or_a_flat_cell_is_refused_before_any_calculation(spoil, message) -> None:
