@@ -229,8 +229,10 @@ def test_failed_compilation_warns_and_runs_eagerly() -> None:
     compilation in the process would fail."""
     import torch._inductor.config as inductor_config
 
-    eager = _model()
-    eager.set_normalization(scale=0.7)  # another model than the fixture's
+    torch.manual_seed(1)  # a smaller model than the fixture's: inductor lowers it, then fails sooner
+    eager = EquivariantPotential(
+        species=["H", "C", "O", "Cu"], cutoff=4.0, num_channels=4, lmax=1, num_layers=1, correlation=1, dtype=torch.float64
+    ).eval()
     compiled = CompiledPotential(eager)
     graph = graph_from_atoms(_structures()[2], eager.cutoff)
     no_compiler = {"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}

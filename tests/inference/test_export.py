@@ -1,6 +1,6 @@
 """`equipot export` / `equipot.export_model`: a model compiled ahead of time into a .pt2
 that loads ready to run through the explicit `load_exported` (``--exported`` on the command
-line); `load_model` refuses it. One export (two compilations, ~2 min) serves the module."""
+line); `load_model` refuses it. One export (two compilations of a small model) serves the module."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ OUTPUTS = ("energy", "forces", "stress")
 
 def _model() -> EquivariantPotential:
     torch.manual_seed(3)
-    model = EquivariantPotential(species=["H", "C", "O", "Cu"], cutoff=4.0, num_channels=8, correlation=2, dtype=torch.float64)
+    # small (one layer, l <= 1): the export mechanism is what is tested here; test_compiled
+    # covers the compiled programs of a deeper model
+    model = EquivariantPotential(
+        species=["H", "C", "O", "Cu"], cutoff=4.0, num_channels=8, lmax=1, num_layers=1, correlation=2, dtype=torch.float64
+    )
     model.set_normalization(avg_num_neighbors=10.0, scale=0.6, shift=-0.5)
     return model.eval()
 
