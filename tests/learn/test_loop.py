@@ -280,3 +280,21 @@ def test_finetune_of_a_single_model_starts_from_the_previous_round(tmp_path):
     resolved = yaml.safe_load((tmp_path / "run" / "round_2" / "train" / "config.yaml").read_text())
     assert resolved["finetune_from"] == str((tmp_path / "run" / "round_1" / "train" / "model.pt").resolve())
     assert resolved["max_epochs"] == 1 and resolved["optimizer"]["lr"] == TINY_TRAIN.get("optimizer", {}).get("lr", 0.005)
+
+
+def test_run_ids_never_read_as_numbers_and_store_rows_keep_them(tmp_path):
+    from equipot.learn.store import LearnStore, new_run_id
+
+    # a bare hex id such as 7813064e5467 parses as a float, which ase.db refuses for a string value
+    with pytest.raises(ValueError, match="new_run_id"):
+        LearnStore(str(tmp_path / "refused.db"), "7813064e5467")
+    ids = {new_run_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for run_id in ids:
+        with pytest.raises(ValueError):
+            float(run_id)
+    run_id = new_run_id()
+    store = LearnStore(str(tmp_path / "learn.db"), run_id)
+    atoms = bulk("Cu", "fcc", a=3.6)
+    row_id = store.add(atoms, round_index=0, origin="initial", status="pending", labeller="emt", settings={})
+    assert ase.db.connect(str(tmp_path / "learn.db")).get(id=row_id).run_id == run_id

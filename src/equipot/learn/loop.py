@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from .exploration import explore
 from .labellers import LabelError, label, make_labeller
 from .selection import score_frames, select_frames
 from .state import LearnState
-from .store import LABELLED, PENDING, QUARANTINED, LearnStore, StoreLock, database_location
+from .store import LABELLED, PENDING, QUARANTINED, LearnStore, StoreLock, database_location, new_run_id
 from .training import previous_round_models, round_train_config, train_round
 
 __all__ = ["LearnHooks", "LearnResult", "run_active_learning"]
@@ -95,7 +94,7 @@ def _start_state(config: LearnConfig, output_dir: Path, database: str, resume: b
     if rows:
         raise FileExistsError(f"database {database} already holds {rows} structures; pass --resume to continue "
                               "that run or choose another database")
-    state = LearnState(run_id=uuid.uuid4().hex[:12])
+    state = LearnState(run_id=new_run_id())
     state.save(output_dir)
     return state
 

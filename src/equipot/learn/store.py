@@ -11,6 +11,7 @@ energy and forces as the atoms' results.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,21 @@ class StoreLock(RunLock):
         return self
 
 
+def new_run_id() -> str:
+    """A fresh run identifier, e.g. ``run-3f9a0c1e77b2``.
+
+    The prefix matters: ``ase.db`` refuses a string value that would parse as a number, and a bare
+    12-digit hex string such as ``7813064e5467`` does.
+    """
+    return f"run-{uuid.uuid4().hex[:12]}"
+
+
 class LearnStore:
     """Rows of one database, read and written by the loop."""
 
     def __init__(self, database: str, run_id: str):
+        if _reads_as_number(run_id):
+            raise ValueError(f"run id {run_id!r} would be stored as a number by ase.db; use new_run_id()")
         self.database = database
         self.run_id = run_id
         self.db = ase.db.connect(database)
@@ -109,3 +121,11 @@ def database_location(database: str, base_dir: Path) -> str:
         return database
     path = Path(os.path.expanduser(database))
     return str(path if path.is_absolute() else (base_dir / path).resolve())
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
