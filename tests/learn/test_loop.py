@@ -252,6 +252,8 @@ def test_descriptor_estimator_labels_frames_beyond_the_models_own_threshold(tmp_
 
     config = learn_config(tmp_path, selection={"estimator": "descriptor", "budget_per_round": 2},
                           convergence={"max_rounds": 2, "flagged_percent": 0.0})
+    # hot enough that some explored frames leave the 4 training cells' descriptor range
+    config.exploration.temperatures_K = [3000.0]
     result = run_active_learning(config)
     assert result.stopped == "budget"
     potential = load_potential(tmp_path / "run" / "round_1" / "model.pt")

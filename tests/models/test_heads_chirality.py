@@ -65,10 +65,11 @@ def enantiomers() -> tuple[list[Atoms], torch.Tensor]:
     return frames, torch.tensor(labels, dtype=torch.float64)
 
 
-def fit_handedness(model: EquivariantPotential, frames: list[Atoms], labels: torch.Tensor, steps: int = 150) -> torch.Tensor:
+def fit_handedness(model: EquivariantPotential, frames: list[Atoms], labels: torch.Tensor, steps: int = 150,
+                   lr: float = 0.02) -> torch.Tensor:
     """Full-batch Adam on the squared error of the head; returns the final predictions."""
     graph = batch_graphs([graph_from_atoms(atoms, model.cutoff) for atoms in frames])
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
         loss = (model(graph, outputs={"handedness"}).extra["handedness"][:, 0] - labels).square().mean()
         optimizer.zero_grad()
@@ -100,6 +101,7 @@ def test_so3_model_learns_handedness_and_o3_invariant_model_cannot(enantiomers):
 def test_o3_model_learns_handedness_as_a_pseudoscalar(enantiomers):
     """The O(3) way: handedness is a pseudoscalar, and a 0o head fits it."""
     frames, labels = enantiomers
-    predictions = fit_handedness(small_model(True, "0o", "4x0e+4x1o+4x1e", scale=1.0), frames, labels)
+    # lr 0.005: at 0.02 (with the variance-preserving radial init) the fit collapses to 0 (MAE 1.0)
+    predictions = fit_handedness(small_model(True, "0o", "4x0e+4x1o+4x1e", scale=1.0), frames, labels, lr=0.005)
     assert float((predictions - labels).abs().mean()) < 0.2
     np.testing.assert_allclose(predictions[0::2].numpy(), -predictions[1::2].numpy(), rtol=1e-9)

@@ -13,12 +13,14 @@ import pytest
 import typer
 from ase import Atoms, units
 from ase.build import molecule
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.tip3p import TIP3P, angleHOH, rOH
+from ase.data import covalent_radii
 from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from equipot.cli.dock import dock as dock_command
-from equipot.properties.docking import _left_jacobian, _PoseEnergy, dock, pose_scan, posed_complex
+from equipot.properties.docking import CLASH_FRACTION, _left_jacobian, _PoseEnergy, dock, pose_scan, posed_complex
 
 KCAL_PER_MOL = units.kcal / units.mol
 
@@ -90,3 +92,33 @@ def test_dock_command_on_a_model(model_file, tmp_path) -> None:
     bad = CliRunner().invoke(app, [str(model_file), str(tmp_path / "methane.xyz"), str(tmp_path / "water.xyz"),
                                    "--starts", "0", "--out-dir", str(out)])
     assert bad.exit_code == 2 and "n_starts must be at least 1" in bad.output
+
+
+class AttractiveGaussians(Calculator):
+    """E = -sum over pairs of exp(-r^2 / 4 Å^2) (eV): every pair attracts, nothing repels, like
+    an untrained model at close range."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        separations = self.atoms.positions[:, None] - self.atoms.positions[None]
+        weights = np.exp(-(separations**2).sum(-1) / 4.0)
+        np.fill_diagonal(weights, 0.0)
+        self.results = {"energy": -0.5 * weights.sum(), "forces": -0.5 * (weights[..., None] * separations).sum(1)}
+
+
+def test_an_energy_without_repulsion_is_refused_and_scan_skips_clashes() -> None:
+    host, guest = molecule("CH4"), molecule("H2O")
+    with pytest.raises(ValueError, match="every one of the 3 starts pulled the guest into the host.*short-range repulsion"):
+        dock(AttractiveGaussians(), host, guest, n_starts=3)
+    # a scan whose poses all sit at the host's centre: every one clashes
+    with pytest.raises(ValueError, match="every scanned pose clashes"):
+        pose_scan(AttractiveGaussians(), host, guest, n_rotations=2, n_directions=2, distances=(0.0,))
+    # the scan keeps the poses that do not clash, and its best pose has none
+    scan = pose_scan(AttractiveGaussians(), host, guest, n_rotations=6, n_directions=8, distances=(1.0, 2.5))
+    assert 0 < scan.n_poses < 6 * 8 * 2
+    positions, numbers = scan.atoms.positions, scan.atoms.numbers
+    separations = np.linalg.norm(positions[:5, None] - positions[None, 5:], axis=-1)
+    contact = CLASH_FRACTION * (covalent_radii[numbers[:5]][:, None] + covalent_radii[numbers[5:]][None, :])
+    assert (separations >= contact).all()

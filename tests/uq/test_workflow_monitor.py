@@ -28,6 +28,9 @@ def fitted():
     torch.manual_seed(0)
     model = EquivariantPotential(species=["H", "C", "O"], cutoff=4.0, num_channels=6, lmax=1, num_layers=1,
                                  readout_hidden=4, dtype=torch.float64)
+    # as training would: sums normalized by the mean neighbor count (8 in ethanol within 4 Å);
+    # at the default 1 the untrained features grow as powers of 8 through the products
+    model.set_normalization(avg_num_neighbors=8.0)
     train = GraphDataset(read_shipped_dataset("ethanol", index="0:40:2"), model.cutoff).graphs
     distances = fit_descriptor_distances(model, train, percentile=99.0)
     return model, UncertaintyPotential(model, descriptors=distances), float(distances.nearest_threshold)

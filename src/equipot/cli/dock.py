@@ -42,14 +42,15 @@ def dock(
     for column in ("start", "energy (eV)", "L-BFGS steps"):
         table.add_column(column, justify="right")
     for index, (value, steps) in enumerate(zip(result.start_energies, result.start_steps)):
-        table.add_row(str(index), f"{value:.5f}", str(steps))
+        table.add_row(str(index), f"{value:.5f}" if np.isfinite(value) else "collapsed into the host", str(steps))
     console.print(table)
     console.print(f"best: E = {result.energy:.5f} eV, interaction energy {result.interaction_energy:.5f} eV "
                   f"({result.n_energy_calls} energy calls)")
     summary = {
         "energy_eV": result.energy, "interaction_energy_eV": result.interaction_energy,
         "rotation": result.rotation.tolist(), "translation_A": result.translation.tolist(),
-        "start_energies_eV": result.start_energies.tolist(), "start_steps": result.start_steps,
+        # null: a start that pulled the guest into the host (properties.docking.CLASH_FRACTION)
+        "start_energies_eV": [float(v) if np.isfinite(v) else None for v in result.start_energies], "start_steps": result.start_steps,
         "n_energy_calls": result.n_energy_calls,
     }
     if scan > 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
@@ -16,15 +18,37 @@ from .scatter import scatter_sum
 __all__ = ["Interaction", "RadialMLP"]
 
 
+#: 1 / sqrt(E[silu(z)^2]) for z ~ N(0, 1): the gain that keeps unit variance through a SiLU
+#: (e3nn's ``normalize2mom``)
+SILU_GAIN = 1.679
+
+
+def init_after_silu(linear: nn.Linear) -> None:
+    """Weights ~ N(0, SILU_GAIN^2 / fan_in), bias 0: variance-preserving through SiLU layers."""
+    with torch.no_grad():
+        linear.weight.normal_(0.0, SILU_GAIN / math.sqrt(linear.in_features))
+        if linear.bias is not None:
+            linear.bias.zero_()
+
+
 class RadialMLP(nn.Sequential):
     """``num_basis -> hidden -> hidden`` with SiLU: [n_edges, num_basis] -> [n_edges, hidden].
 
     The last, linear layer to the path weights lives in `Interaction`, which expands it to
     one weight per output component.
+
+    Initialized variance-preserving (`init_after_silu`, as e3nn's and MACE's radial nets),
+    not with torch's default: that default (weights of variance 1 / (3 fan_in) and a bias
+    as large) shrinks each layer, so the radial functions start tiny and nearly flat in r,
+    the messages barely change under a homogeneous strain, and the nonlinearities act on
+    them linearly. A model so initialized trains into a pair potential for homogeneous
+    strain (C12 = C44 for every cubic crystal it learns; docs/distillation.md, study (a)).
     """
 
     def __init__(self, num_basis: int, hidden: int):
         super().__init__(nn.Linear(num_basis, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        init_after_silu(self[0])
+        init_after_silu(self[2])
 
     def weights(self) -> list[Tensor]:
         """``[W1, b1, W2, b2]``, the arguments of `apply_weights` after the input."""
@@ -67,6 +91,7 @@ class Interaction(nn.Module):
         channels, num_paths = layout_in.channels, self.coupling.num_paths
         # one weight per (channel, path); no bias, so the envelope can scale the hidden layer
         self.path_weights = nn.Linear(radial_hidden, channels * num_paths, bias=False)
+        init_after_silu(self.path_weights)
         # rows of path_weights for each (channel, output component): the MLP then yields the
         # weights already expanded over components, with no per-edge gather
         component_rows = torch.arange(channels)[:, None] * num_paths + self.coupling.path_of_component[None, :]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
+from ase.data import covalent_radii
 from scipy.optimize import minimize
 from scipy.spatial.transform import Rotation
 
@@ -59,16 +60,30 @@ def posed_complex(host: Atoms, guest: Atoms, rotation: np.ndarray, translation: 
     return combined
 
 
+#: a host and a guest atom closer than this fraction of the sum of their covalent radii
+#: have collapsed onto each other: no physical pose, and a learned energy is meaningless there
+CLASH_FRACTION = 0.5
+
+
+class _Clash(Exception):
+    """A pose puts a guest atom inside a host atom (see `CLASH_FRACTION`)."""
+
+
 class _PoseEnergy:
-    """Energy and pose gradient of the complex, counting calculator calls."""
+    """Energy and pose gradient of the complex, counting calculator calls. Raises `_Clash`
+    for a pose with collapsed host-guest contacts, before calling the calculator."""
 
     def __init__(self, source: EnergySource, host: Atoms, guest: Atoms) -> None:
         self.calculator = as_calculator(source)
         self.host, self.guest, self.n_host = host, guest, len(host)
+        self.contact = CLASH_FRACTION * (covalent_radii[host.numbers][:, None] + covalent_radii[guest.numbers][None, :])
         self.calls = 0
 
     def __call__(self, rotation: np.ndarray, translation: np.ndarray, gradient: bool = True):
         atoms = posed_complex(self.host, self.guest, rotation, translation)
+        separations = np.linalg.norm(atoms.positions[:self.n_host, None] - atoms.positions[None, self.n_host:], axis=-1)
+        if (separations < self.contact).any():
+            raise _Clash()
         atoms.calc = self.calculator
         self.calls += 1
         energy = float(atoms.get_potential_energy())
@@ -86,8 +101,9 @@ class DockingResult:
     - ``atoms``: the docked complex (host then guest); ``energy`` its energy (eV)
     - ``interaction_energy``: ``energy - E(host) - E(guest)`` (eV)
     - ``rotation`` [3, 3], ``translation`` [3] (Å): the guest's pose (see `posed_complex`)
-    - ``start_energies`` [n_starts]: the energy each start ended at (eV); ``start_steps``
-      the L-BFGS iterations each took; ``n_energy_calls``: calculator calls in all
+    - ``start_energies`` [n_starts]: the energy each start ended at (eV; ``inf`` for a start
+      that pulled the guest into the host, see `CLASH_FRACTION`); ``start_steps`` the L-BFGS
+      iterations each took; ``n_energy_calls``: calculator calls in all
     """
 
     atoms: Atoms
@@ -115,6 +131,16 @@ def _check_pair(host: Atoms, guest: Atoms) -> None:
 
 def _minimise(energy: _PoseEnergy, rotation: np.ndarray, translation: np.ndarray, gtol: float,
               max_steps: int) -> tuple[float, np.ndarray, np.ndarray, int]:
+    """One start's L-BFGS; energy ``inf`` when it ran into a clash (an energy without
+    short-range repulsion there: an untrained or extrapolating model)."""
+    try:
+        return _lbfgs_on_se3(energy, rotation, translation, gtol, max_steps)
+    except _Clash:
+        return float("inf"), rotation, translation, 0
+
+
+def _lbfgs_on_se3(energy: _PoseEnergy, rotation: np.ndarray, translation: np.ndarray, gtol: float,
+                  max_steps: int) -> tuple[float, np.ndarray, np.ndarray, int]:
     steps = 0
     for _ in range(10):  # re-base the exponential map when the rotation grows
         base = rotation.copy()
@@ -174,6 +200,13 @@ def dock(
             for i in range(n_starts)]
     best = min(range(n_starts), key=lambda i: ends[i][0])
     value, rotation, translation, _ = ends[best]
+    if not np.isfinite(value):
+        raise ValueError(
+            f"every one of the {n_starts} starts pulled the guest into the host (a host and a guest atom closer "
+            f"than {CLASH_FRACTION:g} x the sum of their covalent radii): the energy has no short-range repulsion "
+            "there. Check the model on close contacts (an untrained or extrapolating model does this), or start "
+            "farther out (distance)"
+        )
     reference = _isolated_energy(energy.calculator, host) + _isolated_energy(energy.calculator, guest)
     return DockingResult(
         atoms=posed_complex(host, guest, rotation, translation), energy=value, interaction_energy=value - reference,
@@ -217,7 +250,8 @@ def pose_scan(
 ) -> ScanResult:
     """Evaluate every pose of ``n_rotations`` random uniform rotations x ``n_directions``
     Fibonacci directions x ``distances`` (Å, of the guest's centroid from the host's);
-    return the lowest. No optimisation: the reference `dock` must reach or beat."""
+    return the lowest. Poses with clashing atoms (`CLASH_FRACTION`) are skipped. No
+    optimisation: the reference `dock` must reach or beat."""
     _check_pair(host, guest)
     energy = _PoseEnergy(source, host, guest)
     rotations = Rotation.random(n_rotations, random_state=seed).as_matrix().reshape(n_rotations, 3, 3)
@@ -227,9 +261,14 @@ def pose_scan(
         for radius in distances:
             translation = centre + radius * direction
             for rotation in rotations:
-                value = energy(rotation, translation, gradient=False)[0]
+                try:
+                    value = energy(rotation, translation, gradient=False)[0]
+                except _Clash:
+                    continue
                 if best is None or value < best[0]:
                     best = (value, rotation, translation)
-    assert best is not None
+    if best is None:
+        raise ValueError(f"every scanned pose clashes (atoms closer than {CLASH_FRACTION:g} x the sum of their "
+                         "covalent radii); give larger distances")
     return ScanResult(energy=best[0], rotation=best[1], translation=best[2],
                       atoms=posed_complex(host, guest, best[1], best[2]), n_poses=energy.calls)
