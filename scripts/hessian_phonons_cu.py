@@ -1,24 +1,33 @@
 """Cu phonons from models trained with and without the Hessian term, against EMT.
 
 Both models see the same ``--frames`` strained, rattled 32-atom fcc Cu cells labelled by
-EMT (scripts/generate_hessian_labels.py, ``--mode hvp`` with ``--probes`` random
-Hessian-vector products each), the same architecture, seed and epochs; one trains on
-energies and forces, the other adds ``loss.hessian_weight`` (``--hessian-weight``) with
-``--hessian-probes`` products per batch mixed as ``--mix`` (both with the learning-rate
-schedule ``--scheduler``). The phonons of the primitive
+EMT (scripts/generate_hessian_labels.py: ``--label-mode full``, all 96 columns of each
+cell's Hessian, the default; ``hvp`` with ``--probes`` random Hessian-vector products; or
+``rows``), the same architecture, seed and epochs; one trains on energies and forces, the
+other adds ``loss.hessian_weight`` (``--hessian-weight``, default 10) with
+``--hessian-probes`` products per batch mixed as ``--mix`` (a Gaussian mixture of the stored
+columns: one random Hessian-vector product per batch, whatever is stored), both with the
+learning-rate schedule ``--scheduler`` (cosine by default). The phonons of the primitive
 cell at EMT's lattice constant (a 3x3x3 supercell; EMT by finite displacements, the models
 by their exact Hessian) are compared along the standard fcc path; the stable MD time step
 (`equipot.properties.timestep`) is taken on the 32-atom cubic cell. Prints a table, writes
 ``study.json`` and ``cu_phonons.png`` (EMT and both models' bands) in ``--output-dir``::
 
-    OMP_NUM_THREADS=1 python scripts/hessian_phonons_cu.py --output-dir cu_phonons --epochs 60
+    OMP_NUM_THREADS=1 python scripts/hessian_phonons_cu.py --output-dir cu_phonons --seed 0
+
+``--timing-rounds N`` instead measures the epoch cost of the Hessian term: N rounds of
+``--timing-epochs`` epochs of each model in turn, in one process (the ratio survives a
+shared machine's load), written to ``epoch_cost.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -53,24 +62,21 @@ def emt_lattice_constant() -> float:
     return float((4 * volume) ** (1 / 3))
 
 
-def train(data: Path, output: Path, hessian_weight: float, args: argparse.Namespace) -> Path:
+def train_config(data: Path, output: Path, hessian_weight: float, args: argparse.Namespace, epochs: int):
     from equipot.config import TrainConfig
-    from equipot.train import fit
-
-    if args.reuse and (output / "model.pt").exists():
-        return output / "model.pt"
 
     loss = {"energy_weight": 1.0, "forces_weight": 10.0, "hessian_weight": hessian_weight}
     if hessian_weight > 0:
-        loss |= {"hessian_probes": args.hessian_probes, "hessian_probe_mix": args.mix}
-    config = TrainConfig.model_validate(
+        loss |= {"hessian_probes": args.hessian_probes, "hessian_probe_mix": args.mix, "hessian_every": args.hessian_every,
+                 "hessian_method": args.hessian_method}
+    return TrainConfig.model_validate(
         {
             "data": {"train_file": str(data), "n_valid": 4},
-            "model": {"num_channels": 16, "num_layers": 2, "lmax": 1, "hidden_lmax": 1, "cutoff": 4.5},
+            "model": {"num_channels": 16, "num_layers": 2, "lmax": 1, "hidden_lmax": 1, "cutoff": args.cutoff},
             "loss": loss,
             "optimizer": {"lr": 0.01},
             "scheduler": {"name": args.scheduler},
-            "max_epochs": args.epochs,
+            "max_epochs": epochs,
             "batch_size": 4,
             "seed": args.seed,
             "dtype": "float64",
@@ -78,7 +84,35 @@ def train(data: Path, output: Path, hessian_weight: float, args: argparse.Namesp
             "accelerator": "cpu",
         }
     )
-    return fit(config).best_model_path
+
+
+def train(data: Path, output: Path, hessian_weight: float, args: argparse.Namespace) -> Path:
+    from equipot.train import fit
+
+    if args.reuse and (output / "model.pt").exists():
+        return output / "model.pt"
+    return fit(train_config(data, output, hessian_weight, args, args.epochs)).best_model_path
+
+
+def epoch_cost(data: Path, output: Path, args: argparse.Namespace) -> list[float]:
+    """Per round, (seconds per epoch with the Hessian term) / (without), the two trained for
+    ``--timing-epochs`` epochs in turn inside each round, in this one process."""
+    from equipot.train import fit
+
+    ratios = []
+    for number in range(args.timing_rounds):
+        seconds = []
+        for weight in (0.0, args.hessian_weight):
+            folder = output / "timing" / f"w{weight:g}_{number}"
+            shutil.rmtree(folder, ignore_errors=True)
+            metrics = fit(train_config(data, folder, weight, args, args.timing_epochs)).metrics_path
+            with open(metrics, newline="") as handle:
+                times = [float(row["wall_time_s"]) for row in csv.DictReader(handle)]
+            seconds.append((times[-1] - times[0]) / (len(times) - 1))  # the first epoch's start-up left out
+        ratios.append(seconds[1] / seconds[0])
+        print(f"timing round {number}: {seconds[0]:.2f} s/epoch without, {seconds[1]:.2f} with ({ratios[-1]:.2f}x)",
+              flush=True)
+    return ratios
 
 
 def bands_of(source, primitive, exact: bool):
@@ -117,16 +151,24 @@ def plot(bands: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--probes", type=int, default=4, help="Hessian-vector products stored per cell")
+    parser.add_argument("--label-mode", choices=("hvp", "rows", "full"), default="full",
+                        help="Hessian labels per cell: --probes random products, --probes rows, or all 96 columns")
+    parser.add_argument("--probes", type=int, default=4, help="Hessian-vector products (or rows) stored per cell")
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--hessian-weight", type=float, default=1.0)
+    parser.add_argument("--hessian-weight", type=float, default=10.0)
     parser.add_argument("--hessian-probes", type=int, default=1, help="products per batch (loss.hessian_probes)")
     parser.add_argument("--mix", choices=("columns", "gaussian"), default="gaussian", help="loss.hessian_probe_mix")
+    parser.add_argument("--hessian-every", type=int, default=1, help="the term on every n-th step only (loss.hessian_every)")
+    parser.add_argument("--hessian-method", choices=("exact", "forces_difference"), default="exact",
+                        help="loss.hessian_method: products by a second backward pass, or a difference of forces")
+    parser.add_argument("--cutoff", type=float, default=4.5, help="model cutoff (Å); EMT's Cu reaches past 4.8")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scheduler", choices=("plateau", "cosine"), default="plateau",
+    parser.add_argument("--scheduler", choices=("plateau", "cosine"), default="cosine",
                         help="learning-rate schedule of both models (cosine: to 1e-6 at the last epoch)")
     parser.add_argument("--reuse", action="store_true", help="evaluate the model.pt of runs already in --output-dir")
     parser.add_argument("--train-only", choices=("without", "with"), help="train only this model and stop")
+    parser.add_argument("--timing-rounds", type=int, default=0, help="rounds of the interleaved epoch-cost timing")
+    parser.add_argument("--timing-epochs", type=int, default=4, help="epochs per model and round of the timing")
     parser.add_argument("--output-dir", type=Path, default=Path("cu_phonons"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -137,7 +179,7 @@ def main() -> None:
     output.mkdir(parents=True, exist_ok=True)
     data = output / "cu_hvp.xyz"
     if not data.exists():
-        _generator().main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", "hvp",
+        _generator().main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", args.label_mode,
                            "--probes", str(args.probes), "--seed", str(args.seed), "--output", str(data)])
     a = emt_lattice_constant()
     primitive, cubic = bulk("Cu", "fcc", a=a), bulk("Cu", "fcc", a=a, cubic=True).repeat(2)
@@ -145,6 +187,12 @@ def main() -> None:
     steps = {"EMT": stable_timestep(EMT(), cubic)}
     seconds = {}
     names = {0.0: "energies + forces", args.hessian_weight: f"+ Hessian (w = {args.hessian_weight:g})"}
+    if args.timing_rounds:
+        ratios = epoch_cost(data, output, args)
+        print(f"epoch cost with / without the Hessian term: median {statistics.median(ratios):.2f}x "
+              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)})")
+        (output / "epoch_cost.json").write_text(json.dumps({"ratios": ratios, "argv": sys.argv}, indent=2))
+        return
     if args.train_only:  # one of the two models (e.g. both at once in two processes), evaluated later with --reuse
         weight = args.hessian_weight if args.train_only == "with" else 0.0
         train(data, output / f"{args.train_only}_hessian", weight, args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +28,14 @@ from equipot.models import hessian_vector_products
 from equipot.train import TrainingDataError, fit
 from equipot.train.data import prepare_hessian_labels
 from equipot.train import module as training_module
-from equipot.train.losses import HESSIAN_PRODUCTS, HESSIAN_PROBES, LossWeights, gaussian_probe_mixtures, hessian_errors
+from equipot.train.losses import (
+    HESSIAN_PRODUCTS,
+    HESSIAN_PROBES,
+    LossWeights,
+    forces_difference_products,
+    gaussian_probe_mixtures,
+    hessian_errors,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -72,6 +80,27 @@ def test_model_hessian_vector_products_equal_finite_differences_of_its_forces() 
         finite = -(forces_at(positions.detach() + h * v) - forces_at(positions.detach() - h * v)) / (2 * h)
         assert torch.allclose(products[:, :, k], finite, atol=1e-7, rtol=1e-6)
     assert products.abs().max() > 1e-3  # not trivially zero
+
+
+def test_forces_difference_products_match_the_exact_ones_to_first_order_in_the_step() -> None:
+    model = EquivariantPotential(species=["Cu"], dtype=torch.float64, **TINY_MODEL)
+    graph = graph_from_atoms(rattled_copper(1), model.cutoff)
+    probes = torch.randn(graph.n_atoms, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    probes /= probes.square().sum((0, 1)).sqrt()  # unit norm, as the loss's mixtures are about
+    positions = graph.positions.clone().requires_grad_(True)
+    graph.positions = positions
+    forces = model(graph, outputs={"energy", "forces"}, create_graph=True).forces
+    exact = hessian_vector_products(forces, positions, probes, create_graph=False)
+
+    def forces_at(displaced: torch.Tensor) -> torch.Tensor:
+        return model(replace(graph, positions=displaced), outputs={"forces"}).forces.detach()
+
+    errors = []
+    for step in (1e-3, 1e-4):
+        approximate = forces_difference_products(forces_at, positions.detach(), forces.detach(), probes, step)
+        errors.append(float((approximate - exact).abs().max() / exact.abs().max()))
+    assert errors[0] < 1e-2 and errors[1] < 1e-3
+    assert 5 < errors[0] / errors[1] < 20  # first order: the error falls with the step
 
 
 def test_generator_full_mode_gives_the_symmetric_emt_hessian_with_translation_modes(generator: ModuleType) -> None:
@@ -173,8 +202,10 @@ def test_gaussian_mixing_needs_a_number_of_probes() -> None:
         )
 
 
-@pytest.mark.parametrize("mix", ["columns", "gaussian"])
-def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: ModuleType, tmp_path: Path, mix: str) -> None:
+@pytest.mark.parametrize(("mix", "method"), [("columns", "exact"), ("gaussian", "exact"), ("gaussian", "forces_difference")])
+def test_training_with_the_hessian_term_lowers_the_hessian_error(
+    generator: ModuleType, tmp_path: Path, mix: str, method: str
+) -> None:
     path = tmp_path / "cu_hvp.xyz"
     generator.main(
         ["--reference", "emt", "--system", "cu", "--frames", "10", "--mode", "hvp", "--probes", "2",
@@ -186,7 +217,7 @@ def test_training_with_the_hessian_term_lowers_the_hessian_error(generator: Modu
         data={"n_valid": 2},
         # the Hessian term alone, so that only it can lower the Hessian error
         loss={"energy_weight": 0.0, "forces_weight": 0.0, "hessian_weight": 1.0, "hessian_probes": 1,
-              "hessian_probe_mix": mix},
+              "hessian_probe_mix": mix, "hessian_method": method},
         max_epochs=5,
         batch_size=2,
         optimizer={"lr": 0.02},

@@ -196,6 +196,15 @@ class LossSection(StrictModel):
     hessian_every: int = Field(
         1, ge=1, description="add the Hessian term on every n-th training step only (the others skip its cost)"
     )
+    hessian_method: Literal["exact", "forces_difference"] = Field(
+        "exact",
+        description="exact: H v by a second backward pass through the forces (about 3x the work of a step "
+        "without the term); forces_difference: H v = (F(r) - F(r + h v)) / h from one more force evaluation "
+        "at r + h v (h = hessian_step), about 2x, with an error of order h",
+    )
+    hessian_step: float = Field(
+        1e-3, gt=0, le=0.05, description="displacement h (Å per unit of v) of hessian_method: forces_difference"
+    )
     targets: dict[str, LossTarget] = Field(
         default_factory=dict,
         description="further targets by head name (multi-task), e.g. {dipole: {weight: 1.0, key: dipole}}",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,14 @@ from ..models import Potential
 from .data import GraphBatch
 from .ema import ExponentialMovingAverage
 from .errors import NonFiniteLossError
-from .losses import HESSIAN_PROBES, LossFunction, LossWeights, hessian_errors, prediction_errors
+from .losses import (
+    HESSIAN_PROBES,
+    LossFunction,
+    LossWeights,
+    forces_difference_products,
+    hessian_errors,
+    prediction_errors,
+)
 from .metrics import ErrorSums
 
 __all__ = ["PotentialModule"]
@@ -175,16 +183,31 @@ class PotentialModule(pl.LightningModule):
             output = model(graph, outputs=outputs, create_graph=True)
             loss = self.config.loss
             gaussian = loss.hessian_probe_mix == "gaussian"
+            products_of = None
+            if loss.hessian_method == "forces_difference":
+                products_of = self._forces_difference(model, graph, output.forces, training)
             hessian_error = hessian_errors(
                 output.forces, positions, graph, create_graph=training,
                 n_probes=loss.hessian_probes if training or gaussian else None,
                 mix=loss.hessian_probe_mix,
                 generator=None if training else torch.Generator().manual_seed(VALIDATION_MIXTURE_SEED),
+                products_of=products_of,
             )
         errors = prediction_errors(output, graph)
         if hessian_error is not None:
             errors["hessian"] = hessian_error if training else hessian_error.detach()
         return errors
+
+    def _forces_difference(
+        self, model: Potential, graph: AtomicGraph, forces: Tensor, training: bool
+    ) -> Callable[[Tensor], Tensor]:
+        """``probes -> H v`` by `forces_difference_products` at ``graph``'s positions."""
+
+        def forces_at(displaced: Tensor) -> Tensor:
+            return model(replace(graph, positions=displaced), outputs={"forces"}, create_graph=training).forces
+
+        step = self.config.loss.hessian_step
+        return lambda probes: forces_difference_products(forces_at, graph.positions.detach(), forces, probes, step)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
