@@ -17,9 +17,18 @@ from .graph import AtomicGraph
 from .neighbors import NeighborList
 from .readers import read_structures
 
-__all__ = ["GraphDataset"]
+__all__ = ["GraphDataset", "holdout_size"]
 
 PROGRESS_THRESHOLD = 200  # structures; fewer are built without a progress bar
+
+
+def holdout_size(n_structures: int, fraction: float | None, count: int | None) -> int:
+    """Structures a split of ``n_structures`` holds out: ``count`` if given, else
+    ``fraction`` of them, rounded, at least one (the rule of `GraphDataset.split`)."""
+    if count is not None:
+        return count
+    assert fraction is not None
+    return max(1, round(fraction * n_structures))
 
 
 class GraphDataset(Dataset[AtomicGraph]):
@@ -132,11 +141,9 @@ class GraphDataset(Dataset[AtomicGraph]):
         """
         if (valid_fraction is None) == (n_valid is None):
             raise ValueError("split: give exactly one of valid_fraction or n_valid")
-        if valid_fraction is not None:
-            if not 0 < valid_fraction < 1:
-                raise ValueError(f"split: valid_fraction must lie in (0, 1), got {valid_fraction}")
-            n_valid = max(1, round(valid_fraction * len(self)))
-        assert n_valid is not None
+        if valid_fraction is not None and not 0 < valid_fraction < 1:
+            raise ValueError(f"split: valid_fraction must lie in (0, 1), got {valid_fraction}")
+        n_valid = holdout_size(len(self), valid_fraction, n_valid)
         if not 0 < n_valid < len(self):
             raise ValueError(
                 f"split: {n_valid} validation structures out of {len(self)} leaves a part "

@@ -15,6 +15,7 @@ from ..data import GraphDataset
 from ..models import Potential
 from ..models.io import load_model
 from ..train import fit, fit_committee, load_training_data, member_config
+from ..train.data import training_split_size
 from ..uq import (
     Committee,
     UncertaintyPotential,
@@ -54,12 +55,7 @@ def finetune_epochs(finetune: FinetuneSection, base: TrainConfig, n_structures: 
     ``base.batch_size`` from the structures left after the validation and test hold-outs)."""
     if finetune.min_steps is None:
         return finetune.max_epochs
-    data, n_train = base.data, n_structures
-    for file, fraction, count in ((data.test_file, data.test_fraction, data.n_test),
-                                  (data.valid_file, data.valid_fraction, data.n_valid)):
-        if file is None and (fraction is not None or count is not None):
-            n_train -= count if count is not None else max(1, round(fraction * n_train))  # type: ignore[operator]
-    batches = math.ceil(max(n_train, 1) / base.batch_size)
+    batches = math.ceil(max(training_split_size(base.data, n_structures), 1) / base.batch_size)
     return max(finetune.max_epochs, math.ceil(finetune.min_steps / batches))
 
 

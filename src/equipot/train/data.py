@@ -20,8 +20,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..config.train import TrainConfig
+from ..config.train import DataSection, TrainConfig
 from ..data import AtomicGraph, GraphDataset, LabelKeys, batch_graphs
+from ..data.dataset import holdout_size
 from ..data.shipped import resolve_data_path
 from .errors import TrainingDataError
 from .losses import HESSIAN_PRODUCTS, HESSIAN_PROBES
@@ -37,6 +38,7 @@ __all__ = [
     "load_training_data",
     "prepare_hessian_labels",
     "resolve_data_path",
+    "training_split_size",
 ]
 
 
@@ -106,6 +108,18 @@ def load_training_data(config: TrainConfig, cutoff: float, per_atom_targets: fro
     for role, dataset in (("training", train), ("validation", valid)):
         check_labels(dataset, config, role)
     return TrainingData(train=train, valid=valid, test=test)
+
+
+def training_split_size(data: DataSection, n_structures: int) -> int:
+    """Structures that `load_training_data` keeps for training out of ``n_structures`` read
+    from the training files: less the test hold-out (without ``data.test_file``), then the
+    validation hold-out (without ``data.valid_file``), each sized by `holdout_size`."""
+    n_train = n_structures
+    if data.test_file is None and (data.test_fraction is not None or data.n_test is not None):
+        n_train -= holdout_size(n_train, data.test_fraction, data.n_test)
+    if data.valid_file is None:
+        n_train -= holdout_size(n_train, None if data.n_valid else data.valid_fraction, data.n_valid)
+    return n_train
 
 
 def _check_not_empty(dataset: GraphDataset) -> None:
