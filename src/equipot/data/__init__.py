@@ -12,7 +12,7 @@ from .batching import batch_graphs, split_graph
 from .dataset import GraphDataset
 from .edges import apply_strain, edge_vectors
 from .graph import AtomicGraph, GraphValidationError
-from .neighbors import NeighborList, StructureError, check_cell_volume, check_structure, neighbor_list
+from .neighbors import NeighborList, StructureError, check_cell_volume, check_finite, check_structure, neighbor_list
 from .readers import (
     SUPPORTED_SUFFIXES,
     DataFileError,
@@ -42,6 +42,7 @@ __all__ = [
     "atoms_from_graph",
     "batch_graphs",
     "check_cell_volume",
+    "check_finite",
     "check_structure",
     "compute_statistics",
     "edge_vectors",

@@ -32,18 +32,11 @@ def _volume(cell: np.ndarray) -> float:
     return float(abs(np.linalg.det(np.asarray(cell, dtype=np.float64))))
 
 
-def check_structure(
-    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, name: str | None = None
-) -> None:
-    """Raise `StructureError` for non-finite positions or cell, or a singular cell with pbc set.
-
-    ``positions`` [n_atoms, 3] Å, ``cell`` [3, 3] Å (rows are lattice vectors), ``pbc`` [3].
-    ``name`` (e.g. ``"structure 3 of data.xyz"``, as `graph_from_atoms` passes it, or
-    ``"cell.xyz, last frame"`` from `read_structure`) starts the message.
-    """
+def check_finite(positions: np.ndarray, cell: np.ndarray, name: str | None = None) -> None:
+    """Raise `StructureError` for non-finite positions [n_atoms, 3] (Å) or cell [3, 3] (Å);
+    ``name`` starts the message, as in `check_structure`."""
     positions = np.asarray(positions, dtype=np.float64)
     cell = np.asarray(cell, dtype=np.float64)
-    pbc = np.asarray(pbc, dtype=bool)
     if not np.all(np.isfinite(positions)):
         bad = np.flatnonzero(~np.all(np.isfinite(positions), axis=1))
         raise StructureError(
@@ -54,6 +47,20 @@ def check_structure(
         raise StructureError(
             f"{_label(name)}: the cell contains NaN or infinite entries; fix the cell (Å) or drop this structure"
         )
+
+
+def check_structure(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, name: str | None = None
+) -> None:
+    """Raise `StructureError` for non-finite positions or cell, or a singular cell with pbc set.
+
+    ``positions`` [n_atoms, 3] Å, ``cell`` [3, 3] Å (rows are lattice vectors), ``pbc`` [3].
+    ``name`` (e.g. ``"structure 3 of data.xyz"``, as `graph_from_atoms` passes it, or
+    ``"cell.xyz, last frame"`` from `read_structure`) starts the message.
+    """
+    check_finite(positions, cell, name)
+    cell = np.asarray(cell, dtype=np.float64)
+    pbc = np.asarray(pbc, dtype=bool)
     if np.any(pbc) and _degenerate(cell[pbc]):
         if pbc.all():
             raise StructureError(

@@ -9,12 +9,11 @@ against ASE's EMT or GFN2-xTB.
 
 from __future__ import annotations
 
-import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 
 from ..calculator import EquipotCalculator
-from ..data import check_structure
+from ..data import check_finite
 from ..models import Potential
 
 __all__ = ["EnergySource", "as_calculator", "attach", "is_model"]
@@ -49,10 +48,10 @@ def attach(atoms: Atoms, calculator: BaseCalculator) -> Atoms:
 
 def check_atoms(atoms: Atoms, name: str = "atoms") -> None:
     """Raise a ValueError naming ``name`` unless ``atoms`` is a non-empty `ase.Atoms` with
-    finite positions and cell (`equipot.data.check_structure`)."""
+    finite positions and cell (`equipot.data.check_finite`; each workflow words its own
+    message for a flat cell)."""
     if not isinstance(atoms, Atoms):
         raise TypeError(f"{name} must be an ase.Atoms, got {type(atoms).__name__}")
     if len(atoms) == 0:
         raise ValueError(f"{name} has no atoms")
-    # finite positions and cell only: each workflow words its own message for a flat cell
-    check_structure(atoms.positions, atoms.cell.array, np.zeros(3, dtype=bool), name)
+    check_finite(atoms.positions, atoms.cell.array, name)

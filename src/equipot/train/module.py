@@ -180,11 +180,13 @@ class PotentialModule(pl.LightningModule):
         with torch.enable_grad():
             positions = graph.positions.detach().requires_grad_(True)
             graph = replace(graph, positions=positions)
-            output = model(graph, outputs=outputs, create_graph=True)
             loss = self.config.loss
+            exact = loss.hessian_method == "exact"
+            # exact products differentiate the forces again; a difference of forces does not
+            output = model(graph, outputs=outputs, create_graph=training or exact)
             gaussian = loss.hessian_probe_mix == "gaussian"
             products_of = None
-            if loss.hessian_method == "forces_difference":
+            if not exact:
                 products_of = self._forces_difference(model, graph, output.forces, training)
             hessian_error = hessian_errors(
                 output.forces, positions, graph, create_graph=training,
