@@ -23,7 +23,6 @@ shared machine's load), written to ``epoch_cost.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import shutil
@@ -42,12 +41,14 @@ SCRIPTS = Path(__file__).resolve().parent
 THZ_TO_CM = 33.35641
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("generate_hessian_labels", SCRIPTS / "generate_hessian_labels.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_hessian_labels"] = module
-    spec.loader.exec_module(module)
-    return module
+def _script(name: str):
+    """The module of ``scripts/<name>.py`` (the generator of the labels, the ethanol study)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def emt_lattice_constant() -> float:
@@ -106,9 +107,7 @@ def epoch_cost(data: Path, output: Path, args: argparse.Namespace) -> list[float
             folder = output / "timing" / f"w{weight:g}_{number}"
             shutil.rmtree(folder, ignore_errors=True)
             metrics = fit(train_config(data, folder, weight, args, args.timing_epochs)).metrics_path
-            with open(metrics, newline="") as handle:
-                times = [float(row["wall_time_s"]) for row in csv.DictReader(handle)]
-            seconds.append((times[-1] - times[0]) / (len(times) - 1))  # the first epoch's start-up left out
+            seconds.append(_script("hessian_training_study").seconds_per_epoch(metrics))
         ratios.append(seconds[1] / seconds[0])
         print(f"timing round {number}: {seconds[0]:.2f} s/epoch without, {seconds[1]:.2f} with ({ratios[-1]:.2f}x)",
               flush=True)
@@ -179,7 +178,7 @@ def main() -> None:
     output.mkdir(parents=True, exist_ok=True)
     data = output / "cu_hvp.xyz"
     if not data.exists():
-        _generator().main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", args.label_mode,
+        _script("generate_hessian_labels").main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", args.label_mode,
                            "--probes", str(args.probes), "--seed", str(args.seed), "--output", str(data)])
     a = emt_lattice_constant()
     primitive, cubic = bulk("Cu", "fcc", a=a), bulk("Cu", "fcc", a=a, cubic=True).repeat(2)
