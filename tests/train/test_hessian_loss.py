@@ -22,6 +22,7 @@ from train_helpers import TINY_MODEL, tiny_config
 
 from equipot import EquivariantPotential
 from equipot.config import TrainConfig
+from equipot.config.train import ConfigError, load_train_config
 from equipot.data import LabelKeys, batch_graphs, graph_from_atoms
 from equipot.data.dataset import GraphDataset
 from equipot.models import hessian_vector_products
@@ -298,3 +299,18 @@ def test_a_hessian_weight_without_hessian_labels_is_refused(tmp_path: Path) -> N
 def test_a_misspelt_hessian_option_gets_a_did_you_mean() -> None:
     with pytest.raises(ValueError, match="did you mean 'hessian_weight'"):
         TrainConfig.model_validate({"data": {"train_file": "a.xyz"}, "loss": {"hessian_wieght": 1.0}})
+
+
+@pytest.mark.parametrize(
+    ("loss", "message"),
+    [
+        ("hessian_method: finite", r"loss\.hessian_method: Input should be 'exact' or 'forces_difference' \(got 'finite'\)"),
+        ("hessian_step: 0.5", r"loss\.hessian_step: Input should be less than or equal to 0\.05 \(got 0\.5\)"),
+        ("hessian_step: 0", r"loss\.hessian_step: Input should be greater than 0 \(got 0\)"),
+    ],
+)
+def test_a_bad_hessian_method_or_step_is_named_with_what_is_allowed(tmp_path: Path, loss: str, message: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"data:\n  train_file: a.xyz\nloss:\n  hessian_weight: 1.0\n  {loss}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(path)
