@@ -25,7 +25,6 @@ import importlib.util
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,11 @@ import torch
 from ase.calculators.emt import EMT
 
 from equipot import EquivariantPotential
+from equipot.config import TrainConfig
 from equipot.data import GraphDataset, LabelKeys, batch_graphs
-from equipot.train.losses import (
-    HESSIAN_PRODUCTS,
-    HESSIAN_PROBES,
-    forces_difference_products,
-    hessian_errors,
-)
+from equipot.train.data import prepare_hessian_labels
+from equipot.train.losses import HESSIAN_PRODUCTS, HESSIAN_PROBES
+from equipot.train.module import PotentialModule
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -53,40 +50,31 @@ def _labels_script():
 
 
 def copper_batch():
-    """Four Cu cells with all 96 Hessian columns as labels, batched, probes [n_atoms, 3, 96]."""
+    """Four Cu cells with all 96 Hessian columns as labels, in the loss's layout, batched."""
     labels = _labels_script()
     rng = np.random.default_rng(0)
     frames = [labels.labelled(atoms, EMT(), labels.probe_vectors(len(atoms), "full", 0, rng), 1e-3)
               for atoms in labels.copper_frames(4, rng)]
     keys = LabelKeys(atom_extra={HESSIAN_PROBES: "hessian_probes", HESSIAN_PRODUCTS: "hessian_products"})
-    graph = batch_graphs(GraphDataset(frames, 4.5, keys=keys).graphs)
-    for key in (HESSIAN_PROBES, HESSIAN_PRODUCTS):
-        graph.atom_targets[key] = graph.atom_targets[key].reshape(graph.n_atoms, 3, -1)
-    return graph
+    dataset = GraphDataset(frames, 4.5, keys=keys)
+    prepare_hessian_labels(dataset)
+    return batch_graphs(dataset.graphs)
 
 
 def make_step(model: EquivariantPotential, graph, method: str | None):
-    """One training step's loss and backward (the optimizer's update is the same for all)."""
-    generator = torch.Generator().manual_seed(0)
+    """The loss and backward of one training step, through `PotentialModule`'s own errors
+    and loss (the optimizer's update is the same with or without the term)."""
+    loss = {"energy_weight": 1.0, "forces_weight": 10.0}
+    if method is not None:
+        loss |= {"hessian_weight": 10.0, "hessian_probes": 1, "hessian_probe_mix": "gaussian", "hessian_method": method}
+    config = TrainConfig.model_validate({"data": {"train_file": "unused.xyz"}, "loss": loss, "ema": {"enabled": False}})
+    module = PotentialModule(model, config)
+    weights = module.loss_weights(0)
 
     def step() -> None:
-        positions = graph.positions.detach().requires_grad_(True)
-        posed = replace(graph, positions=positions)
-        output = model(posed, outputs={"energy", "forces"}, create_graph=True)
-        loss = output.energy.square().mean() + output.forces.square().mean()
-        if method is not None:
-            products_of = None
-            if method == "forces_difference":
-                def forces_at(displaced):
-                    return model(replace(graph, positions=displaced), outputs={"forces"}, create_graph=True).forces
-
-                def products_of(probes):
-                    return forces_difference_products(forces_at, graph.positions, output.forces, probes, 1e-3)
-            errors = hessian_errors(output.forces, positions, posed, create_graph=True, n_probes=1,
-                                    generator=generator, mix="gaussian", products_of=products_of)
-            loss = loss + errors.square().mean()
+        errors = module._errors(model, graph, {"energy", "forces"}, method is not None, training=True)
         model.zero_grad()
-        loss.backward()
+        module.loss_fn(errors, weights).backward()
 
     return step
 
