@@ -28,6 +28,13 @@ Prints a Markdown table (pasted into docs/longrange.md) and writes it with the n
     python scripts/longrange_nacl_study.py --data-dir runs/nacl_bmh --output-dir runs/nacl_fixed_s0 --epochs 8 \
         --charges fixed --only hybrid --seed 0
 
+``--cutoff`` is both models' local cutoff unless ``--hybrid-cutoff`` gives the hybrid its
+own (its Coulomb term is exact, so its network needs only the short range);
+``--energy-weight`` the energy loss weight of both (forces 10, stress 1); ``--layers`` and
+``--correlation`` both models' depth and body order; ``--cscl-frames`` evaluates on another
+file's CsCl frames than ``<data-dir>/nacl_cscl.xyz.gz`` (e.g. training on a set made with a
+larger ``--max-strain`` while evaluating on the same CsCl frames as before).
+
 With ``--only``, two processes can train the local model and a hybrid into the same
 ``--output-dir`` side by side; a last call without ``--only`` finds both model files and
 prints the table of both.
@@ -54,13 +61,13 @@ from equipot.train import fit
 def train_config(args: argparse.Namespace, name: str, long_range: bool) -> TrainConfig:
     model = {
         "num_channels": args.channels,
-        "num_layers": 2,
+        "num_layers": args.layers,
         "lmax": 1,
         "hidden_lmax": 1,
-        "correlation": 2,
-        "cutoff": args.cutoff,
+        "correlation": args.correlation,
+        "cutoff": args.hybrid_cutoff if long_range and args.hybrid_cutoff else args.cutoff,
     }
-    loss: dict = {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 1.0}
+    loss: dict = {"energy_weight": args.energy_weight, "forces_weight": 10.0, "stress_weight": 1.0}
     if long_range:
         model["long_range"] = {"charges": args.charges, "accuracy": 1e-4, "real_space_cutoff": 8.0}
         if args.charges == "qeq":
@@ -108,7 +115,7 @@ def predictions(model_path: Path, frames: list) -> tuple[np.ndarray, np.ndarray,
             q = torch.as_tensor(atoms.calc.results["charges"], dtype=torch.float64)
             with torch.no_grad():
                 coulomb = model.coulomb(q, graph.positions, graph.cell, graph.pbc, graph.batch)[0].sum()
-            formal.append((float(output.extra["energy_short_range"][0]) + float(coulomb)) / len(atoms))
+            formal.append((float(output.extra["energy_short_range"].detach()[0]) + float(coulomb)) / len(atoms))
     if not hybrid:
         return np.array(energies), np.concatenate(forces), None, None
     return np.array(energies), np.concatenate(forces), float(np.concatenate(charges).mean()), np.array(formal)
@@ -126,11 +133,18 @@ def main() -> int:
     parser.add_argument("--max-minutes", type=float, default=60.0, help="cap on each training (minutes)")
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cutoff", type=float, default=5.0)
+    parser.add_argument("--hybrid-cutoff", type=float, default=None,
+                        help="the hybrid's local cutoff (Å), if not --cutoff: its Coulomb term needs no long local reach")
+    parser.add_argument("--energy-weight", type=float, default=1.0, help="loss weight of energies (forces 10, stress 1)")
+    parser.add_argument("--layers", type=int, default=2, help="interaction layers of both models")
+    parser.add_argument("--correlation", type=int, default=2, help="body order of both models' product basis")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--gap-frames", type=Path, default=None,
         help="held-out uncompressed rocksalt frames (extxyz) for the CsCl − rocksalt difference; default: the test split's",
     )
+    parser.add_argument("--cscl-frames", type=Path, default=None,
+                        help="the CsCl-structure frames to evaluate on (extxyz); default: <data-dir>/nacl_cscl.xyz.gz")
     parser.add_argument("--only", choices=["local", "hybrid"], default=None, help="train one model only")
     parser.add_argument(
         "--charges", choices=["neutral", "qeq", "fixed"], default="neutral",
@@ -143,7 +157,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     results: dict[str, dict] = {}
-    cscl = ase.io.read(args.data_dir / "nacl_cscl.xyz.gz", index=":")
+    cscl = ase.io.read(args.cscl_frames or args.data_dir / "nacl_cscl.xyz.gz", index=":")
     held_out = ase.io.read(args.gap_frames, index=":") if args.gap_frames else []
     for name, long_range in (("local", False), ("hybrid", True)):
         if args.only not in (None, name):

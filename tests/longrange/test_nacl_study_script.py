@@ -85,3 +85,26 @@ def test_no_uncompressed_test_frame_is_refused_in_one_line(nacl_study, study_dat
     (data / "nacl_cscl.xyz.gz").symlink_to(study_data / "nacl_cscl.xyz.gz")
     with pytest.raises(SystemExit, match="no uncompressed rocksalt test frame to take CsCl − rocksalt against; pass --gap-frames FILE"):
         run_study(nacl_study, monkeypatch, data, tmp_path / "run")
+
+
+def test_the_hybrid_takes_its_own_cutoff_and_weights_and_other_cscl_frames(
+    nacl_study, study_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import yaml
+
+    ase.io.write(tmp_path / "two_cscl.xyz", ase.io.read(study_data / "nacl_cscl.xyz.gz", index=":2"))
+    argv = ["longrange_nacl_study.py", "--data-dir", str(study_data), "--output-dir", str(tmp_path / "run"), "--epochs", "1",
+            "--channels", "4", "--cutoff", "3.5", "--hybrid-cutoff", "3.0", "--energy-weight", "3", "--layers", "1",
+            "--correlation", "1", "--only", "hybrid", "--charges", "fixed", "--cscl-frames", str(tmp_path / "two_cscl.xyz")]
+    monkeypatch.setattr(sys, "argv", argv)
+    threads = torch.get_num_threads()
+    try:
+        assert nacl_study.main() == 0
+    finally:
+        torch.set_num_threads(threads)
+    config = yaml.safe_load((tmp_path / "run" / "hybrid" / "config.yaml").read_text())
+    assert config["model"]["cutoff"] == 3.0 and config["loss"]["energy_weight"] == 3.0
+    assert config["model"]["num_layers"] == 1 and config["model"]["correlation"] == 1
+    hybrid = json.loads((tmp_path / "run" / "nacl_study.json").read_text())["results"]["hybrid"]
+    assert hybrid["cscl_gap_frames"] == 2  # the frames of --cscl-frames, not the data dir's three
+    assert hybrid["cscl_mean_abs_charge_e"] == pytest.approx(1.0)  # the fixed formal charges
