@@ -40,16 +40,17 @@ def study_data(nacl_bmh, nacl_cells_file: Path, tmp_path_factory: pytest.TempPat
     return folder
 
 
-def run_study(nacl_study, monkeypatch, data: Path, output: Path, *extra: str) -> dict:
+def run_study(nacl_study, monkeypatch, data: Path, output: Path, *extra: str, model: str = "local") -> dict:
+    """Train and evaluate one ``model`` (local or hybrid) of the study; its results."""
     argv = ["longrange_nacl_study.py", "--data-dir", str(data), "--output-dir", str(output), "--epochs", "1",
-            "--channels", "4", "--cutoff", "3.0", "--only", "local", *extra]
+            "--channels", "4", "--cutoff", "3.0", "--only", model, *extra]
     monkeypatch.setattr(sys, "argv", argv)
     threads = torch.get_num_threads()
     try:
         assert nacl_study.main() == 0
     finally:
         torch.set_num_threads(threads)  # the script sets one thread
-    return json.loads((output / "nacl_study.json").read_text())["results"]["local"]
+    return json.loads((output / "nacl_study.json").read_text())["results"][model]
 
 
 def per_atom(frames: list) -> np.ndarray:
@@ -93,18 +94,13 @@ def test_the_hybrid_takes_its_own_cutoff_and_weights_and_other_cscl_frames(
     import yaml
 
     ase.io.write(tmp_path / "two_cscl.xyz", ase.io.read(study_data / "nacl_cscl.xyz.gz", index=":2"))
-    argv = ["longrange_nacl_study.py", "--data-dir", str(study_data), "--output-dir", str(tmp_path / "run"), "--epochs", "1",
-            "--channels", "4", "--cutoff", "3.5", "--hybrid-cutoff", "3.0", "--energy-weight", "3", "--layers", "1",
-            "--correlation", "1", "--only", "hybrid", "--charges", "fixed", "--cscl-frames", str(tmp_path / "two_cscl.xyz")]
-    monkeypatch.setattr(sys, "argv", argv)
-    threads = torch.get_num_threads()
-    try:
-        assert nacl_study.main() == 0
-    finally:
-        torch.set_num_threads(threads)
+    hybrid = run_study(
+        nacl_study, monkeypatch, study_data, tmp_path / "run", "--cutoff", "3.5", "--hybrid-cutoff", "3.0",
+        "--energy-weight", "3", "--layers", "1", "--correlation", "1", "--charges", "fixed",
+        "--cscl-frames", str(tmp_path / "two_cscl.xyz"), model="hybrid",
+    )
     config = yaml.safe_load((tmp_path / "run" / "hybrid" / "config.yaml").read_text())
     assert config["model"]["cutoff"] == 3.0 and config["loss"]["energy_weight"] == 3.0
     assert config["model"]["num_layers"] == 1 and config["model"]["correlation"] == 1
-    hybrid = json.loads((tmp_path / "run" / "nacl_study.json").read_text())["results"]["hybrid"]
     assert hybrid["cscl_gap_frames"] == 2  # the frames of --cscl-frames, not the data dir's three
     assert hybrid["cscl_mean_abs_charge_e"] == pytest.approx(1.0)  # the fixed formal charges
