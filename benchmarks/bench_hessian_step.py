@@ -21,7 +21,6 @@ step without the term::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -41,17 +40,11 @@ from equipot.train.module import PotentialModule
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def _labels_script():
-    spec = importlib.util.spec_from_file_location("generate_hessian_labels", SCRIPTS / "generate_hessian_labels.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_hessian_labels"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def copper_batch():
     """Four Cu cells with all 96 Hessian columns as labels, in the loss's layout, batched."""
-    labels = _labels_script()
+    sys.path.insert(0, str(SCRIPTS))
+    import generate_hessian_labels as labels  # scripts/generate_hessian_labels.py
+
     rng = np.random.default_rng(0)
     frames = [labels.labelled(atoms, EMT(), labels.probe_vectors(len(atoms), "full", 0, rng), 1e-3)
               for atoms in labels.copper_frames(4, rng)]

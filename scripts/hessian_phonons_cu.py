@@ -23,7 +23,6 @@ shared machine's load), written to ``epoch_cost.json``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import statistics
@@ -37,18 +36,10 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
 
-SCRIPTS = Path(__file__).resolve().parent
+import generate_hessian_labels  # scripts/generate_hessian_labels.py
+import hessian_training_study  # scripts/hessian_training_study.py
+
 THZ_TO_CM = 33.35641
-
-
-def _script(name: str):
-    """The module of ``scripts/<name>.py`` (the generator of the labels, the ethanol study)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def emt_lattice_constant() -> float:
@@ -107,7 +98,7 @@ def epoch_cost(data: Path, output: Path, args: argparse.Namespace) -> list[float
             folder = output / "timing" / f"w{weight:g}_{number}"
             shutil.rmtree(folder, ignore_errors=True)
             metrics = fit(train_config(data, folder, weight, args, args.timing_epochs)).metrics_path
-            seconds.append(_script("hessian_training_study").seconds_per_epoch(metrics))
+            seconds.append(hessian_training_study.seconds_per_epoch(metrics))
         ratios.append(seconds[1] / seconds[0])
         print(f"timing round {number}: {seconds[0]:.2f} s/epoch without, {seconds[1]:.2f} with ({ratios[-1]:.2f}x)",
               flush=True)
@@ -178,7 +169,7 @@ def main() -> None:
     output.mkdir(parents=True, exist_ok=True)
     data = output / "cu_hvp.xyz"
     if not data.exists():
-        _script("generate_hessian_labels").main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", args.label_mode,
+        generate_hessian_labels.main(["--reference", "emt", "--system", "cu", "--frames", str(args.frames), "--mode", args.label_mode,
                            "--probes", str(args.probes), "--seed", str(args.seed), "--output", str(data)])
     a = emt_lattice_constant()
     primitive, cubic = bulk("Cu", "fcc", a=a), bulk("Cu", "fcc", a=a, cubic=True).repeat(2)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import shutil
 import statistics
@@ -44,17 +43,8 @@ import torch
 from ase.build import molecule
 from ase.optimize import BFGS
 
-SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_VARIANTS = ("forces:weight=0", "columns4:weight=1,probes=4")
 VARIANT_KEYS = {"weight": float, "probes": int, "mix": str, "every": int, "dtype": str, "scheduler": str}
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("generate_hessian_labels", SCRIPTS / "generate_hessian_labels.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_hessian_labels"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -274,7 +264,8 @@ def main() -> None:
     torch.set_num_threads(1)
     variants = [parse_variant(text) for text in (args.variant or DEFAULT_VARIANTS)]
 
-    generator = _generator()
+    import generate_hessian_labels as generator  # scripts/generate_hessian_labels.py
+
     output = args.output_dir
     (output / "runs").mkdir(parents=True, exist_ok=True)
     data = output / "ethanol_hessians.xyz"

@@ -34,7 +34,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from equipot.longrange import CoulombEnergy
 
-__all__ = ["BMHCoulombCalculator", "TOSI_FUMI_NACL"]
+__all__ = ["BMHCoulombCalculator", "TOSI_FUMI_NACL", "switch"]
 
 _EV_PER_1E19_J = 0.6241509
 
@@ -50,7 +50,8 @@ TOSI_FUMI_NACL = {
 }
 
 
-def _switch(r: torch.Tensor, r_on: float, r_off: float) -> torch.Tensor:
+def switch(r: torch.Tensor, r_on: float = 8.0, r_off: float = 10.0) -> torch.Tensor:
+    """The smooth cut ``s(r)`` of the short range (module docstring), for distances ``r`` (Å)."""
     x = ((r - r_on) / (r_off - r_on)).clamp(0.0, 1.0)
     return 1.0 - x**3 * (10.0 - 15.0 * x + 6.0 * x**2)
 
@@ -95,7 +96,7 @@ class BMHCoulombCalculator(Calculator):
         z = torch.as_tensor(numbers, dtype=torch.long)
         p = table[z[i], z[j]]
         pair = p[:, 0] * torch.exp((p[:, 1] - r) / rho) - p[:, 2] / r**6 - p[:, 3] / r**8
-        short = (pair * _switch(r, self.r_on, self.r_off)).sum()
+        short = (pair * switch(r, self.r_on, self.r_off)).sum()
         charges = torch.as_tensor([TOSI_FUMI_NACL["charges"][int(n)] for n in numbers], dtype=torch.float64)
         batch = torch.zeros(len(atoms), dtype=torch.long)
         pbc = torch.as_tensor(atoms.pbc)[None]

@@ -8,9 +8,11 @@ For each pair type (Na–Na, Na–Cl, Cl–Cl), over all pairs within 5 Å of ev
   1 % distances, and the Born–Mayer–Huggins pair energy (eV/atom, `nacl_bmh.TOSI_FUMI_NACL`,
   repulsion minus dispersion) they carry;
 
-and, per atom, the number of like ions closer than ``--like-shell`` Å (3.7 Å by default: none
+per atom, the number of like ions closer than ``--like-shell`` Å (3.7 Å by default: none
 in ideal rocksalt, whose like ions sit at a/√2 = 3.97 Å, six in CsCl at a = 3.43 Å), as the
-fraction of atoms with 0, 1, 2, ... such neighbours in each set::
+fraction of atoms with 0, 1, 2, ... such neighbours in each set; and, for each of
+``--tail-cutoffs``, the short-range energy the reference puts beyond that distance (meV/atom,
+mean over the frames of each set), which a network with that cutoff cannot see::
 
     python scripts/nacl_pair_distances.py runs/nacl_bmh runs/nacl_bmh_compressed
 """
@@ -23,7 +25,8 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase.neighborlist import neighbor_list
-from nacl_bmh import TOSI_FUMI_NACL  # scripts/nacl_bmh.py
+import torch
+from nacl_bmh import TOSI_FUMI_NACL, switch  # scripts/nacl_bmh.py
 
 PAIRS = {(11, 11): "Na–Na", (11, 17): "Na–Cl", (17, 17): "Cl–Cl"}
 
@@ -47,6 +50,23 @@ def bmh_pair_energy(key: tuple[int, int], r: np.ndarray) -> np.ndarray:
     return a * np.exp((sigma - r) / TOSI_FUMI_NACL["rho"]) - c / r**6 - d / r**8
 
 
+def short_range_beyond(frames: list, cutoff: float, r_off: float = 10.0) -> float:
+    """Mean over ``frames`` of the reference's short-range energy per atom (eV) from pairs
+    farther apart than ``cutoff`` Å (with its smooth cut ``switch``; nothing beyond ``r_off``)."""
+    per_atom = []
+    for atoms in frames:
+        i, j, d = neighbor_list("ijd", atoms, r_off)
+        far = d > cutoff  # the full list: every pair twice, periodic images of an atom itself included
+        z_low = np.minimum(atoms.numbers[i], atoms.numbers[j])[far]
+        z_high = np.maximum(atoms.numbers[i], atoms.numbers[j])[far]
+        energy = switch(torch.from_numpy(d[far]), r_off=r_off).numpy()
+        for key in PAIRS:
+            pairs = (z_low == key[0]) & (z_high == key[1])
+            energy[pairs] *= bmh_pair_energy(key, d[far][pairs])
+        per_atom.append(0.5 * energy.sum() / len(atoms))
+    return float(np.mean(per_atom))
+
+
 def like_neighbours(frames: list, shell: float) -> np.ndarray:
     """For every atom of every frame, the number of same-element atoms closer than ``shell`` Å."""
     counts = []
@@ -62,6 +82,7 @@ def main() -> int:
     parser.add_argument("data_dirs", type=Path, nargs="+", help="folders with nacl_rocksalt.xyz.gz (and nacl_cscl.xyz.gz)")
     parser.add_argument("--cscl", type=Path, default=None, help="the CsCl frames (default: nacl_cscl.xyz.gz of the first folder)")
     parser.add_argument("--like-shell", type=float, default=3.7)
+    parser.add_argument("--tail-cutoffs", type=float, nargs="*", default=[4.0, 5.0], metavar="Å")
     args = parser.parse_args()
     cscl = ase.io.read(args.cscl or args.data_dirs[0] / "nacl_cscl.xyz.gz", index=":")
     cscl_pairs, cscl_atoms = pair_distances(cscl), sum(len(a) for a in cscl)
@@ -83,6 +104,10 @@ def main() -> int:
             fractions = np.bincount(counts, minlength=top + 1) / len(counts)
             print(f"  like ions within {args.like_shell} Å, fraction of atoms with 0, 1, ...: {label} "
                   + " ".join(f"{f:.3f}" for f in fractions))
+        for cutoff in args.tail_cutoffs:
+            tails = [1000 * short_range_beyond(frames, cutoff) for frames in (rocksalt, cscl)]
+            print(f"  short range beyond {cutoff} Å: rocksalt {tails[0]:.1f}, CsCl {tails[1]:.1f} meV/atom, "
+                  f"CsCl - rocksalt {tails[1] - tails[0]:+.1f}")
     return 0
 
 

@@ -63,9 +63,10 @@ LIBRARIES = tuple(RUNS)
 COMPILED_RUNS = {"equipot-compiled": "equipot", "equipot-small-compiled": "equipot-small",
                  "equipot-compact-compiled": "equipot-compact", "equipot-tiny-compiled": "equipot-tiny",
                  "equipot-tiny-r32-compiled": "equipot-tiny-r32", "equipot-tiny-r16-compiled": "equipot-tiny-r16",
-                 "nequip-compiled": "nequip"}
+                 "nequip-compiled": "nequip",
+                 "equipot-default-compiled": "equipot-default", "nequip-recommended-compiled": "nequip-recommended"}
 INFERENCE_RUNS = (*LIBRARIES, *COMPILED_RUNS)
-PEERS = ("mace", "nequip", "nequip-compiled")
+PEERS = ("mace", "nequip", "nequip-compiled", "mace-recommended", "nequip-recommended", "nequip-recommended-compiled")
 PYTHON = {
     "equipot": sys.executable,
     "mace": str(ROOT / "benchmarks" / ".venv-mace" / "bin" / "python"),
@@ -177,6 +178,9 @@ def accuracy(args: argparse.Namespace) -> None:
     for dataset, library, seed in itertools.product(args.datasets, libraries, range(args.seeds)):
         batch_size, stress, hot = DATASETS[dataset]
         out = RESULTS / "accuracy" / dataset / library / f"seed{seed}"
+        if args.skip_done and _ok(_load(out / "result.json")):
+            print(f"{out.relative_to(RESULTS)}: done before, kept", flush=True)
+            continue
         command = runner(library) + [
             "train",
             "--train", str(DATA / f"{dataset}_train.xyz"),
@@ -321,7 +325,7 @@ def report(args: argparse.Namespace) -> None:
     lines.append("| structure | atoms | " + " | ".join(INFERENCE_RUNS) + " | peak memory, equipot (GB) |")
     lines.append("| --- " * (len(INFERENCE_RUNS) + 3) + "|")
     ours = [run for run in INFERENCE_RUNS if run not in PEERS]
-    ratio_lines = ["", "Ratio to the fastest peer run (MACE, NequIP, NequIP compiled):", ""]
+    ratio_lines = ["", "Ratio to the fastest peer run (MACE, NequIP, NequIP compiled; matched and recommended presets):", ""]
     eager_lines = ["", "Ratio to the faster eager peer (MACE, NequIP, as trained):", ""]
     for table in (ratio_lines, eager_lines):
         table.append("| structure | " + " | ".join(ours) + " |")
@@ -377,6 +381,8 @@ def main() -> None:
     sub.choices["accuracy"].add_argument("--datasets", "--dataset", nargs="+", default=["ethanol", "cu"],
                                          choices=sorted(DATASETS), metavar="NAME", help=f"of {sorted(DATASETS)}")
     sub.choices["accuracy"].add_argument("--seeds", type=int, default=1, help="train seeds 0..N-1 of every run")
+    sub.choices["accuracy"].add_argument("--skip-done", action="store_true",
+                                         help="keep runs whose result.json says ok (add seeds across sessions)")
     sub.choices["accuracy"].add_argument("--fair", action="store_true",
                                          help=f"run {', '.join(FAIR_RUNS)} (issue 17) instead of --libraries")
     args = parser.parse_args()

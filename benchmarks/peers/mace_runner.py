@@ -162,6 +162,15 @@ def mace_train_command(
     return command
 
 
+def save_stage_two_start(stage_two_epoch: int, checkpoint_epoch: int) -> int:
+    """``--start_swa`` for the restart that only saves a stage-two model: that restart runs
+    with ``--max_num_epochs`` equal to the checkpoint's epoch (so it trains nothing), and
+    mace-torch switches stage two off, saving no stage-two model, unless ``start_swa`` is
+    below ``max_num_epochs``; when stage two got a single epoch before the stop the two are
+    equal. The start only decides the loss of epochs the restart does not train."""
+    return min(stage_two_epoch, checkpoint_epoch - 1)
+
+
 def prepare_stage_two_resume(path: Path) -> None:
     """Let MACE resume a stage-one checkpoint into stage two: its stage-two scheduler (torch's
     SWALR) keeps ``swa_lr`` (and ``initial_lr``) in the optimizer's parameter groups, which
@@ -413,8 +422,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     result["checkpoint_stage_two"] = stage_two
 
     # with --swa MACE saves both stages' models; without, it looks for no stage-two checkpoint
-    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True,
-                                 stage_two_epoch=stage_two_epoch if stage_two else None)
+    save_stage_two_epoch = save_stage_two_start(stage_two_epoch, checkpoint_epoch) if stage_two else None
+    restart = mace_train_command(args, work, max_epochs=checkpoint_epoch, restart=True, stage_two_epoch=save_stage_two_epoch)
     result["mace_restart_command"] = restart
     with open(work / "restart.log", "w") as log:
         finished = subprocess.run(restart, stdout=log, stderr=subprocess.STDOUT, check=False)

@@ -16,7 +16,6 @@ from ase.io import read, write
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import compare  # noqa: E402
 import curve_report  # noqa: E402
@@ -179,3 +178,13 @@ def test_mace_checkpoints_pruned_per_stage_and_made_resumable_into_stage_two(tmp
     mace_runner.prepare_stage_two_resume(stage_one)
     group = torch.load(stage_one, weights_only=False)["optimizer"]["param_groups"][0]
     assert group == {"lr": 0.004, "params": [0], "swa_lr": mace_runner.STAGE_TWO_LR, "initial_lr": 0.004}
+
+
+def test_mace_save_restart_keeps_stage_two_on_after_a_single_stage_two_epoch() -> None:
+    # mace-torch saves a stage-two model only if --start_swa < --max_num_epochs; the saving
+    # restart's max_num_epochs is the checkpoint's epoch, which equals the stage-two start
+    # when the stop came after one stage-two epoch (the cuni run of 2026-12-03)
+    assert mace_runner.save_stage_two_start(stage_two_epoch=4, checkpoint_epoch=4) == 3
+    assert mace_runner.save_stage_two_start(stage_two_epoch=50, checkpoint_epoch=69) == 50
+    for stage_two_epoch, checkpoint_epoch in ((4, 4), (4, 5), (50, 69)):
+        assert mace_runner.save_stage_two_start(stage_two_epoch, checkpoint_epoch) < checkpoint_epoch

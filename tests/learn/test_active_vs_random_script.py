@@ -3,22 +3,19 @@ finished (and unfinished) runs into summary.json and the figure."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "active_vs_random.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("active_vs_random", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import active_vs_random  # scripts/ (pytest's pythonpath)
+
+    return active_vs_random
 
 
 def test_labels_to_target_interpolates_between_rounds(script):

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -14,19 +13,11 @@ import pytest
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def load_script_module(name: str) -> ModuleType:
-    """``scripts/<name>.py`` as a module (once per session)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """``scripts/<name>.py`` as a module (pytest puts ``scripts/`` on the path, pyproject.toml)."""
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +28,6 @@ def nacl_bmh() -> ModuleType:
 @pytest.fixture(scope="session")
 def nacl_generator(nacl_bmh: ModuleType) -> ModuleType:
     """``scripts/generate_nacl_bmh.py`` (it imports ``nacl_bmh`` and ``provenance``)."""
-    load_script_module("provenance")
     return load_script_module("generate_nacl_bmh")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.build import bulk
 
@@ -58,3 +59,22 @@ def test_pair_energy_is_the_reference_short_range(nacl_pair_distances, nacl_bmh)
         charges = [nacl_bmh.TOSI_FUMI_NACL["charges"][z] for z in pair]
         short_range = atoms.get_potential_energy() - COULOMB_CONSTANT * charges[0] * charges[1] / r
         assert nacl_pair_distances.bmh_pair_energy(pair, np.array([r]))[0] == pytest.approx(short_range, abs=1e-9)
+
+
+def test_short_range_beyond_a_cutoff_is_what_the_reference_puts_there(nacl_pair_distances, nacl_bmh) -> None:
+    # a periodic rocksalt cell: beyond 0 Å is all of the reference's short range (its energy
+    # minus the Ewald energy of the formal charges); beyond 10 Å (its r_off) nothing
+    rocksalt = bulk("NaCl", "rocksalt", a=5.62, cubic=True)
+    calculator = nacl_bmh.BMHCoulombCalculator()
+    rocksalt.calc = calculator
+    charges = torch.tensor([nacl_bmh.TOSI_FUMI_NACL["charges"][z] for z in rocksalt.numbers], dtype=torch.float64)
+    coulomb = calculator.coulomb(
+        charges, torch.tensor(rocksalt.positions), torch.tensor(rocksalt.cell.array)[None],
+        torch.tensor(rocksalt.pbc)[None], torch.zeros(len(rocksalt), dtype=torch.long),
+    )[0].sum().item()
+    short_range = (rocksalt.get_potential_energy() - coulomb) / len(rocksalt)
+    assert nacl_pair_distances.short_range_beyond([rocksalt], 0.0) == pytest.approx(short_range, abs=1e-8)
+    assert nacl_pair_distances.short_range_beyond([rocksalt], 10.0) == 0.0
+    # beyond 4 Å only dispersion is left to speak of: negative, and smaller beyond 5 Å
+    tail_4, tail_5 = (nacl_pair_distances.short_range_beyond([rocksalt], cutoff) for cutoff in (4.0, 5.0))
+    assert tail_4 < tail_5 < 0.0

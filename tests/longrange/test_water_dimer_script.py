@@ -3,8 +3,6 @@ geometry and labels docs/longrange.md describes."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import ase.io
@@ -13,21 +11,14 @@ import pytest
 
 pytest.importorskip("tblite")
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sys.path.insert(0, str(SCRIPTS))  # the script imports scripts/provenance.py
-    try:
-        spec = importlib.util.spec_from_file_location("generate_water_dimer_xtb", SCRIPTS / "generate_water_dimer_xtb.py")
-        assert spec is not None and spec.loader is not None
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        out = tmp_path_factory.mktemp("water")
-        assert script.main(["--output-dir", str(out), "--train-frames", "4", "--seed", "3"]) == 0
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    import generate_water_dimer_xtb as script  # scripts/ (pytest's pythonpath)
+
+    out = tmp_path_factory.mktemp("water")
+    assert script.main(["--output-dir", str(out), "--train-frames", "4", "--seed", "3"]) == 0
     return out
 
 

@@ -8,9 +8,6 @@ breaks the relation (C12 - C44 = 25 GPa); these tests fail with the old init.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,20 +21,15 @@ from equipot.data import batch_graphs, graph_from_atoms
 from equipot.models import EquivariantPotential
 
 A_CU = 3.6  # Å, near EMT's 3.59
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "distillation_study.py"
 
 
 def _cauchy_ratio(calculator) -> float:
     """C44 / C12 of the fcc cell at ``A_CU`` by the probe of scripts/distillation_study.py
     (second differences of the energy in the Lagrangian strain): 1 for every pair potential
     at any lattice constant, 0.76 for EMT copper at 3.6 Å."""
-    if "distillation_study" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("distillation_study", SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["distillation_study"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["distillation_study"].cauchy_ratio(calculator, a=A_CU)
+    import distillation_study  # scripts/ (pytest's pythonpath)
+
+    return distillation_study.cauchy_ratio(calculator, a=A_CU)
 
 
 def _cell(eta: np.ndarray):

@@ -163,6 +163,12 @@ def test_empty_and_too_small_datasets(tmp_path: Path) -> None:
         fit(tiny_config(few, tmp_path / "run"))
 
 
+def test_cutoff_shorter_than_every_distance(molecules_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match=r"no two atoms .* within model.cutoff = 0.5 Å.*set model.cutoff above"):
+        fit(tiny_config(molecules_file, tmp_path / "run", model={"cutoff": 0.5}))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_species_that_miss_an_element_of_the_data(molecules_file: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainingDataError, match=r"the data contain \['C'\], which model.species \['H'\] does not list"):
         fit(tiny_config(molecules_file, tmp_path / "run", model={"species": ["H"]}))

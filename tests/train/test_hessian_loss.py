@@ -6,8 +6,6 @@ errors of a config or data set that cannot train on Hessians."""
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -40,19 +38,14 @@ from equipot.train.losses import (
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "generate_hessian_labels.py"
 KEYS = LabelKeys(atom_extra={HESSIAN_PROBES: HESSIAN_PROBES, HESSIAN_PRODUCTS: HESSIAN_PRODUCTS})
 
 
 @pytest.fixture(scope="module")
 def generator() -> ModuleType:
-    if "generate_hessian_labels" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("generate_hessian_labels", SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["generate_hessian_labels"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["generate_hessian_labels"]
+    import generate_hessian_labels  # scripts/ (pytest's pythonpath)
+
+    return generate_hessian_labels
 
 
 def rattled_copper(seed: int) -> ase.Atoms:

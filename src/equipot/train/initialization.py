@@ -90,6 +90,12 @@ def prepare_run(config: TrainConfig) -> RunSetup:
         statistics = _finetune_statistics(model, data, given)
     else:
         statistics = compute_statistics(_statistics_graphs(config, data), atomic_energies=given or None)
+        if statistics.avg_num_neighbors == 0.0:  # message sums divide by it: the first loss would be NaN
+            raise TrainingDataError(
+                f"no two atoms of the training data lie within model.cutoff = {model_config.cutoff} Å of each "
+                "other, so the model would see isolated atoms only and could learn nothing; set model.cutoff "
+                "above the nearest-neighbour distance of your structures (3 to 6 Å is usual)"
+            )
         model = _new_model(config, data, statistics, dtype)
     resolved = resolve_config(config, model)
     return RunSetup(config=resolved, data=data, model=model.train(), statistics=statistics)
