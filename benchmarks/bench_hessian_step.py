@@ -38,13 +38,12 @@ from equipot.train.losses import HESSIAN_PRODUCTS, HESSIAN_PROBES
 from equipot.train.module import PotentialModule
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import generate_hessian_labels as labels  # noqa: E402  scripts/generate_hessian_labels.py
 
 
 def copper_batch():
     """Four Cu cells with all 96 Hessian columns as labels, in the loss's layout, batched."""
-    sys.path.insert(0, str(SCRIPTS))
-    import generate_hessian_labels as labels  # scripts/generate_hessian_labels.py
-
     rng = np.random.default_rng(0)
     frames = [labels.labelled(atoms, EMT(), labels.probe_vectors(len(atoms), "full", 0, rng), 1e-3)
               for atoms in labels.copper_frames(4, rng)]

@@ -31,16 +31,20 @@ from nacl_bmh import TOSI_FUMI_NACL, switch  # scripts/nacl_bmh.py
 PAIRS = {(11, 11): "Na–Na", (11, 17): "Na–Cl", (17, 17): "Cl–Cl"}
 
 
+def pair_types(numbers: np.ndarray, i: np.ndarray, j: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """For each pair type of ``PAIRS``, the mask over the pairs ``(i, j)`` of that type."""
+    z_low, z_high = np.minimum(numbers[i], numbers[j]), np.maximum(numbers[i], numbers[j])
+    return {key: (z_low == key[0]) & (z_high == key[1]) for key in PAIRS}
+
+
 def pair_distances(frames: list, cutoff: float = 5.0) -> dict[tuple[int, int], np.ndarray]:
     """All distances (Å) of pairs i < j within ``cutoff``, per pair type (Z_a <= Z_b)."""
     found: dict[tuple[int, int], list[np.ndarray]] = {key: [] for key in PAIRS}
     for atoms in frames:
         i, j, d = neighbor_list("ijd", atoms, cutoff)
         keep = i < j
-        z_low = np.minimum(atoms.numbers[i], atoms.numbers[j])[keep]
-        z_high = np.maximum(atoms.numbers[i], atoms.numbers[j])[keep]
-        for key in PAIRS:
-            found[key].append(d[keep][(z_low == key[0]) & (z_high == key[1])])
+        for key, of_type in pair_types(atoms.numbers, i[keep], j[keep]).items():
+            found[key].append(d[keep][of_type])
     return {key: np.concatenate(values) for key, values in found.items()}
 
 
@@ -57,12 +61,9 @@ def short_range_beyond(frames: list, cutoff: float, r_off: float = 10.0) -> floa
     for atoms in frames:
         i, j, d = neighbor_list("ijd", atoms, r_off)
         far = d > cutoff  # the full list: every pair twice, periodic images of an atom itself included
-        z_low = np.minimum(atoms.numbers[i], atoms.numbers[j])[far]
-        z_high = np.maximum(atoms.numbers[i], atoms.numbers[j])[far]
         energy = switch(torch.from_numpy(d[far]), r_off=r_off).numpy()
-        for key in PAIRS:
-            pairs = (z_low == key[0]) & (z_high == key[1])
-            energy[pairs] *= bmh_pair_energy(key, d[far][pairs])
+        for key, of_type in pair_types(atoms.numbers, i[far], j[far]).items():
+            energy[of_type] *= bmh_pair_energy(key, d[far][of_type])
         per_atom.append(0.5 * energy.sum() / len(atoms))
     return float(np.mean(per_atom))
 
