@@ -2,12 +2,13 @@
 
     python benchmarks/bench_inference.py --threads 2 --repeats 20
     python benchmarks/bench_inference.py --threads 1 --channels 16 --radial-hidden 64 32 16 --compile
+    python benchmarks/bench_inference.py --threads 2 --channels 64 48 32
 
 Prints median ms per call and atom-steps per second for each cell size, with the model's
 default hyperparameters unless given (untrained weights: speed does not depend on their
-values). With several ``--radial-hidden`` widths, one model per width is built and their
-calls alternate in this one process, so that a slow spell of a shared machine hits all
-of them alike.
+values). With several ``--channels`` or ``--radial-hidden`` values, one model per
+combination is built and their calls alternate in this one process, so that a slow spell
+of a shared machine hits all of them alike.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def alternating_durations(
     return durations
 
 
-def build_model(args: argparse.Namespace, radial_hidden: int | None, dtype: torch.dtype) -> EquivariantPotential:
+def build_model(
+    args: argparse.Namespace, channels: int | None, radial_hidden: int | None, dtype: torch.dtype
+) -> EquivariantPotential:
     fields = {"species": ["Cu"], "cutoff": CUTOFF}
-    if args.channels:
-        fields["num_channels"] = args.channels
+    if channels:
+        fields["num_channels"] = channels
     if radial_hidden:
         fields["radial_hidden"] = radial_hidden
     torch.manual_seed(0)
@@ -75,7 +78,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 7], help="conventional cells per side (4 atoms each)")
-    parser.add_argument("--channels", type=int, help="num_channels (default: the model's default)")
+    parser.add_argument("--channels", type=int, nargs="+", default=[None],
+                        help="num_channels to compare (default: the model's default)")
     parser.add_argument("--radial-hidden", type=int, nargs="+", default=[None],
                         help="radial MLP widths to compare (default: the model's default)")
     parser.add_argument("--compile", action="store_true", help="time CompiledPotential(model) (compilation not timed)")
@@ -86,7 +90,11 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
-    models = {width: build_model(args, width, dtype) for width in args.radial_hidden}
+    models = {
+        (channels, width): build_model(args, channels, width, dtype)
+        for channels in args.channels
+        for width in args.radial_hidden
+    }
     for model in models.values():
         print(f"model: {model.config.model_dump()}, parameters: {sum(p.numel() for p in model.parameters())}")
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -105,11 +113,12 @@ def main() -> None:
 
             return call
 
-        runners = {width: compiled(model) if args.compile else model for width, model in models.items()}
-        durations = alternating_durations({width: caller(runner) for width, runner in runners.items()}, args.repeats, args.warmup)
-        for width, model in models.items():
-            median = statistics.median(durations[width])
+        runners = {key: compiled(model) if args.compile else model for key, model in models.items()}
+        durations = alternating_durations({key: caller(runner) for key, runner in runners.items()}, args.repeats, args.warmup)
+        for key, model in models.items():
+            median = statistics.median(durations[key])
             row = {
+                "num_channels": model.config.num_channels,
                 "radial_hidden": model.config.radial_hidden,
                 "n_atoms": len(atoms),
                 "n_edges": graph.n_edges,
@@ -118,7 +127,8 @@ def main() -> None:
                 "us_per_atom": 1e6 * median / len(atoms),
             }
             results.append(row)
-            print(f"{len(atoms):>7d} atoms {graph.n_edges:>9d} edges  radial_hidden {row['radial_hidden']:>3d}  "
+            print(f"{len(atoms):>7d} atoms {graph.n_edges:>9d} edges  channels {row['num_channels']:>3d}  "
+                  f"radial_hidden {row['radial_hidden']:>3d}  "
                   f"median {row['median_ms']:9.1f} ms  {row['atom_steps_per_s']:10.0f} atom-steps/s  "
                   f"{row['us_per_atom']:7.1f} us/atom")
     if args.json:

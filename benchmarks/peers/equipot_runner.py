@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 PRESETS = {
-    # equipot's defaults for a new task: the ModelSection defaults (64 channels, l <= 2 edges,
+    # equipot's defaults for a new task: the ModelSection defaults (48 channels, l <= 2 edges,
     # l <= 1 nodes, 2 layers, correlation 3) and, in `train`, the TrainConfig defaults
     "default": {},
     "matched": {"num_channels": 64, "lmax": 2, "hidden_lmax": 1, "num_layers": 2, "correlation": 3},

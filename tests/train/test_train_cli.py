@@ -17,7 +17,7 @@ def test_print_default_config_loads_back(tmp_path):
     assert result.exit_code == 0, result.output
     path = tmp_path / "config.yaml"
     path.write_text(result.output)
-    assert load_train_config(path).model.num_channels == 64
+    assert load_train_config(path).model.num_channels == 48
 
 
 def test_train_resume_dir_and_evaluate(tmp_path):

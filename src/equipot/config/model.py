@@ -30,7 +30,7 @@ class ModelConfig(StrictModel):
 
     species: list[str] = Field(description="chemical symbols the model knows, e.g. [H, C, O]")
     cutoff: float = Field(5.0, gt=0, description="radial cutoff in Å")
-    num_channels: int = Field(64, ge=1, description="channels per irrep of node features")
+    num_channels: int = Field(48, ge=1, description="channels per irrep of node features")
     lmax: int = Field(2, ge=0, le=6, description="largest l of edge spherical harmonics")
     hidden_lmax: int = Field(1, ge=0, le=6, description="largest l of node features")
     hidden_irreps: str | None = Field(None, description="explicit node irreps; overrides num_channels/hidden_lmax")
