@@ -139,11 +139,14 @@ def _first_round(config, selection):
     return committee, committee.members[0]
 
 
-def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune: dict | None = None) -> dict:
+def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune: dict | None = None,
+                 model: dict | None = None) -> dict:
     """One strategy and seed: ``rounds`` rounds of train -> test error -> select ``budget``
     frames -> label; the curve (labels, test force MAE in meV/Å) goes to
     ``curve_<strategy>_<seed>.json`` after every round (``finished`` once all are done; an
-    unfinished run starts again)."""
+    unfinished run starts again). ``model`` overrides keys of the members' model section
+    (e.g. ``{"num_channels": 16}``); the round-1 committee in ``out`` is shared by both
+    strategies, so a new model size wants a new ``out``."""
     from equipot.config.learn import FinetuneSection, SelectionSection
     from equipot.config.train import TrainConfig
     from equipot.data import GraphDataset
@@ -164,7 +167,8 @@ def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, 
     unlabelled = list(range(len(pool)))
     selection = SelectionSection(estimator="committee", committee_size=2, threshold=1e-9, budget_per_round=budget,
                                  candidates_per_label=4)
-    base = TrainConfig.model_validate({**TRAIN, "seed": seed, "data": {**TRAIN["data"], "train_file": "x.xyz"}})
+    base = TrainConfig.model_validate({**TRAIN, "model": {**TRAIN["model"], **(model or {})}, "seed": seed,
+                                       "data": {**TRAIN["data"], "train_file": "x.xyz"}})
     labeller, run_dir = make_labeller("emt", {}), out / f"{strategy}_{seed}"
     curve: dict = {"strategy": strategy, "seed": seed, "labels": [], "test_forces_mae": [], "picked_kinds": [],
                    "seconds": [], "finished": False}
@@ -330,6 +334,10 @@ def main() -> None:
                         help="learning rate of each fine-tune: cosine decay, or the train config's plateau scheduler")
     parser.add_argument("--finetune-keep", choices=["last", "best"], default=FINETUNE["keep"],
                         help="model each fine-tune keeps: its last epoch, or its best on the validation split (base included)")
+    parser.add_argument("--channels", type=int, default=TRAIN["model"]["num_channels"],
+                        help="channels of each committee member (a new size wants a new --out)")
+    parser.add_argument("--layers", type=int, default=TRAIN["model"]["num_layers"],
+                        help="interaction layers of each committee member (a new size wants a new --out)")
     parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
     parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
@@ -343,7 +351,8 @@ def main() -> None:
             rounds = args.random_rounds if strategy == "random" and args.random_rounds else args.rounds
             finetune = {"max_epochs": args.finetune_epochs, "min_steps": args.min_steps or None,
                         "schedule": args.finetune_schedule, "keep": args.finetune_keep}
-            run_strategy(args.out, strategy, int(seed), rounds, args.budget, finetune)
+            run_strategy(args.out, strategy, int(seed), rounds, args.budget, finetune,
+                         model={"num_channels": args.channels, "num_layers": args.layers})
     if args.step == "kinds":
         per_kind_errors(args.out)
         return

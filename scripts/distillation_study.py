@@ -6,7 +6,8 @@ expensive frames alone? Errors are against the expensive method on a fixed test 
 EMT energies, forces and stresses of separate frames (so it obeys the Cauchy relation
 C12 = C44, which EMT does not); frames = 2x2x2 conventional fcc cells (32 atoms) with a
 random symmetric strain (Voigt components uniform in ±3 %) and Gaussian displacements
-(sigma uniform in 0.02-0.15 Å; ``--rattle``). Also reports C11, C12, C44 (GPa) of each, at
+(sigma uniform in 0.02-0.15 Å; ``--rattle``; ``--unrattled N``: the first N of the 25
+expensive frames pure strains). Also reports C11, C12, C44 (GPa) of each, at
 each one's own equilibrium lattice constant (`equipot.properties.elastic_tensor`, clamped
 ions: every atom of fcc is an inversion centre), and the Cauchy ratio C44 / C12 at 3.59 Å
 (`cauchy_ratio`: 1 for any pair potential, 0.779 for EMT).
@@ -22,7 +23,8 @@ pretraining); ``pretrained`` (trained on the teacher frames, energies aligned to
 expensive reference); and one row per distillation variant (fine-tuned from the pretrained
 model): ``multihead`` (replay through a teacher head), ``onehead`` (replay through the main
 energy), ``noreplay`` (plain fine-tune). Every run writes into ``--output-dir`` and is
-skipped when its model exists, so the study can be extended. One thread, float32::
+skipped when its model exists, so the study can be extended (``--train-only RUN...`` trains
+some runs only, ``--report`` then reports on them). One thread, float32::
 
     OMP_NUM_THREADS=1 python scripts/distillation_study.py --system cu --output-dir distill_cu
     OMP_NUM_THREADS=1 python scripts/distillation_study.py --system ethanol --output-dir distill_ethanol
@@ -95,18 +97,22 @@ def _morse_labels(pairs: tuple, n: int, volume: float, x: np.ndarray, cutoff: fl
     return 0.5 * float((pair * cut).sum()) + offset * n, forces, stress
 
 
-def cu_frames(n: int, seed: int, rattle: tuple[float, float] = (0.02, 0.15)) -> list[Atoms]:
+def cu_frames(n: int, seed: int, rattle: tuple[float, float] = (0.02, 0.15), unrattled: int = 0) -> list[Atoms]:
     """Strained, rattled 32-atom fcc Cu cells (see the module docstring); the displacement
-    sigma of each frame is uniform in ``rattle`` (Å)."""
+    sigma of each frame is uniform in ``rattle`` (Å). The first ``unrattled`` frames keep
+    their atoms on the strained lattice (pure homogeneous strain: zero forces, and stresses
+    that are the elastic response itself); the random stream is the same either way."""
     rng = np.random.default_rng(seed)
     frames = []
-    for _ in range(n):
+    for index in range(n):
         atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
         voigt = rng.uniform(-0.03, 0.03, 6)
         strain = np.array([[voigt[0], voigt[5] / 2, voigt[4] / 2], [voigt[5] / 2, voigt[1], voigt[3] / 2],
                            [voigt[4] / 2, voigt[3] / 2, voigt[2]]])
         atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
-        atoms.positions += rng.normal(scale=rng.uniform(*rattle), size=atoms.positions.shape)
+        displacements = rng.normal(scale=rng.uniform(*rattle), size=atoms.positions.shape)
+        if index >= unrattled:
+            atoms.positions += displacements
         frames.append(atoms)
     return frames
 
@@ -146,7 +152,7 @@ def equilibrium_cell(calculator: Calculator) -> Atoms:
     return bulk("Cu", "fcc", a=a0, cubic=True).repeat(2)
 
 
-def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float]) -> dict:
+def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float], unrattled: int = 0) -> dict:
     morse_file = folder / "morse.json"
     if not morse_file.exists():
         morse_file.write_text(json.dumps(fit_morse(cu_frames(60, 100, rattle), cutoff), indent=1))
@@ -155,13 +161,13 @@ def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, fl
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
     if not files["teacher"].exists():
         label_frames(cu_frames(n_teacher, 1, rattle), teacher, output=files["teacher"])
-        label_frames(cu_frames(25, 2, rattle), EMT(), output=files["expensive"])
+        label_frames(cu_frames(25, 2, rattle, unrattled), EMT(), output=files["expensive"])
         label_frames(cu_frames(100, 3, rattle), EMT(), output=files["test"])
     return {"files": files, "teacher": teacher, "reference": EMT(), "teacher_info": morse, "stress_weight": 1000.0}
 
 
 # -------------------------------------------------------------------------- ethanol
-def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float]) -> dict:
+def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float], unrattled: int = 0) -> dict:
     from tblite.ase import TBLite
 
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
@@ -261,8 +267,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rattle", type=float, nargs=2, default=(0.02, 0.15), metavar=("LOW", "HIGH"),
                         help="cu: range (Å) of the displacement sigma of the frames")
+    parser.add_argument("--unrattled", type=int, default=0, metavar="N",
+                        help="cu: of the 25 expensive (EMT) frames, the first N are strained but not rattled")
     parser.add_argument("--train-only", nargs="+", default=None, choices=["scratch", "pretrained", *VARIANTS],
                         help="train these runs only and skip the report (to run the stages as parallel processes)")
+    parser.add_argument("--report", action="store_true",
+                        help="with --train-only: report on those runs (and the teacher and EMT) all the same")
     parser.add_argument("--finetune-stress-weight", type=float, default=None,
                         help="stress weight of the fine-tunes (default: the system's, cu 1000); the runs are then "
                         "named VARIANT_sWEIGHT")
@@ -272,7 +282,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = 5.0 if args.system == "cu" else 4.0
     n_teacher = args.n_teacher or (600 if args.system == "cu" else 1000)
-    data = (cu_data if args.system == "cu" else ethanol_data)(folder, n_teacher, cutoff, tuple(args.rattle))
+    data = (cu_data if args.system == "cu" else ethanol_data)(folder, n_teacher, cutoff, tuple(args.rattle), args.unrattled)
     files, sw = data["files"], data["stress_weight"]
     runs = args.train_only or ["scratch", "pretrained", *args.variants]
     models = {}
@@ -288,7 +298,7 @@ def main() -> None:
         models[name] = train(folder, name, files["expensive"], args.finetune_epochs, cutoff, fsw, args.seed,
                                 finetune_from=str(folder / "pretrained" / "model.pt"), model={},
                                 distillation=distillation, optimizer={"lr": 0.003})
-    if args.train_only:
+    if args.train_only and not args.report:
         return
     test = ase.io.read(files["test"], ":")
     teacher_offset = energy_offset(data["teacher"], ase.io.read(files["expensive"], ":"))
@@ -296,8 +306,9 @@ def main() -> None:
     calculators: dict[str, Calculator] = {"teacher": data["teacher"]}
     for name, path in models.items():
         model = load_model(path, dtype=torch.float64)
-        if name == "pretrained":  # on the expensive reference: the offsets the fine-tunes fitted
-            offsets = load_model(next(p for n, p in models.items() if n not in ("scratch", "pretrained"))).metadata["distillation"]["reference_offsets_eV"]
+        finetuned = [n for n in models if n not in ("scratch", "pretrained")]
+        if name == "pretrained" and finetuned:  # on the expensive reference: the offsets the fine-tunes fitted
+            offsets = load_model(models[finetuned[0]]).metadata["distillation"]["reference_offsets_eV"]
             model.set_normalization(atomic_energies={int(z): float(e) + offsets[s] for z, s, e in zip(
                 model.config.atomic_numbers, model.species, model.atomic_energies.tolist())})
         calculators[name] = EquipotCalculator(model)

@@ -37,7 +37,8 @@ larger ``--max-strain`` while evaluating on the same CsCl frames as before).
 
 With ``--only``, two processes can train the local model and a hybrid into the same
 ``--output-dir`` side by side; a last call without ``--only`` finds both model files and
-prints the table of both.
+prints the table of both. ``--summarize DIR...`` prints the per-seed rows of several such
+output dirs and each model's mean ± std (the five-seed table of docs/longrange.md).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def main() -> int:
     parser.add_argument("--cscl-frames", type=Path, default=None,
                         help="the CsCl-structure frames to evaluate on (extxyz); default: <data-dir>/nacl_cscl.xyz.gz")
     parser.add_argument("--only", choices=["local", "hybrid"], default=None, help="train one model only")
+    parser.add_argument("--summarize", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="print the per-seed rows and their mean ± std from these output dirs' nacl_study.json; train nothing")
     parser.add_argument(
         "--charges", choices=["neutral", "qeq", "fixed"], default="neutral",
         help="the hybrid's charge scheme (fixed: Na +1, Cl -1 e, not learned)",
@@ -155,6 +158,9 @@ def main() -> int:
         help="weight of the hybrid's loss on the frames' reference (formal) charges; 0: energies, forces, stress only",
     )
     args = parser.parse_args()
+    if args.summarize:
+        print(summarize(args.summarize))
+        return 0
     torch.set_num_threads(1)
     results: dict[str, dict] = {}
     cscl = ase.io.read(args.cscl_frames or args.data_dir / "nacl_cscl.xyz.gz", index=":")
@@ -230,6 +236,48 @@ def main() -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "nacl_study.json").write_text(json.dumps({"results": results, "table": table}, indent=2) + "\n")
     return 0
+
+
+#: the columns of ``summarize``: (heading, key of a results record); the gap error is computed
+SUMMARY_COLUMNS = (
+    ("rocksalt test E", "rocksalt_energy_mae_meV_per_atom"), ("rocksalt test F", "rocksalt_forces_mae_meV_per_A"),
+    ("held-out rocksalt E", "held_out_energy_mae_meV_per_atom"), ("held-out rocksalt F", "held_out_forces_mae_meV_per_A"),
+    ("CsCl E", "cscl_energy_mae_meV_per_atom"), ("CsCl F", "cscl_forces_mae_meV_per_A"),
+    ("CsCl − rocksalt error", "gap_error"),
+)
+
+
+def summarize(folders: list[Path]) -> str:
+    """A Markdown table of several runs of the study (one per seed): each model's row per
+    seed, then its mean ± standard deviation and mean |gap error|. Energies meV/atom, forces
+    meV/Å; the held-out columns need ``--gap-frames``."""
+    rows: dict[str, list[dict]] = {}
+    for folder in folders:
+        for name, record in json.loads((folder / "nacl_study.json").read_text())["results"].items():
+            record = {**record, "gap_error": record["gap_pred_meV_per_atom"] - record["gap_ref_meV_per_atom"]}
+            rows.setdefault(name, []).append(record)
+    headings = [heading for heading, _ in SUMMARY_COLUMNS]
+    lines = ["| model | seed | " + " | ".join(headings) + " |", "| --- " * (len(headings) + 2) + "|"]
+    for name, records in rows.items():
+        for record in sorted(records, key=lambda r: r["seed"]):
+            values = [record.get(key) for _, key in SUMMARY_COLUMNS]
+            lines.append(f"| {name} | {record['seed']} | " + " | ".join(_cell(v, key) for v, (_, key) in zip(values, SUMMARY_COLUMNS)) + " |")
+    for name, records in rows.items():
+        cells = []
+        for _, key in SUMMARY_COLUMNS:
+            values = np.array([r[key] for r in records if r.get(key) is not None], dtype=float)
+            spread = values.std(ddof=1) if len(values) > 1 else 0.0
+            cells.append(f"{_cell(values.mean(), key)} ± {_cell(spread, key)}" if len(values) else "")
+        mean_abs = np.mean([abs(r["gap_error"]) for r in records])
+        lines.append(f"| **{name}, mean ± std** | {len(records)} seeds | " + " | ".join(cells) + f" (mean \\|error\\| {mean_abs:.1f}) |")
+    reference = {round(r["gap_ref_meV_per_atom"], 1) for records in rows.values() for r in records}
+    return "\n".join(lines) + f"\n\nCsCl − rocksalt reference: {', '.join(map(str, sorted(reference)))} meV/atom"
+
+
+def _cell(value: float | None, key: str) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if "energy_mae" in key else f"{value:.1f}"
 
 
 def _test_frames(args: argparse.Namespace, name: str) -> list:

@@ -175,7 +175,8 @@ def accuracy(args: argparse.Namespace) -> None:
     ensure_data(tuple(args.datasets), structures=False)
     libraries = list(FAIR_RUNS) if args.fair else args.libraries
     jobs = []
-    for dataset, library, seed in itertools.product(args.datasets, libraries, range(args.seeds)):
+    for dataset, library, seed in itertools.product(args.datasets, libraries,
+                                                   range(args.first_seed, args.first_seed + args.seeds)):
         batch_size, stress, hot = DATASETS[dataset]
         out = RESULTS / "accuracy" / dataset / library / f"seed{seed}"
         if args.skip_done and _ok(_load(out / "result.json")):
@@ -380,7 +381,10 @@ def main() -> None:
     sub.choices["accuracy"].add_argument("--parallel", type=int, default=1)
     sub.choices["accuracy"].add_argument("--datasets", "--dataset", nargs="+", default=["ethanol", "cu"],
                                          choices=sorted(DATASETS), metavar="NAME", help=f"of {sorted(DATASETS)}")
-    sub.choices["accuracy"].add_argument("--seeds", type=int, default=1, help="train seeds 0..N-1 of every run")
+    sub.choices["accuracy"].add_argument("--seeds", type=int, default=1,
+                                         help="train seeds FIRST..FIRST+N-1 of every run")
+    sub.choices["accuracy"].add_argument("--first-seed", type=int, default=0, metavar="FIRST",
+                                         help="first seed (add seeds in a checkout without the earlier results)")
     sub.choices["accuracy"].add_argument("--skip-done", action="store_true",
                                          help="keep runs whose result.json says ok (add seeds across sessions)")
     sub.choices["accuracy"].add_argument("--fair", action="store_true",

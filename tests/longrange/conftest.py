@@ -37,6 +37,12 @@ def nacl_pair_distances(nacl_bmh: ModuleType) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def nacl_study_sets(nacl_generator: ModuleType) -> ModuleType:
+    """``scripts/make_nacl_study_sets.py`` (it runs ``generate_nacl_bmh`` per part)."""
+    return load_script_module("make_nacl_study_sets")
+
+
+@pytest.fixture(scope="session")
 def nacl_cells_file(nacl_bmh: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 rattled, strained 8-atom rocksalt NaCl cells with BMH + Ewald energy, forces,
     stress and the formal charges."""

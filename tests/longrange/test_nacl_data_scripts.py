@@ -1,5 +1,6 @@
 """The NaCl study's data scripts: ``scripts/generate_nacl_bmh.py`` with compressed rocksalt
-cells, and ``scripts/nacl_pair_distances.py`` (which pairs and environments a set samples)."""
+cells, ``scripts/make_nacl_study_sets.py`` (the study's sets from parallel parts), and
+``scripts/nacl_pair_distances.py`` (which pairs and environments a set samples)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,28 @@ def test_short_range_beyond_a_cutoff_is_what_the_reference_puts_there(nacl_pair_
     # beyond 4 Å only dispersion is left to speak of: negative, and smaller beyond 5 Å
     tail_4, tail_5 = (nacl_pair_distances.short_range_beyond([rocksalt], cutoff) for cutoff in (4.0, 5.0))
     assert tail_4 < tail_5 < 0.0
+
+
+def test_study_sets_are_their_parts_concatenated(nacl_study_sets, tmp_path: Path) -> None:
+    nacl_study_sets.main(["--output-dir", str(tmp_path), "--frames-per-run", "1", "--side-frames-per-run", "1",
+               "--equilibrate", "1", "--interval", "1"])
+
+    def read(path: str) -> list:
+        return ase.io.read(tmp_path / path, index=":")
+
+    strained, strained_hot = read("strained/nacl_rocksalt.xyz.gz"), read("strained_hot/nacl_rocksalt.xyz.gz")
+    # 4 compressions x 4 temperatures, then the same compressions at 1500 and 1800 K
+    assert len(strained) == 16 and len(strained_hot) == 24
+    assert [f.info["temperature_K"] for f in strained_hot[16:20]] == [1500.0, 1800.0, 1500.0, 1800.0]
+    assert sorted({f.info["compression"] for f in strained}) == [-0.12, -0.08, -0.04, 0.0]
+    for first, again in zip(strained, strained_hot[:16]):
+        assert np.array_equal(first.positions, again.positions)
+        assert first.get_potential_energy() == again.get_potential_energy()
+    part = ase.io.read(tmp_path / "parts" / "hot_p1" / "nacl_rocksalt.xyz.gz", index=":")
+    assert np.array_equal(strained_hot[18].get_forces(), part[0].get_forces())
+    cscl, gap = read("cscl/nacl_cscl.xyz.gz"), read("gap/nacl_rocksalt.xyz.gz")
+    assert [len(cscl), len(gap)] == [8, 8] and {len(f) for f in cscl} == {54}
+    assert {f.info["compression"] for f in gap} == {0.0}
+    provenance = json.loads((tmp_path / "strained_hot" / "nacl_rocksalt.json").read_text())
+    assert [p["folder"] for p in provenance["parts"]] == [f"parts/strained_p{k}" for k in range(4)] + [
+        f"parts/hot_p{k}" for k in range(4)]

@@ -104,3 +104,26 @@ def test_the_hybrid_takes_its_own_cutoff_and_weights_and_other_cscl_frames(
     assert config["model"]["num_layers"] == 1 and config["model"]["correlation"] == 1
     assert hybrid["cscl_gap_frames"] == 2  # the frames of --cscl-frames, not the data dir's three
     assert hybrid["cscl_mean_abs_charge_e"] == pytest.approx(1.0)  # the fixed formal charges
+
+
+def test_summarize_gives_each_seed_and_the_mean_of_several_runs(nacl_study, tmp_path: Path) -> None:
+    def record(seed: int, gap_pred: float, cscl_e: float) -> dict:
+        return {"seed": seed, "rocksalt_energy_mae_meV_per_atom": 1.0, "rocksalt_forces_mae_meV_per_A": 10.0,
+                "held_out_energy_mae_meV_per_atom": 0.5, "held_out_forces_mae_meV_per_A": 8.0,
+                "cscl_energy_mae_meV_per_atom": cscl_e, "cscl_forces_mae_meV_per_A": 20.0,
+                "gap_pred_meV_per_atom": gap_pred, "gap_ref_meV_per_atom": 130.0}
+
+    folders = []
+    for seed, (local_gap, hybrid_gap) in enumerate(((120.0, 126.0), (134.0, 128.0))):
+        folder = tmp_path / f"s{seed}"
+        folder.mkdir()
+        results = {"local": record(seed, local_gap, 12.0 + seed), "hybrid": record(seed, hybrid_gap, 4.0)}
+        (folder / "nacl_study.json").write_text(json.dumps({"results": results}))
+        folders.append(folder)
+    table = nacl_study.summarize(folders)
+    assert "| local | 0 | 1.00 | 10.0 | 0.50 | 8.0 | 12.00 | 20.0 | -10.0 |" in table
+    assert "| hybrid | 1 | 1.00 | 10.0 | 0.50 | 8.0 | 4.00 | 20.0 | -2.0 |" in table
+    # local: errors -10 and +4 (mean -3, std 9.9, mean |error| 7); CsCl E 12 and 13
+    assert "| **local, mean ± std** | 2 seeds | 1.00 ± 0.00 | 10.0 ± 0.0 | 0.50 ± 0.00 | 8.0 ± 0.0 | 12.50 ± 0.71 | 20.0 ± 0.0 | -3.0 ± 9.9 (mean \\|error\\| 7.0) |" in table
+    assert "(mean \\|error\\| 3.0) |" in table  # hybrid: -4 and -2
+    assert table.endswith("CsCl − rocksalt reference: 130.0 meV/atom")

@@ -1,0 +1,23 @@
+"""``scripts/distillation_study.py``'s Cu frames: ``--unrattled N`` keeps the first N of the
+expensive frames on their strained lattice without changing the others."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.build import bulk
+
+
+def test_unrattled_frames_are_pure_strains_and_leave_the_rest_alone():
+    import distillation_study  # scripts/ (pytest's pythonpath)
+
+    rattled = distillation_study.cu_frames(6, seed=2)
+    mixed = distillation_study.cu_frames(6, seed=2, unrattled=3)
+    for plain, frame in zip(rattled[:3], mixed[:3]):
+        lattice = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+        lattice.set_cell(frame.cell, scale_atoms=True)  # the same strain, no displacements
+        assert np.allclose(frame.positions, lattice.positions, atol=1e-12)
+        assert np.array_equal(frame.cell.array, plain.cell.array)
+        assert not np.allclose(plain.positions, lattice.positions, atol=1e-3)
+    for plain, frame in zip(rattled[3:], mixed[3:]):  # the random stream is unchanged
+        assert np.array_equal(plain.positions, frame.positions)
+        assert np.array_equal(plain.cell.array, frame.cell.array)
