@@ -167,7 +167,7 @@ def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, fl
 
 
 # -------------------------------------------------------------------------- ethanol
-def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float], unrattled: int = 0) -> dict:
+def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float]) -> dict:
     from tblite.ase import TBLite
 
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
@@ -277,12 +277,17 @@ def main() -> None:
                         help="stress weight of the fine-tunes (default: the system's, cu 1000); the runs are then "
                         "named VARIANT_sWEIGHT")
     args = parser.parse_args()
+    if not 0 <= args.unrattled <= 25 or (args.unrattled and args.system != "cu"):
+        parser.error(f"--unrattled is a count of the 25 expensive Cu frames (0-25) and takes --system cu; got {args.unrattled}")
     torch.set_num_threads(1)
     folder = args.output_dir
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = 5.0 if args.system == "cu" else 4.0
     n_teacher = args.n_teacher or (600 if args.system == "cu" else 1000)
-    data = (cu_data if args.system == "cu" else ethanol_data)(folder, n_teacher, cutoff, tuple(args.rattle), args.unrattled)
+    if args.system == "cu":
+        data = cu_data(folder, n_teacher, cutoff, tuple(args.rattle), args.unrattled)
+    else:
+        data = ethanol_data(folder, n_teacher, cutoff, tuple(args.rattle))
     files, sw = data["files"], data["stress_weight"]
     runs = args.train_only or ["scratch", "pretrained", *args.variants]
     models = {}
@@ -304,9 +309,9 @@ def main() -> None:
     teacher_offset = energy_offset(data["teacher"], ase.io.read(files["expensive"], ":"))
     rows = {"teacher": errors(data["teacher"], test, teacher_offset)}
     calculators: dict[str, Calculator] = {"teacher": data["teacher"]}
+    finetuned = [n for n in models if n not in ("scratch", "pretrained")]
     for name, path in models.items():
         model = load_model(path, dtype=torch.float64)
-        finetuned = [n for n in models if n not in ("scratch", "pretrained")]
         if name == "pretrained" and finetuned:  # on the expensive reference: the offsets the fine-tunes fitted
             offsets = load_model(models[finetuned[0]]).metadata["distillation"]["reference_offsets_eV"]
             model.set_normalization(atomic_energies={int(z): float(e) + offsets[s] for z, s, e in zip(

@@ -253,6 +253,8 @@ def summarize(folders: list[Path]) -> str:
     meV/Å; the held-out columns need ``--gap-frames``."""
     rows: dict[str, list[dict]] = {}
     for folder in folders:
+        if not (folder / "nacl_study.json").is_file():
+            raise SystemExit(f"{folder} holds no nacl_study.json; run the study's evaluation (without --only) there first")
         for name, record in json.loads((folder / "nacl_study.json").read_text())["results"].items():
             record = {**record, "gap_error": record["gap_pred_meV_per_atom"] - record["gap_ref_meV_per_atom"]}
             rows.setdefault(name, []).append(record)

@@ -127,3 +127,8 @@ def test_summarize_gives_each_seed_and_the_mean_of_several_runs(nacl_study, tmp_
     assert "| **local, mean ± std** | 2 seeds | 1.00 ± 0.00 | 10.0 ± 0.0 | 0.50 ± 0.00 | 8.0 ± 0.0 | 12.50 ± 0.71 | 20.0 ± 0.0 | -3.0 ± 9.9 (mean \\|error\\| 7.0) |" in table
     assert "(mean \\|error\\| 3.0) |" in table  # hybrid: -4 and -2
     assert table.endswith("CsCl − rocksalt reference: 130.0 meV/atom")
+
+
+def test_summarize_refuses_a_folder_without_results_in_one_line(nacl_study, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="holds no nacl_study.json; run the study's evaluation"):
+        nacl_study.summarize([tmp_path])

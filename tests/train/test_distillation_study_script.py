@@ -1,9 +1,13 @@
 """``scripts/distillation_study.py``'s Cu frames: ``--unrattled N`` keeps the first N of the
-expensive frames on their strained lattice without changing the others."""
+expensive frames on their strained lattice without changing the others, and refuses a
+count outside them."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+import pytest
 from ase.build import bulk
 
 
@@ -21,3 +25,13 @@ def test_unrattled_frames_are_pure_strains_and_leave_the_rest_alone():
     for plain, frame in zip(rattled[3:], mixed[3:]):  # the random stream is unchanged
         assert np.array_equal(plain.positions, frame.positions)
         assert np.array_equal(plain.cell.array, frame.cell.array)
+
+
+def test_unrattled_outside_the_expensive_cu_frames_is_refused(monkeypatch, capsys, tmp_path):
+    import distillation_study  # scripts/ (pytest's pythonpath)
+
+    for extra in (["--system", "cu", "--unrattled", "26"], ["--system", "ethanol", "--unrattled", "3"]):
+        monkeypatch.setattr(sys, "argv", ["distillation_study.py", "--output-dir", str(tmp_path), *extra])
+        with pytest.raises(SystemExit):
+            distillation_study.main()
+        assert "--unrattled is a count of the 25 expensive Cu frames (0-25) and takes --system cu" in capsys.readouterr().err
