@@ -6,7 +6,9 @@ and number of epochs; the hybrid adds ``model.long_range`` (``--charges neutral`
 Coulomb, Ewald; ``--charges qeq``: Gaussian charges of width 1 Å; ``--charges fixed``: the
 formal charges Na +1, Cl −1 e, not learned, bare Coulomb) and, with
 ``--charge-weight`` > 0, a loss on the reference (formal) charges the frames carry
-(``loss.targets: {charges: {weight: ...}}``). Then both are evaluated on the held-out
+(``loss.targets: {charges: {weight: ...}}``; the charge head then starts at them), or with
+``--formal-start`` learned charges that start at the formal ones without needing them in
+the data (``long_range.initial_charges``). Then both are evaluated on the held-out
 rocksalt test frames and on the CsCl-structure frames, which neither model saw:
 
 - energy MAE (meV/atom) and force MAE (meV/Å) on each set;
@@ -77,6 +79,8 @@ def train_config(args: argparse.Namespace, name: str, long_range: bool) -> Train
             model["long_range"]["screening"] = "none"
         if args.charges == "fixed":  # the formal charges of the reference, nothing learned
             model["long_range"]["fixed_charges"] = {"Na": 1.0, "Cl": -1.0}
+        if args.formal_start:  # learned charges that start at the formal ones, with or without a charge loss
+            model["long_range"]["initial_charges"] = {"Na": 1.0, "Cl": -1.0}
         if args.charge_weight > 0:
             loss["targets"] = {"charges": {"weight": args.charge_weight}}  # the frames' formal charges (e)
     return TrainConfig.model_validate({
@@ -157,7 +161,13 @@ def main() -> int:
         "--charge-weight", type=float, default=0.0,
         help="weight of the hybrid's loss on the frames' reference (formal) charges; 0: energies, forces, stress only",
     )
+    parser.add_argument(
+        "--formal-start", action="store_true",
+        help="learned charges (neutral, qeq) start at the formal Na +1, Cl -1 e (long_range.initial_charges)",
+    )
     args = parser.parse_args()
+    if args.formal_start and args.charges == "fixed":
+        parser.error("--formal-start is for learned charges (--charges neutral or qeq)")
     if args.summarize:
         print(summarize(args.summarize))
         return 0
@@ -211,7 +221,8 @@ def main() -> int:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
-        label = name if name == "local" else f"hybrid ({args.charges}, charge loss {args.charge_weight:g})"
+        start = ", formal start" if args.formal_start else ""
+        label = name if name == "local" else f"hybrid ({args.charges}, charge loss {args.charge_weight:g}{start})"
         charge = "–" if r["rocksalt_mean_abs_charge_e"] is None else f"{r['rocksalt_mean_abs_charge_e']:.3f} / {r['cscl_mean_abs_charge_e']:.3f}"
         lines.append(
             f"| {label} | {args.seed} | {r['rocksalt_energy_mae_meV_per_atom']:.2f} | {r['rocksalt_forces_mae_meV_per_A']:.1f} | "

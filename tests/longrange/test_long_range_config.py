@@ -39,6 +39,12 @@ def test_a_config_without_long_range_builds_the_local_model_and_with_it_the_hybr
         ({"charges": "fixed", "fixed_charge": {"Na": 1.0}}, "unknown key 'fixed_charge' in LongRangeConfig; did you mean 'fixed_charges'"),
         ({"charges": "fixed", "fixed_charges": {"NA": 1.0, "Cl": -1.0}}, "fixed_charges: 'NA' is not a chemical symbol; did you mean 'Na'"),
         ({"charges": "fixed", "fixed_charges": {"Na": float("nan"), "Cl": -1.0}}, "the charge of Na is nan; give a finite charge in e"),
+        ({"initial_charges": {"Nq": 1.0}}, "initial_charges: 'Nq' is not a chemical symbol"),
+        ({"initial_charges": {"Na": float("inf")}}, "initial_charges: the charge of Na is inf; give a finite charge in e"),
+        (
+            {"charges": "fixed", "fixed_charges": {"Na": 1.0, "Cl": -1.0}, "initial_charges": {"Na": 1.0}},
+            "initial_charges is for learned charges \\(neutral, qeq\\); with charges: fixed give fixed_charges only",
+        ),
         (
             {"charges": "fixed", "fixed_charges": {"Na": 1.0}},
             r"long_range.fixed_charges has no charge for \['Cl'\]; give every element of species \['Na', 'Cl'\] a charge",
@@ -90,3 +96,16 @@ def test_a_model_file_of_an_unknown_kind_is_refused_in_one_line(tmp_path) -> Non
         load_potential(tmp_path / "future.pt")
     with pytest.raises(ModelFileError, match="not a LongRangePotential"):
         load_long_range_model(path)
+
+
+def test_a_hybrid_file_written_before_the_per_element_charges_loads_with_them_at_zero(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_potential(ModelConfig(**SMALL, long_range={"accuracy": 1e-6}), dtype=torch.float64).eval()
+    payload = torch.load(save_long_range_model(model, tmp_path / "new.pt"), weights_only=True)
+    del payload["charge_head"]["element_baseline"]  # what files of earlier versions hold
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = load_potential(tmp_path / "old.pt")
+    assert isinstance(loaded, LongRangePotential)
+    assert loaded.charge_head.element_baseline is not None and not bool(loaded.charge_head.element_baseline.any())
+    graph = graph_from_atoms(Atoms("NaCl", positions=[[0, 0, 0], [2.4, 0, 0]]), model.cutoff)
+    torch.testing.assert_close(loaded(graph, outputs={"charges"}).extra["charges"], model(graph, outputs={"charges"}).extra["charges"])

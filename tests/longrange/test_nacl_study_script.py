@@ -106,6 +106,22 @@ def test_the_hybrid_takes_its_own_cutoff_and_weights_and_other_cscl_frames(
     assert hybrid["cscl_mean_abs_charge_e"] == pytest.approx(1.0)  # the fixed formal charges
 
 
+def test_formal_start_gives_learned_charges_that_start_at_plus_minus_one_and_is_refused_with_fixed(
+    nacl_study, study_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import yaml
+
+    hybrid = run_study(nacl_study, monkeypatch, study_data, tmp_path / "run", "--formal-start", model="hybrid")
+    config = yaml.safe_load((tmp_path / "run" / "hybrid" / "config.yaml").read_text())
+    assert config["model"]["long_range"]["charges"] == "neutral"
+    assert config["model"]["long_range"]["initial_charges"] == {"Na": 1.0, "Cl": -1.0}
+    assert "charges" not in config["loss"].get("targets", {})  # energies, forces and stress only
+    assert 0.9 < hybrid["rocksalt_mean_abs_charge_e"] < 1.1  # one epoch from ±1 e (untrained they start near 0)
+    monkeypatch.setattr(sys, "argv", ["longrange_nacl_study.py", "--formal-start", "--charges", "fixed"])
+    with pytest.raises(SystemExit):
+        nacl_study.main()
+
+
 def test_summarize_gives_each_seed_and_the_mean_of_several_runs(nacl_study, tmp_path: Path) -> None:
     def record(seed: int, gap_pred: float, cscl_e: float) -> dict:
         return {"seed": seed, "rocksalt_energy_mae_meV_per_atom": 1.0, "rocksalt_forces_mae_meV_per_A": 10.0,

@@ -34,7 +34,11 @@ def _hybrid(scheme: str, accuracy: float = 1e-9) -> LongRangePotential:
     )
     coulomb = CoulombEnergy(method="auto", accuracy=accuracy, real_space_cutoff=6.0, **SCHEMES[scheme])
     fixed = FIXED_CHARGES if scheme == "fixed" else None
-    return LongRangePotential(local, charges=scheme, coulomb=coulomb, fixed_charges=fixed).eval()
+    model = LongRangePotential(local, charges=scheme, coulomb=coulomb, fixed_charges=fixed).eval()
+    if model.charge_head.element_baseline is not None:  # per-element charges (or electronegativities) in play
+        with torch.no_grad():
+            model.charge_head.element_baseline[[11, 17]] = torch.tensor([0.7, -0.4], dtype=torch.float64)
+    return model
 
 
 def _crystal(charge: float = 0.0) -> Atoms:

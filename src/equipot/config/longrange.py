@@ -20,7 +20,10 @@ class LongRangeConfig(StrictModel):
     ``ewald``, ``pme`` or ``direct`` (molecules only). ``charges``: ``neutral`` (predicted
     charges corrected to the total charge), ``qeq`` (charge equilibration; needs
     ``screening: gaussian``) or ``fixed`` (each element's charge from ``fixed_charges``, in
-    e, e.g. ``{Na: 1.0, Cl: -1.0}``, corrected to the total charge; nothing learned). ``screening``: ``none`` (bare 1/r), ``gaussian`` (Gaussian
+    e, e.g. ``{Na: 1.0, Cl: -1.0}``, corrected to the total charge; nothing learned).
+    ``initial_charges`` (neutral, qeq): each element's starting charge in e (the charge
+    head's per-element part starts there; `ChargeHead.start_from_charges`), for data without
+    reference charges. ``screening``: ``none`` (bare 1/r), ``gaussian`` (Gaussian
     charges of width ``sigma`` Å) or ``yukawa`` (``exp(-kappa r)/r``, ``kappa`` in 1/Å).
     ``accuracy``: target error of the periodic sums for unit charges (e/Å; torch-pme's
     error bounds). ``real_space_cutoff``: Å, the real-space part of Ewald and PME.
@@ -34,6 +37,11 @@ class LongRangeConfig(StrictModel):
     )
     fixed_charges: dict[str, float] | None = Field(
         None, description="charge of each element (e) for charges: fixed, e.g. {Na: 1.0, Cl: -1.0}"
+    )
+    initial_charges: dict[str, float] | None = Field(
+        None,
+        description="charges neutral/qeq: each element's starting charge (e), e.g. the formal {Na: 1.0, Cl: -1.0}; "
+        "default: the reference charges of a charges loss target, else 0",
     )
     screening: Literal["none", "gaussian", "yukawa"] = Field("none", description="none (1/r), gaussian (sigma) or yukawa (kappa)")
     sigma: float | None = Field(None, gt=0, description="Gaussian charge width (Å), screening gaussian")
@@ -61,13 +69,16 @@ class LongRangeConfig(StrictModel):
             raise ValueError("charges fixed needs fixed_charges, the charge of each element in e (e.g. fixed_charges: {Na: 1.0, Cl: -1.0})")
         if self.charges != "fixed" and self.fixed_charges is not None:
             raise ValueError(f"fixed_charges is set but charges is {self.charges!r}; set charges: fixed or drop fixed_charges")
-        for symbol, charge in (self.fixed_charges or {}).items():
-            if symbol not in atomic_numbers or symbol == "X":
-                close = [s for s in atomic_numbers if s.lower() == symbol.lower() and s != "X"]
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"fixed_charges: {symbol!r} is not a chemical symbol{hint}")
-            if not math.isfinite(charge):
-                raise ValueError(f"fixed_charges: the charge of {symbol} is {charge}; give a finite charge in e")
+        if self.charges == "fixed" and self.initial_charges is not None:
+            raise ValueError("initial_charges is for learned charges (neutral, qeq); with charges: fixed give fixed_charges only")
+        for key, table in (("fixed_charges", self.fixed_charges), ("initial_charges", self.initial_charges)):
+            for symbol, charge in (table or {}).items():
+                if symbol not in atomic_numbers or symbol == "X":
+                    close = [s for s in atomic_numbers if s.lower() == symbol.lower() and s != "X"]
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ValueError(f"{key}: {symbol!r} is not a chemical symbol{hint}")
+                if not math.isfinite(charge):
+                    raise ValueError(f"{key}: the charge of {symbol} is {charge}; give a finite charge in e")
         return self
 
     def check_fixed_charges_cover(self, species: list[str]) -> None:

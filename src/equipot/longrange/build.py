@@ -47,11 +47,20 @@ def long_range_from_payload(payload: dict[str, Any], path: str) -> LongRangePote
     assert isinstance(model, LongRangePotential)
     try:
         model.local.load_learned_state(payload["state_dict"])
-        model.charge_head.load_state_dict(payload["charge_head"])
+        model.charge_head.load_state_dict(_with_zero_baseline(model, payload["charge_head"]))
     except (KeyError, RuntimeError) as error:
         raise ModelFileError(f"{path}: weights do not match the stored config: {error}") from error
     model.metadata = payload.get("metadata", {})
     return model.eval()
+
+
+def _with_zero_baseline(model: LongRangePotential, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with ``element_baseline`` at zero where a file written before the charge
+    head had one lacks it (those heads computed exactly that)."""
+    baseline = model.charge_head.element_baseline
+    if baseline is None or "element_baseline" in state:
+        return state
+    return {**state, "element_baseline": torch.zeros_like(baseline)}
 
 
 def load_long_range_model(

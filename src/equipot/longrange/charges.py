@@ -1,12 +1,14 @@
 """`ChargeHead`: per-atom charges, the structure's total charge conserved exactly, by one of
 three schemes (the first two learned from the final node features).
 
-- ``neutral``: the network predicts a raw charge ``s_i`` and a weight ``w_i =
-  softplus(u_i) + 0.01`` (> 0); ``q_i = s_i - w_i (sum_j s_j - Q) / sum_j w_j`` over the atoms
+- ``neutral``: the network predicts a raw charge ``s_i = b_Z + n_i`` (``b_Z`` a learned
+  charge per element, ``n_i`` the environment's part) and a weight ``w_i = softplus(u_i) +
+  0.01`` (> 0); ``q_i = s_i - w_i (sum_j s_j - Q) / sum_j w_j`` over the atoms
   of the structure. The excess is shared out in proportion to the weights, so the charges
   sum to ``Q`` exactly and are a smooth function of the network's outputs.
 - ``qeq`` (charge equilibration, as in 4G-HDNNP): the network predicts electronegativities
-  ``chi_i`` (eV/e) and hardnesses ``J_i = softplus(u_i)`` (eV/e², > 0); the charges minimise
+  ``chi_i = b_Z + n_i`` (eV/e; ``b_Z`` a learned electronegativity per element) and
+  hardnesses ``J_i = softplus(u_i)`` (eV/e², > 0); the charges minimise
   ``E(q) = sum_i (chi_i q_i + 1/2 J'_i q_i^2) + 1/2 q^T A q`` subject to ``sum_i q_i = Q``,
   with ``A`` the Coulomb matrix of Gaussian charges of width sigma (periodic by Ewald/PME in
   a periodic cell: `CoulombEnergy`, with unit charges as channels) and ``J'_i = J_i +
@@ -19,11 +21,20 @@ three schemes (the first two learned from the final node features).
   learned, there is no charge head. When a structure's ``sum_j p_j`` differs from ``Q``
   (a charged cell, or a non-stoichiometric one), the ``neutral`` correction with equal
   weights applies: ``q_i = p_i - (sum_j p_j - Q) / n_atoms`` of the structure.
+
+The per-element part ``b_Z`` (``element_baseline``, by atomic number) starts at zero, or
+from reference or given charges (`ChargeHead.start_from_charges`): then each element's
+mean charge is there from the first step, the environment's part starts 100x
+smaller than the network would make it, and training learns only how the charges vary
+with the environment. In a salt, whose charges differ from the formal ones by far less
+than 1 %, a charge the network had to build from the features alone drifted by 1-3 %
+between structures (docs/longrange.md), worth ~100 meV/atom of Coulomb energy per 1 %.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +96,8 @@ class ChargeHead(nn.Module):
         self.scheme = scheme
         self.fixed_charges = None if fixed_charges is None else dict(fixed_charges)
         self.projection = None if scheme == "fixed" else IrrepsProjection(layout, "2x0e", parity, f"charges ({scheme})")
+        # b_Z by atomic number (charge in e, or electronegativity in eV/e for qeq); none for fixed
+        self.element_baseline = None if scheme == "fixed" else nn.Parameter(torch.zeros(len(chemical_symbols)))
         table = None
         if fixed_charges is not None:  # by atomic number; NaN: no charge given. Rebuilt from the config, not saved
             table = torch.full((len(chemical_symbols),), math.nan, dtype=torch.float64)
@@ -97,13 +110,76 @@ class ChargeHead(nn.Module):
         if self.projection is None:
             return self._fixed(total, graph, positions.dtype)
         values = self.projection(features)
+        assert self.element_baseline is not None
+        baseline = self.element_baseline.index_select(0, graph.atomic_numbers).to(values.dtype)
         if self.scheme == "neutral":
-            raw, weights = values[:, 0], F.softplus(values[:, 1]) + _MIN_WEIGHT
+            raw, weights = baseline + values[:, 0], F.softplus(values[:, 1]) + _MIN_WEIGHT
             excess = scatter_sum(raw, graph.batch, graph.n_graphs) - total
             share = excess / scatter_sum(weights, graph.batch, graph.n_graphs)
             charges = raw - weights * share.index_select(0, graph.batch)
             return ChargeResult(charges, torch.zeros_like(charges), None)
-        return self._equilibrate(values[:, 0], F.softplus(values[:, 1]), total, graph, positions, cell, coulomb)
+        return self._equilibrate(baseline + values[:, 0], F.softplus(values[:, 1]), total, graph, positions, cell, coulomb)
+
+    @torch.no_grad()
+    def start_from_charges(
+        self,
+        graphs: Iterable[AtomicGraph],
+        coulomb: CoulombEnergy,
+        name: str = "charges",
+        table: dict[str, float] | None = None,
+        environment_scale: float = 0.01,
+    ) -> dict[str, float]:
+        """Set ``element_baseline`` from the charges of ``graphs`` and scale the environment's
+        part by ``environment_scale`` (module docstring). The charges are each graph's
+        reference charges ``atom_targets[name]`` (e), or with ``table`` (symbol -> e; elements
+        not listed 0) each element's charge from it, corrected to the structure's total
+        charge as the ``fixed`` scheme does. ``neutral``: ``b_Z`` is element Z's mean charge.
+        ``qeq``: ``b_Z`` is the mean over Z's atoms of ``-(J0 + k_e/(sigma sqrt(pi))) q_i -
+        phi_i``, the electronegativity whose equilibrium is those charges when the hardness
+        has its starting value ``J0 = softplus(0)`` and the network's part is zero (``phi``
+        the potential of the charges, `CoulombEnergy`), centred. Returns ``b_Z`` by element
+        symbol; elements without charges keep theirs. Raises `LongRangeError` for ``fixed``."""
+        if self.projection is None or self.element_baseline is None:
+            raise LongRangeError("charges 'fixed' have no learned part to start from other charges")
+        sums = torch.zeros(len(chemical_symbols), dtype=torch.float64)
+        counts = torch.zeros_like(sums)
+        for graph in graphs:
+            if table is not None:
+                complete = {chemical_symbols[int(z)]: 0.0 for z in graph.atomic_numbers.unique()} | dict(table)
+                charges = fixed_charges_of(graph, complete)
+            elif name in graph.atom_targets:
+                charges = graph.atom_targets[name].detach().double().reshape(-1)
+            else:
+                continue
+            if self.scheme == "neutral":
+                values = charges
+            else:
+                self._check_gaussian(coulomb)
+                hardness = math.log(2.0) + COULOMB_CONSTANT / (coulomb.sigma * math.sqrt(math.pi))  # type: ignore[operator]
+                _, phi = coulomb(charges, graph.positions.double(), graph.cell.double(), graph.pbc, graph.batch)
+                values = -hardness * charges - phi
+            numbers = graph.atomic_numbers.cpu()
+            sums.index_add_(0, numbers, values.cpu())
+            counts.index_add_(0, numbers, torch.ones_like(values.cpu()))
+        seen = counts > 0
+        if not bool(seen.any()):
+            return {}
+        baseline = self.element_baseline.detach().double().cpu()
+        baseline[seen] = sums[seen] / counts[seen]
+        if self.scheme == "qeq":  # only differences of electronegativities matter: centre them
+            baseline[seen] -= baseline[seen].mean()
+        self.element_baseline.copy_(baseline.to(self.element_baseline))
+        for parameter in self.projection.mix.parameters():
+            parameter.mul_(environment_scale)
+        return {chemical_symbols[int(z)]: float(baseline[z]) for z in torch.nonzero(seen).flatten()}
+
+    @staticmethod
+    def _check_gaussian(coulomb: CoulombEnergy) -> None:
+        if coulomb.screening != "gaussian":
+            raise LongRangeError(
+                "charges 'qeq' needs Gaussian charges (screening gaussian with a width sigma), which make the "
+                f"matrix J + A positive definite; got screening {coulomb.screening!r}"
+            )
 
     def _fixed(self, total: Tensor, graph: AtomicGraph, dtype: torch.dtype) -> ChargeResult:
         assert self.fixed_table is not None
@@ -113,11 +189,7 @@ class ChargeHead(nn.Module):
     def _equilibrate(
         self, chi: Tensor, hardness: Tensor, total: Tensor, graph: AtomicGraph, positions: Tensor, cell: Tensor, coulomb: CoulombEnergy
     ) -> ChargeResult:
-        if coulomb.screening != "gaussian":
-            raise LongRangeError(
-                "charges 'qeq' needs Gaussian charges (screening gaussian with a width sigma), which make the "
-                f"matrix J + A positive definite; got screening {coulomb.screening!r}"
-            )
+        self._check_gaussian(coulomb)
         self_energy = COULOMB_CONSTANT / (coulomb.sigma * math.sqrt(math.pi))  # type: ignore[operator]
         charges, potentials = [], []
         start = 0

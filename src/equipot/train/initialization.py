@@ -10,7 +10,9 @@ With ``model.long_range`` the model is a `LongRangePotential` (the local model p
 Coulomb energy of learned charges); the normalization applies to its local part (fitted to
 the energies minus the Coulomb energy of the reference charges when ``charges`` is a loss
 target), and its outputs ``charges`` (per atom, e) and ``dipole`` (molecules, e·Å) may be
-loss targets.
+loss targets. The charge head's per-element part starts from ``long_range.initial_charges``
+when given (the normalization then fitted without their Coulomb energy), else from the
+reference charges of a ``charges`` target (`ChargeHead.start_from_charges`).
 
 Where E0 came from is recorded in the model file's metadata as ``atomic_energies_source``
 (see `DatasetStatistics.atomic_energies_source`; a fine-tune inherits its base model's,
@@ -105,10 +107,14 @@ def _statistics_graphs(config: TrainConfig, data: TrainingData) -> list[AtomicGr
     """The training graphs the normalization is fitted on: with ``model.long_range`` and a
     ``charges`` loss target, their energies minus the Coulomb energy of the reference charges
     (what the local part has to learn; `energies_without_reference_coulomb`); with
-    ``charges: fixed``, minus that of the fixed charges."""
+    ``charges: fixed``, minus that of the fixed charges, and with ``initial_charges``
+    (neutral, qeq), minus that of the charges the charge head starts from."""
     settings = config.model.long_range
     if settings is not None and settings.charges == "fixed":  # known charges: subtract theirs
         return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings), fixed_charges=settings.fixed_charges)
+    if settings is not None and settings.initial_charges is not None:  # where the charges start: subtract theirs
+        table = {chemical_symbols[z]: 0.0 for z in data.atomic_numbers()} | settings.initial_charges
+        return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings), fixed_charges=table)
     if settings is None or "charges" not in config.loss.targets:
         return list(data.train.graphs)
     return energies_without_reference_coulomb(data.train.graphs, coulomb_energy_of(settings))
@@ -132,6 +138,12 @@ def _new_model(
             )
     model_config = config.model.with_species(species or symbols)
     model = build_potential(_with_head_scales(model_config, data), dtype=dtype)
+    settings = config.model.long_range
+    if isinstance(model, LongRangePotential) and settings is not None and settings.charges != "fixed":
+        if settings.initial_charges is not None:
+            model.charge_head.start_from_charges(data.train.graphs, model.coulomb, table=settings.initial_charges)
+        elif "charges" in config.loss.targets:
+            model.charge_head.start_from_charges(data.train.graphs, model.coulomb)
     local_part(model).set_normalization(
         atomic_energies=statistics.atomic_energies,
         scale=statistics.force_rms or 1.0,
