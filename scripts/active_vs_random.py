@@ -25,11 +25,12 @@ of the committee's mean, per round.
 per run (6 rounds of 10 labels; random runs ``--random-rounds``, to see where it reaches
 what active reached; a finished run is skipped when run again, an unfinished one starts
 again, reusing the finished training runs of its rounds) and ``summary.json``; ``analyze``
-draws ``docs/figures/active_vs_random.png`` (mean and min-max over seeds) and gives, for
-each test force-MAE target (meV/Å; default: random's mean error at active's last label
-count, and active's mean final error), the labels each strategy needs to reach it, read on
-each seed's curve (linear interpolation between rounds) and on the mean curve, and their
-ratio (all labels, and labels beyond the 20 initial ones).
+(also run after ``all``) draws ``--figure`` (default ``<out>/active_vs_random.png``; mean
+and min-max over seeds) and gives, for each test force-MAE target (meV/Å; default:
+random's mean error at active's last label count, and active's mean final error), the
+labels each strategy needs to reach it, read on each seed's curve (linear interpolation
+between rounds) and on the mean curve, and their ratio (all labels, and labels beyond the
+20 initial ones).
 """
 
 from __future__ import annotations
@@ -340,7 +341,8 @@ def main() -> None:
                         help="interaction layers of each committee member (a new size wants a new --out)")
     parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
     parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
-    parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_vs_random.png"))
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="where the figure goes (default: <out>/active_vs_random.png; the docs' figures: docs/figures/...)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.step == "all":
@@ -356,7 +358,7 @@ def main() -> None:
     if args.step == "kinds":
         per_kind_errors(args.out)
         return
-    analyze(args.out, args.targets, args.figure)
+    analyze(args.out, args.targets, args.figure or args.out / "active_vs_random.png")
 
 
 if __name__ == "__main__":
