@@ -58,10 +58,17 @@ def fixed_charges_of(graph: AtomicGraph, fixed_charges: dict[str, float]) -> Ten
     """The ``fixed`` scheme's charges [n_atoms] (e, float64) of ``graph``: each element's
     charge from ``fixed_charges`` (symbol -> e), corrected to each structure's total charge
     with equal weights (module docstring)."""
-    table = torch.full((len(chemical_symbols),), math.nan, dtype=torch.float64, device=graph.positions.device)
-    for symbol, charge in fixed_charges.items():
-        table[atomic_numbers[symbol]] = float(charge)
+    table = _charge_table(fixed_charges).to(graph.positions.device)
     return _charges_from_table(table, graph, graph.total_charge.to(torch.float64))  # type: ignore[union-attr]
+
+
+def _charge_table(charges: dict[str, float], missing: float = math.nan) -> Tensor:
+    """``charges`` (symbol -> e) by atomic number [len(chemical_symbols)], float64, CPU;
+    ``missing`` for the elements not given (NaN: `_charges_from_table` names them)."""
+    table = torch.full((len(chemical_symbols),), missing, dtype=torch.float64)
+    for symbol, charge in charges.items():
+        table[atomic_numbers[symbol]] = float(charge)
+    return table
 
 
 def _charges_from_table(table: Tensor, graph: AtomicGraph, total: Tensor) -> Tensor:
@@ -98,11 +105,7 @@ class ChargeHead(nn.Module):
         self.projection = None if scheme == "fixed" else IrrepsProjection(layout, "2x0e", parity, f"charges ({scheme})")
         # b_Z by atomic number (charge in e, or electronegativity in eV/e for qeq); none for fixed
         self.element_baseline = None if scheme == "fixed" else nn.Parameter(torch.zeros(len(chemical_symbols)))
-        table = None
-        if fixed_charges is not None:  # by atomic number; NaN: no charge given. Rebuilt from the config, not saved
-            table = torch.full((len(chemical_symbols),), math.nan, dtype=torch.float64)
-            for symbol, charge in fixed_charges.items():
-                table[atomic_numbers[symbol]] = float(charge)
+        table = None if fixed_charges is None else _charge_table(fixed_charges)  # rebuilt from the config, not saved
         self.register_buffer("fixed_table", table, persistent=False)
 
     def forward(self, features: Tensor, graph: AtomicGraph, positions: Tensor, cell: Tensor, coulomb: CoulombEnergy) -> ChargeResult:
@@ -141,12 +144,16 @@ class ChargeHead(nn.Module):
         symbol; elements without charges keep theirs. Raises `LongRangeError` for ``fixed``."""
         if self.projection is None or self.element_baseline is None:
             raise LongRangeError("charges 'fixed' have no learned part to start from other charges")
+        given = None if table is None else _charge_table(table, missing=0.0)
+        if self.scheme == "qeq":
+            self._check_gaussian(coulomb)
+            hardness = math.log(2.0) + COULOMB_CONSTANT / (coulomb.sigma * math.sqrt(math.pi))  # type: ignore[operator]
         sums = torch.zeros(len(chemical_symbols), dtype=torch.float64)
         counts = torch.zeros_like(sums)
         for graph in graphs:
-            if table is not None:
-                complete = {chemical_symbols[int(z)]: 0.0 for z in graph.atomic_numbers.unique()} | dict(table)
-                charges = fixed_charges_of(graph, complete)
+            if given is not None:
+                total = graph.total_charge.to(torch.float64)  # type: ignore[union-attr]
+                charges = _charges_from_table(given.to(graph.positions.device), graph, total)
             elif name in graph.atom_targets:
                 charges = graph.atom_targets[name].detach().double().reshape(-1)
             else:
@@ -154,8 +161,6 @@ class ChargeHead(nn.Module):
             if self.scheme == "neutral":
                 values = charges
             else:
-                self._check_gaussian(coulomb)
-                hardness = math.log(2.0) + COULOMB_CONSTANT / (coulomb.sigma * math.sqrt(math.pi))  # type: ignore[operator]
                 _, phi = coulomb(charges, graph.positions.double(), graph.cell.double(), graph.pbc, graph.batch)
                 values = -hardness * charges - phi
             numbers = graph.atomic_numbers.cpu()
