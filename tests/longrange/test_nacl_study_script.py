@@ -107,7 +107,7 @@ def test_the_hybrid_takes_its_own_cutoff_and_weights_and_other_cscl_frames(
 
 
 def test_formal_start_gives_learned_charges_that_start_at_plus_minus_one_and_is_refused_with_fixed(
-    nacl_study, study_data: Path, tmp_path: Path, monkeypatch
+    nacl_study, study_data: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     import yaml
 
@@ -120,6 +120,7 @@ def test_formal_start_gives_learned_charges_that_start_at_plus_minus_one_and_is_
     monkeypatch.setattr(sys, "argv", ["longrange_nacl_study.py", "--formal-start", "--charges", "fixed"])
     with pytest.raises(SystemExit):
         nacl_study.main()
+    assert "--formal-start is for learned charges (--charges neutral or qeq)" in capsys.readouterr().err
 
 
 def test_summarize_gives_each_seed_and_the_mean_of_several_runs(nacl_study, tmp_path: Path) -> None:
