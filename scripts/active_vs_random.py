@@ -4,7 +4,7 @@ Cu with EMT labels, 32-atom cells. One fixed pool of candidate frames from EMT L
 mostly "easy" (300 K, perfect crystal) with a minority of informative ones (1400 K, strained
 cells at 700 K, a vacancy at 700 K); a fixed test set with equal shares of the four kinds.
 Each seed starts from 20 labelled 300 K frames and runs both strategies with identical
-training per round (a committee of 2 small models; round 1 trains from scratch, once per
+training per round (a committee of 2 small models, ``--committee-size``; round 1 trains from scratch, once per
 seed for both strategies; later rounds fine-tune the previous round's members with the
 loop's defaults, `equipot.learn.training`: 15 epochs or at least 150 optimizer steps, a
 cosine learning rate from 0.005, the last epoch kept):
@@ -106,13 +106,20 @@ def _frames_of_kind(kind: str, n_frames: int, seed: int) -> list[Atoms]:
     return frames[:n_frames]
 
 
-def generate(out: Path) -> None:
-    """pool.xyz (240 easy + 20 of each informative kind), test.xyz (20 of each kind),
-    initial.xyz (40 easy frames from their own runs; each seed draws 20)."""
+def generate(out: Path, pool_scale: int = 1) -> None:
+    """pool.xyz (240 easy + 20 of each informative kind, each times ``pool_scale``: the same
+    shares, more frames of each; the frames of a smaller pool come first), test.xyz (20 of
+    each kind), initial.xyz (40 easy frames from their own runs; each seed draws 20)."""
+    recorded = out / "pool_scale.txt"
     if (out / "initial.xyz").is_file():
+        existing = int(recorded.read_text()) if recorded.is_file() else 1
+        if existing != pool_scale:
+            raise SystemExit(f"{out} holds a pool of scale {existing}, not {pool_scale}: use another --out")
         return
     out.mkdir(parents=True, exist_ok=True)
-    sets = {"pool": {"easy": (240, 1), "hot": (20, 2), "strained": (20, 3), "vacancy": (20, 4)},
+    recorded.write_text(f"{pool_scale}\n")
+    sets = {"pool": {"easy": (240 * pool_scale, 1), "hot": (20 * pool_scale, 2), "strained": (20 * pool_scale, 3),
+                     "vacancy": (20 * pool_scale, 4)},
             "test": {kind: (20, 10 + i) for i, kind in enumerate(KINDS)},
             "initial": {"easy": (40, 20)}}
     for name, kinds in sets.items():
@@ -141,13 +148,13 @@ def _first_round(config, selection):
 
 
 def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, finetune: dict | None = None,
-                 model: dict | None = None) -> dict:
+                 model: dict | None = None, committee_size: int = 2) -> dict:
     """One strategy and seed: ``rounds`` rounds of train -> test error -> select ``budget``
     frames -> label; the curve (labels, test force MAE in meV/Å) goes to
     ``curve_<strategy>_<seed>.json`` after every round (``finished`` once all are done; an
     unfinished run starts again). ``model`` overrides keys of the members' model section
     (e.g. ``{"num_channels": 16}``); the round-1 committee in ``out`` is shared by both
-    strategies, so a new model size wants a new ``out``."""
+    strategies, so a new model or ``committee_size`` wants a new ``out``."""
     from equipot.config.learn import FinetuneSection, SelectionSection
     from equipot.config.train import TrainConfig
     from equipot.data import GraphDataset
@@ -166,7 +173,7 @@ def run_strategy(out: Path, strategy: str, seed: int, rounds: int, budget: int, 
     for frame in pool:
         frame.calc = None  # the labels are computed when a frame is chosen
     unlabelled = list(range(len(pool)))
-    selection = SelectionSection(estimator="committee", committee_size=2, threshold=1e-9, budget_per_round=budget,
+    selection = SelectionSection(estimator="committee", committee_size=committee_size, threshold=1e-9, budget_per_round=budget,
                                  candidates_per_label=4)
     base = TrainConfig.model_validate({**TRAIN, "model": {**TRAIN["model"], **(model or {})}, "seed": seed,
                                        "data": {**TRAIN["data"], "train_file": "x.xyz"}})
@@ -339,14 +346,18 @@ def main() -> None:
                         help="channels of each committee member (a new size wants a new --out)")
     parser.add_argument("--layers", type=int, default=TRAIN["model"]["num_layers"],
                         help="interaction layers of each committee member (a new size wants a new --out)")
+    parser.add_argument("--committee-size", type=int, default=2,
+                        help="members of each round's committee, both strategies (a new size wants a new --out)")
     parser.add_argument("--random-rounds", type=int, default=None, help="rounds of random selection (default: --rounds)")
+    parser.add_argument("--pool-scale", type=int, default=1,
+                        help="pool of 300 x this many frames, the same shares of each kind (a new scale wants a new --out)")
     parser.add_argument("--targets", type=float, nargs="+", default=None, help="test force MAE targets (meV/Å)")
     parser.add_argument("--figure", type=Path, default=None,
                         help="where the figure goes (default: <out>/active_vs_random.png; the docs' figures: docs/figures/...)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.step == "all":
-        generate(args.out)
+        generate(args.out, args.pool_scale)
         runs = [run.split(":") for run in args.runs] if args.runs else [(s, seed) for seed in args.seeds
                                                                            for s in ("active", "random")]
         for strategy, seed in runs:
@@ -354,7 +365,8 @@ def main() -> None:
             finetune = {"max_epochs": args.finetune_epochs, "min_steps": args.min_steps or None,
                         "schedule": args.finetune_schedule, "keep": args.finetune_keep}
             run_strategy(args.out, strategy, int(seed), rounds, args.budget, finetune,
-                         model={"num_channels": args.channels, "num_layers": args.layers})
+                         model={"num_channels": args.channels, "num_layers": args.layers},
+                         committee_size=args.committee_size)
     if args.step == "kinds":
         per_kind_errors(args.out)
         return

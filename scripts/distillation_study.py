@@ -56,6 +56,7 @@ from equipot.train import fit, label_frames
 
 MODEL = {"num_channels": 16, "num_layers": 2, "lmax": 1, "hidden_lmax": 1, "correlation": 2,
          "radial_hidden": 16, "num_radial_basis": 6, "readout_hidden": 16}
+EMBEDDING = {"density_embedding": {"decay_rates": [1.0, 2.0, 3.0, 4.0], "hidden": 16}}
 VARIANTS = {
     "multihead": {"teacher_head": "teacher", "replay_weight": 1.0},
     "onehead": {"teacher_head": None, "replay_weight": 1.0},
@@ -97,15 +98,16 @@ def _morse_labels(pairs: tuple, n: int, volume: float, x: np.ndarray, cutoff: fl
     return 0.5 * float((pair * cut).sum()) + offset * n, forces, stress
 
 
-def cu_frames(n: int, seed: int, rattle: tuple[float, float] = (0.02, 0.15), unrattled: int = 0) -> list[Atoms]:
+def cu_frames(n: int, seed: int, rattle: tuple[float, float] = (0.02, 0.15), unrattled: int = 0, repeat: int = 2) -> list[Atoms]:
     """Strained, rattled 32-atom fcc Cu cells (see the module docstring); the displacement
     sigma of each frame is uniform in ``rattle`` (Å). The first ``unrattled`` frames keep
     their atoms on the strained lattice (pure homogeneous strain: zero forces, and stresses
-    that are the elastic response itself); the random stream is the same either way."""
+    that are the elastic response itself); the random stream is the same either way.
+    ``repeat``: copies of the 4-atom cubic cell along each axis (2: 32 atoms)."""
     rng = np.random.default_rng(seed)
     frames = []
     for index in range(n):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(repeat)
         voigt = rng.uniform(-0.03, 0.03, 6)
         strain = np.array([[voigt[0], voigt[5] / 2, voigt[4] / 2], [voigt[5] / 2, voigt[1], voigt[3] / 2],
                            [voigt[4] / 2, voigt[3] / 2, voigt[2]]])
@@ -152,7 +154,11 @@ def equilibrium_cell(calculator: Calculator) -> Atoms:
     return bulk("Cu", "fcc", a=a0, cubic=True).repeat(2)
 
 
-def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float], unrattled: int = 0) -> dict:
+def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, float], unrattled: int = 0,
+            repeat: int = 2) -> dict:
+    """The Morse teacher (fitted on 60 separate 32-atom frames) and the teacher, expensive
+    and test frames (``repeat``: their cell size, `cu_frames`; the test frames are 32-atom
+    cells whatever the others)."""
     morse_file = folder / "morse.json"
     if not morse_file.exists():
         morse_file.write_text(json.dumps(fit_morse(cu_frames(60, 100, rattle), cutoff), indent=1))
@@ -160,8 +166,8 @@ def cu_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[float, fl
     teacher = ShiftedMorse(**morse, cutoff=cutoff)
     files = {"teacher": folder / "teacher.xyz", "expensive": folder / "expensive.xyz", "test": folder / "test.xyz"}
     if not files["teacher"].exists():
-        label_frames(cu_frames(n_teacher, 1, rattle), teacher, output=files["teacher"])
-        label_frames(cu_frames(25, 2, rattle, unrattled), EMT(), output=files["expensive"])
+        label_frames(cu_frames(n_teacher, 1, rattle, repeat=repeat), teacher, output=files["teacher"])
+        label_frames(cu_frames(25, 2, rattle, unrattled, repeat=repeat), EMT(), output=files["expensive"])
         label_frames(cu_frames(100, 3, rattle), EMT(), output=files["test"])
     return {"files": files, "teacher": teacher, "reference": EMT(), "teacher_info": morse, "stress_weight": 1000.0}
 
@@ -185,14 +191,15 @@ def ethanol_data(folder: Path, n_teacher: int, cutoff: float, rattle: tuple[floa
 
 # ---------------------------------------------------------------------------- runs
 def train(folder: Path, name: str, train_file: Path, epochs: int, cutoff: float, stress_weight: float, seed: int,
-          **extra: object) -> Path:
-    """Train (or reuse) one model; returns its model file."""
+          embedding: bool = False, **extra: object) -> Path:
+    """Train (or reuse) one model (``embedding``: with the embedded-density readout,
+    ``model.density_embedding``); returns its model file."""
     model_file = folder / name / "model.pt"
     if model_file.exists():
         return model_file
     config = {
         "data": {"train_file": str(train_file), "n_valid": 5 if "expensive" in train_file.name else 50},
-        "model": {**MODEL, "cutoff": cutoff},
+        "model": {**MODEL, "cutoff": cutoff, **(EMBEDDING if embedding else {})},
         "loss": {"energy_weight": 100.0, "forces_weight": 10.0, "stress_weight": stress_weight},
         "optimizer": {"lr": 0.01}, "scheduler": {"name": "cosine", "min_lr": 1e-4},
         "max_epochs": epochs, "batch_size": 5, "seed": seed, "threads": 1,
@@ -276,6 +283,12 @@ def main() -> None:
     parser.add_argument("--finetune-stress-weight", type=float, default=None,
                         help="stress weight of the fine-tunes (default: the system's, cu 1000); the runs are then "
                         "named VARIANT_sWEIGHT")
+    parser.add_argument("--cell-repeat", type=int, default=2, choices=(1, 2),
+                        help="cu: teacher and expensive frames of 4 (1) or 32 (2) atoms; test frames are always 32")
+    parser.add_argument("--density-embedding", choices=("none", "finetune", "all"), default="none",
+                        help="the embedded-density readout (model.density_embedding): 'finetune' gives it to the "
+                        "25-frame model (scratch_emb) and adds it in the fine-tunes (VARIANT_emb) of the plain "
+                        "pretrained model; 'all' gives it to the pretrained model too (pretrained_emb, VARIANT_embp)")
     args = parser.parse_args()
     if not 0 <= args.unrattled <= 25 or (args.unrattled and args.system != "cu"):
         parser.error(f"--unrattled is a count of the 25 expensive Cu frames (0-25) and takes --system cu; got {args.unrattled}")
@@ -285,23 +298,29 @@ def main() -> None:
     cutoff = 5.0 if args.system == "cu" else 4.0
     n_teacher = args.n_teacher or (600 if args.system == "cu" else 1000)
     if args.system == "cu":
-        data = cu_data(folder, n_teacher, cutoff, tuple(args.rattle), args.unrattled)
+        data = cu_data(folder, n_teacher, cutoff, tuple(args.rattle), args.unrattled, args.cell_repeat)
     else:
         data = ethanol_data(folder, n_teacher, cutoff, tuple(args.rattle))
     files, sw = data["files"], data["stress_weight"]
     runs = args.train_only or ["scratch", "pretrained", *args.variants]
+    embedding = args.density_embedding
+    suffix = {"none": "", "finetune": "_emb", "all": "_embp"}[embedding]
+    pretrained_name = "pretrained_emb" if embedding == "all" else "pretrained"
     models = {}
     for name in ("scratch", "pretrained"):
         if name in runs:
             train_file, epochs = (files["expensive"], args.scratch_epochs) if name == "scratch" else (files["teacher"], args.pretrain_epochs)
-            models[name] = train(folder, name, train_file, epochs, cutoff, sw, args.seed)
+            with_term = embedding != "none" and (name == "scratch" or embedding == "all")
+            run_name = {"scratch": "scratch_emb" if with_term else "scratch", "pretrained": pretrained_name}[name]
+            models[run_name] = train(folder, run_name, train_file, epochs, cutoff, sw, args.seed, embedding=with_term)
     for variant in [run for run in runs if run in VARIANTS]:
         settings = VARIANTS[variant]
         distillation = {"replay_file": str(files["teacher"]), "replay_batch_size": 5, **settings}
         fsw = sw if args.finetune_stress_weight is None else args.finetune_stress_weight
-        name = variant if args.finetune_stress_weight is None else f"{variant}_s{args.finetune_stress_weight:g}"
+        name = variant + suffix if args.finetune_stress_weight is None else f"{variant}{suffix}_s{args.finetune_stress_weight:g}"
         models[name] = train(folder, name, files["expensive"], args.finetune_epochs, cutoff, fsw, args.seed,
-                                finetune_from=str(folder / "pretrained" / "model.pt"), model={},
+                                finetune_from=str(folder / pretrained_name / "model.pt"),
+                                model=EMBEDDING if embedding == "finetune" else {},
                                 distillation=distillation, optimizer={"lr": 0.003})
     if args.train_only and not args.report:
         return
@@ -309,10 +328,10 @@ def main() -> None:
     teacher_offset = energy_offset(data["teacher"], ase.io.read(files["expensive"], ":"))
     rows = {"teacher": errors(data["teacher"], test, teacher_offset)}
     calculators: dict[str, Calculator] = {"teacher": data["teacher"]}
-    finetuned = [n for n in models if n not in ("scratch", "pretrained")]
+    finetuned = [n for n in models if not n.startswith(("scratch", "pretrained"))]
     for name, path in models.items():
         model = load_model(path, dtype=torch.float64)
-        if name == "pretrained" and finetuned:  # on the expensive reference: the offsets the fine-tunes fitted
+        if name.startswith("pretrained") and finetuned:  # on the expensive reference: the offsets the fine-tunes fitted
             offsets = load_model(models[finetuned[0]]).metadata["distillation"]["reference_offsets_eV"]
             model.set_normalization(atomic_energies={int(z): float(e) + offsets[s] for z, s, e in zip(
                 model.config.atomic_numbers, model.species, model.atomic_energies.tolist())})

@@ -27,16 +27,20 @@ class LammpsSetup:
 
 
 def tiny_model() -> EquivariantPotential:
-    """Two layers (so that messages cross MPI ranks), 4 channels, lmax 1, random weights,
+    """Two layers (so that messages cross MPI ranks), 4 channels, lmax 1, an embedded-density
+    readout (a one-hop many-body term of its own), random weights,
     energy scale 12 so that the energy depends on geometry: forces ~0.1 eV/Å rms on fcc Cu
     rattled by 0.05 Å and ~0.4 eV/Å on the ethanol box of examples/lammps. The scale is
     linear in the energy; scaling the weights instead (as this fixture once did) grows the
     products of the layers so fast that the ethanol box's MD loses atoms at 1.5x."""
     torch.manual_seed(7)
     model = EquivariantPotential(
-        species=SPECIES, cutoff=3.2, num_channels=4, lmax=1, num_layers=2, correlation=2, dtype=torch.float64
+        species=SPECIES, cutoff=3.2, num_channels=4, lmax=1, num_layers=2, correlation=2,
+        density_embedding={"decay_rates": [1.0, 2.5], "hidden": 4}, dtype=torch.float64,
     )
     model.set_normalization(avg_num_neighbors=12.0, scale=12.0, shift=-3.0)
+    with torch.no_grad():  # the embedded-density readout starts at zero; here it takes part
+        model.density_readout.out_weight.normal_(std=0.02)
     return model.eval()
 
 

@@ -100,3 +100,11 @@ def test_per_kind_errors_evaluate_each_rounds_committee_on_each_kind(script, tmp
     assert table["active"]["30:hot"] == round(evaluate_errors(committee(2), hot)["forces_mae"], 1)
     assert table["active"]["20:hot"] == round(evaluate_errors(committee(1), hot)["forces_mae"], 1)
     assert table["active"]["30:hot"] != table["active"]["30:vacancy"]
+
+
+def test_a_pool_of_another_scale_is_refused(script, tmp_path):
+    (tmp_path / "initial.xyz").write_text("")
+    (tmp_path / "pool_scale.txt").write_text("4\n")
+    with pytest.raises(SystemExit, match="holds a pool of scale 4, not 1: use another --out"):
+        script.generate(tmp_path, 1)
+    script.generate(tmp_path, 4)  # the same scale: nothing to do

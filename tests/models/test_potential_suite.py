@@ -54,3 +54,19 @@ class TestSO3Potential(ModelTestSuite):
         assert abs(energy - mirrored) > 1e-9 * max(abs(energy), 1.0)
         with pytest.raises(AssertionError, match="reflection"):
             assert_equivariant(model, molecule, ("energy",))
+
+
+class TestDensityEmbeddingPotential(ModelTestSuite):
+    """With the embedded-density readout (`DensityReadout`), its output layer made non-zero."""
+
+    def make_model(self, dtype):
+        model = EquivariantPotential(
+            species=["H", "O", "Cu"], cutoff=3.5, num_channels=8, lmax=2, num_layers=2, correlation=2,
+            density_embedding={"decay_rates": [1.0, 2.5], "hidden": 8}, dtype=dtype,
+        )
+        with torch.no_grad():  # the output layer starts at zero; the checks need the term present
+            model.density_readout.out_weight.normal_()
+            model.density_readout.amplitudes.uniform_(0.5, 1.5)
+            model.density_readout.density_mean.fill_(0.3)
+            model.density_readout.density_scale.fill_(0.7)
+        return model

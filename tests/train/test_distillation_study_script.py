@@ -35,3 +35,13 @@ def test_unrattled_outside_the_expensive_cu_frames_is_refused(monkeypatch, capsy
         with pytest.raises(SystemExit):
             distillation_study.main()
         assert "--unrattled is a count of the 25 expensive Cu frames (0-25) and takes --system cu" in capsys.readouterr().err
+
+
+def test_cell_repeat_one_gives_strained_four_atom_cells():
+    import distillation_study  # scripts/ (pytest's pythonpath)
+
+    small, large = distillation_study.cu_frames(3, seed=2, repeat=1), distillation_study.cu_frames(3, seed=2)
+    assert [len(frame) for frame in small] == [4, 4, 4] and [len(frame) for frame in large] == [32, 32, 32]
+    np.testing.assert_allclose(2 * small[0].cell.array, large[0].cell.array, atol=1e-12)  # the first strain drawn
+    for frame in small:
+        assert not np.allclose(frame.cell.array, 3.6 * np.eye(3), atol=1e-3)

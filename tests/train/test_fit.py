@@ -234,3 +234,24 @@ def test_threads_setting(molecules_file: Path, tmp_path: Path) -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+def test_density_embedding_in_a_new_model_and_added_by_a_fine_tune(tmp_path: Path) -> None:
+    copper = write_copper(tmp_path / "cu.xyz", n=8)
+    section = {"decay_rates": [1.0, 3.0], "hidden": 4}
+    trained = load_model(fit(tiny_config(copper, tmp_path / "new", model={"density_embedding": section})).best_model_path)
+    assert trained.config.density_embedding.decay_rates == [1.0, 3.0]
+    assert float(trained.density_readout.density_mean.abs().min()) > 0  # fitted on the training cells
+
+    plain = fit(tiny_config(copper, tmp_path / "plain")).best_model_path
+    config = tiny_config(copper, tmp_path / "tuned", finetune_from=str(plain), model={"density_embedding": section},
+                         max_epochs=2)
+    tuned_dir = fit(config).output_dir
+    tuned = load_model(tuned_dir / "last_model.pt")
+    assert tuned.config.density_embedding.decay_rates == [1.0, 3.0]
+    assert float(tuned.density_readout.out_weight.detach().abs().max()) > 0  # trained from zero
+    assert torch.equal(tuned.atomic_energies, load_model(plain).atomic_energies)  # the base's normalization kept
+
+    with pytest.raises(FinetuneError, match=r"model.density_embedding: .* in the config, .* in"):
+        fit(tiny_config(copper, tmp_path / "again", finetune_from=str(tuned_dir / "last_model.pt"),
+                        model={"density_embedding": {"decay_rates": [2.0]}}))

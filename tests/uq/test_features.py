@@ -40,6 +40,17 @@ def test_model_features_reproduce_the_model_energies(model) -> None:
     assert features.descriptors.shape == (9, 6) and features.last_layer.shape == (9, 6 + 4)
 
 
+def test_model_features_reproduce_the_energies_of_a_model_with_a_density_embedding() -> None:
+    torch.manual_seed(1)
+    model = EquivariantPotential(species=["H", "C", "O"], cutoff=4.0, num_channels=6, lmax=1, num_layers=1,
+                                 density_embedding={"decay_rates": [2.0], "hidden": 4}, dtype=torch.float64)
+    with torch.no_grad():
+        model.density_readout.out_weight.normal_()
+    graph = graph_from_atoms(molecule("CH3CH2OH"), model.cutoff)
+    features = model_features(model, graph, graph.positions, graph.cell)
+    assert torch.allclose(features.atomic_energies, model(graph, outputs={"energy"}).atomic_energies, rtol=1e-12)
+
+
 def test_features_are_invariant_under_rotations_reflections_translations_permutations(model) -> None:
     atoms = molecule("CH3CH2OH")
     atoms.rattle(0.05, seed=1)

@@ -9,7 +9,27 @@ from .heads import HeadConfig
 from .longrange import LongRangeConfig
 from .strict import StrictModel
 
-__all__ = ["ModelConfig"]
+__all__ = ["DensityEmbeddingConfig", "ModelConfig"]
+
+
+class DensityEmbeddingConfig(StrictModel):
+    """An embedded-atom term ``F_Z(rho_i)`` added to the energy readouts
+    (`equipot.nn.DensityReadout`): ``rho_ik = sum_j a_{Z_j k} exp(-beta_k r_ij) f_cut(r_ij)``
+    for each decay rate ``beta_k`` in ``decay_rates`` (1/Å), ``F_Z`` a SiLU network of
+    ``hidden`` units per species. For metals and other many-body bonding that the
+    messages' pair sums learn slowly (docs/model.md)."""
+
+    decay_rates: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0, 4.0], description="decay rates beta_k of the densities, 1/Å"
+    )
+    hidden: int = Field(16, ge=1, description="hidden units of each species' embedding function")
+
+    @field_validator("decay_rates")
+    @classmethod
+    def _positive_rates(cls, rates: list[float]) -> list[float]:
+        if not rates or not all(rate > 0 and rate < float("inf") for rate in rates):
+            raise ValueError(f"decay_rates must be one or more positive, finite rates in 1/Å, e.g. [1, 2, 3, 4]; got {rates}")
+        return rates
 
 
 class ModelConfig(StrictModel):
@@ -24,8 +44,10 @@ class ModelConfig(StrictModel):
     ``parity=False`` the model is only SO(3)-equivariant: mirror images may get different
     energies (needed when the target itself tells enantiomers apart). ``heads`` declares
     further outputs (`HeadConfig`: dipoles, polarizabilities, any irreps or Cartesian
-    tensor) computed from the final node features. ``long_range`` adds learned charges and
-    their electrostatics (`LongRangeConfig`; built by `equipot.longrange.build_potential`).
+    tensor) computed from the final node features. ``density_embedding`` adds an
+    embedded-atom energy of neighbor densities (`DensityEmbeddingConfig`). ``long_range``
+    adds learned charges and their electrostatics (`LongRangeConfig`; built by
+    `equipot.longrange.build_potential`).
     """
 
     species: list[str] = Field(description="chemical symbols the model knows, e.g. [H, C, O]")
@@ -44,6 +66,9 @@ class ModelConfig(StrictModel):
     heads: list[HeadConfig] = Field(
         default_factory=list,
         description="output heads beyond the energy (dipole, polarizability, irreps, cartesian); see docs/tensors.md",
+    )
+    density_embedding: DensityEmbeddingConfig | None = Field(
+        None, description="an embedded-atom energy F(rho) of smooth neighbor densities (metals); see docs/model.md"
     )
     long_range: LongRangeConfig | None = Field(
         None, description="learned charges and their Coulomb energy added to the local model; see docs/longrange.md"

@@ -14,6 +14,7 @@ from ..config import ModelConfig
 from ..data import AtomicGraph, GraphValidationError, edge_vectors
 from ..nn import (
     BesselBasis,
+    DensityReadout,
     EdgeContext,
     InteractionBlock,
     IrrepsLayout,
@@ -30,7 +31,8 @@ from .output import OUTPUT_NAMES, ModelOutput
 __all__ = ["EquivariantPotential", "UnknownElementError", "check_graph_cutoff"]
 
 #: buffers that carry learned or fitted state (the rest are constants recomputed on build)
-_STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors")
+_STATE_BUFFERS = ("z_to_species", "atomic_energies", "scale", "shift", "avg_num_neighbors",
+                  "density_readout.density_mean", "density_readout.density_scale")
 
 
 class UnknownElementError(ValueError):
@@ -58,7 +60,10 @@ class EquivariantPotential(nn.Module):
                                      lmax=2, num_layers=2, correlation=3)
         out = model(graph, outputs={"energy", "forces", "stress"})
 
-    The energy of atom i is ``scale * sum_t readout_t(h_i^t) + shift + E0[Z_i]``;
+    The energy of atom i is ``scale * (sum_t readout_t(h_i^t) + F_Z(rho_i)) + shift + E0[Z_i]``,
+    with the embedded-density term ``F_Z(rho_i)`` only when ``config.density_embedding``
+    is set (`equipot.nn.DensityReadout`; its density normalization is fitted with
+    `fit_density_normalization`);
     ``scale``, ``shift``, the reference energies ``E0`` (eV) and the average neighbor count
     are buffers set from dataset statistics with `set_normalization`.
     """
@@ -111,6 +116,10 @@ class EquivariantPotential(nn.Module):
                 NonLinearReadout(self.layout_node, config.readout_hidden) if last else LinearReadout(self.layout_node)
             )
             layout_in = self.layout_node
+        embedding = config.density_embedding
+        self.density_readout = (
+            DensityReadout(num_species, embedding.decay_rates, embedding.hidden) if embedding is not None else None
+        )
         # further outputs from the final node features (None without heads)
         self.heads = HeadSet(config.heads, self.layout_node, config.parity, check_heads(config)) if config.heads else None
 
@@ -164,6 +173,20 @@ class EquivariantPotential(nn.Module):
                 self.shift.fill_(float(shift))
             if avg_num_neighbors is not None:
                 self.avg_num_neighbors.fill_(float(avg_num_neighbors))
+
+    @torch.no_grad()
+    def fit_density_normalization(self, graphs: Iterable[AtomicGraph]) -> None:
+        """Fit the density normalization of the embedded-density readout (mean and spread
+        of each density over the atoms of ``graphs``); nothing without one."""
+        if self.density_readout is None:
+            return
+        densities = []
+        for graph in graphs:
+            graph = graph.to(device=self.device, dtype=self.dtype)
+            edges = self.edge_context(graph, graph.positions, graph.cell)
+            densities.append(self.density_readout.densities(self.species_of(graph), edges))
+        if densities:
+            self.density_readout.fit_normalization(torch.cat(densities))
 
     # ------------------------------------------------------------------ model
     def species_indices(self, atomic_numbers: Tensor) -> Tensor:
@@ -245,6 +268,8 @@ class EquivariantPotential(nn.Module):
         for block, head in zip(self.blocks, self.readouts):
             features = block(features, species, edges)
             readout = readout + head(features)
+        if self.density_readout is not None:
+            readout = readout + self.density_readout(species, edges)
         return self.scale * readout + self.shift + self.atomic_energies.index_select(0, species), features
 
     def forward(

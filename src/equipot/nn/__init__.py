@@ -5,6 +5,7 @@ Features are ``[n, channels, dim]`` tensors described by an `IrrepsLayout`.
 
 from .block import InteractionBlock, node_layout
 from .coupling import EdgeCoupling, FeatureCoupling, coupling_paths
+from .density import DensityReadout
 from .edges import EdgeContext
 from .gate import GatedNonlinearity
 from .interaction import Interaction, RadialMLP
@@ -19,6 +20,7 @@ from .scatter import scatter_sum
 __all__ = [
     "BesselBasis",
     "DenseIrrepsLinear",
+    "DensityReadout",
     "EdgeContext",
     "EdgeCoupling",
     "FeatureCoupling",

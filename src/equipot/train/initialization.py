@@ -14,6 +14,11 @@ loss targets. The charge head's per-element part starts from ``long_range.initia
 when given (the normalization then fitted without their Coulomb energy), else from the
 reference charges of a ``charges`` target (`ChargeHead.start_from_charges`).
 
+With ``model.density_embedding`` the densities of the embedded-density readout are
+normalized on the training structures; a fine-tune whose config sets
+``model.density_embedding`` on a model pretrained without one adds the readout at zero
+(`with_density_embedding`).
+
 Where E0 came from is recorded in the model file's metadata as ``atomic_energies_source``
 (see `DatasetStatistics.atomic_energies_source`; a fine-tune inherits its base model's,
 or ``"config"`` when the config gives every element).
@@ -21,6 +26,7 @@ or ``"config"`` when the config gives every element).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +36,7 @@ import warnings
 import torch
 from ase.data import atomic_numbers, chemical_symbols
 
-from ..config import ModelConfig
+from ..config import DensityEmbeddingConfig, ModelConfig
 from ..config.train import ConfigError, TrainConfig
 from ..data import AtomicEnergiesWarning, AtomicGraph, DatasetStatistics, compute_statistics
 from ..longrange import (
@@ -150,6 +156,7 @@ def _new_model(
         shift=statistics.mean_residual_energy_per_atom or 0.0,
         avg_num_neighbors=statistics.avg_num_neighbors,
     )
+    local_part(model).fit_density_normalization(data.train.graphs)
     return model
 
 
@@ -221,9 +228,10 @@ def _finetuned(
             "new model (remove finetune_from)"
         )
     stored = model.config.model_dump()
+    adds_embedding = "density_embedding" in config.model.model_fields_set and stored["density_embedding"] is None
     conflicts = [
         f"model.{name}: {getattr(config.model, name)!r} in the config, {stored[name]!r} in {source}"
-        for name in sorted(config.model.model_fields_set)
+        for name in sorted(config.model.model_fields_set - ({"density_embedding"} if adds_embedding else set()))
         if getattr(config.model, name) != stored[name]
     ]
     if conflicts:
@@ -231,9 +239,27 @@ def _finetuned(
             "finetune_from takes the architecture from the model file, but the config asks for "
             "another:\n  " + "\n  ".join(conflicts) + "\nremove these keys from the model section"
         )
+    if adds_embedding and config.model.density_embedding is not None:
+        model = with_density_embedding(model, config.model.density_embedding, data.train.graphs)
     if given:
         model.set_normalization(atomic_energies=given)
     return model
+
+
+def with_density_embedding(
+    model: EquivariantPotential, embedding: DensityEmbeddingConfig, graphs: Sequence[AtomicGraph]
+) -> EquivariantPotential:
+    """A copy of ``model`` with an embedded-density readout added (its output layer at zero:
+    the same energies as ``model``), its density normalization fitted on ``graphs``. How a
+    fine-tune adds ``model.density_embedding`` to a model pretrained without it."""
+    config = ModelConfig.model_validate({**model.config.model_dump(), "density_embedding": embedding.model_dump()})
+    widened = EquivariantPotential(config, dtype=model.dtype).to(device=model.device)
+    state = widened.learned_state()
+    state.update(model.learned_state())
+    widened.load_learned_state(state)
+    widened.metadata = getattr(model, "metadata", {})
+    widened.fit_density_normalization(graphs)
+    return widened
 
 
 def _finetune_statistics(model: EquivariantPotential, data: TrainingData, given: dict[int, float]) -> DatasetStatistics:

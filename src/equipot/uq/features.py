@@ -74,6 +74,8 @@ def model_features(
         inputs.append(readout.last_layer_inputs(features))
     last_layer = model.scale * torch.cat(inputs, dim=-1)
     energies = last_layer @ readout_weights(model) + model.shift + model.atomic_energies.index_select(0, species)
+    if model.density_readout is not None:  # part of the energy, not of the last-layer features
+        energies = energies + model.scale * model.density_readout(species, edges)
     offset = model.readouts[-1].offset
     return ModelFeatures(energies, last_layer, features[:, :, offset], features)
 
