@@ -4,10 +4,10 @@ Cu with EMT labels, 32-atom cells. One fixed pool of candidate frames from EMT L
 mostly "easy" (300 K, perfect crystal) with a minority of informative ones (1400 K, strained
 cells at 700 K, a vacancy at 700 K); a fixed test set with equal shares of the four kinds.
 Each seed starts from 20 labelled 300 K frames and runs both strategies with identical
-training per round (a committee of 2 small models, ``--committee-size``; round 1 trains from scratch, once per
-seed for both strategies; later rounds fine-tune the previous round's members with the
-loop's defaults, `equipot.learn.training`: 15 epochs or at least 150 optimizer steps, a
-cosine learning rate from 0.005, the last epoch kept):
+training per round (a committee of 2 small models, ``--committee-size``; round 1 trains
+from scratch, once per seed for both strategies; later rounds fine-tune the previous
+round's members with the loop's defaults, `equipot.learn.training`: 15 epochs or at least
+150 optimizer steps, a cosine learning rate from 0.005, the last epoch kept):
 
 - active: the loop's own scoring and selection (`score_frames`: largest committee force
   spread of a frame; `select_frames`: the ``budget x 4`` most uncertain, then ``budget`` of

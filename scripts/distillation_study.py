@@ -17,6 +17,11 @@ shipped 500 K ethanol MD (``shipped:ethanol``): frames 0-999 relabelled with GFN
 teacher set, 25 frames drawn from 1000-1299 (GFN2 labels as shipped) the expensive set, the
 last 200 (1300-1499, GFN2) the test set.
 
+``--density-embedding``: the models get the embedded-density readout
+(``model.density_embedding``): ``finetune`` gives it to the 25-frame model and adds it in the
+fine-tunes of the plain pretrained model, ``all`` gives it to the pretrained model too (runs
+``scratch_emb``, ``pretrained_emb``, ``VARIANT_emb`` / ``VARIANT_embp``).
+
 The 25 expensive frames are split 20 for training and 5 for validation (model selection) in
 every run. Rows: the teacher; ``scratch`` (trained on the 25 frames alone, as long as the
 pretraining); ``pretrained`` (trained on the teacher frames, energies aligned to the
@@ -270,6 +275,8 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=15)
     parser.add_argument("--scratch-epochs", type=int, default=200, help="epochs of the 25-frame model (20 training frames)")
     parser.add_argument("--finetune-epochs", type=int, default=60)
+    parser.add_argument("--finetune-lr", type=float, default=0.003,
+                        help="initial learning rate of the fine-tunes (cosine decay to 1e-4; the 25-frame model's is 0.01)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rattle", type=float, nargs=2, default=(0.02, 0.15), metavar=("LOW", "HIGH"),
@@ -321,7 +328,7 @@ def main() -> None:
         models[name] = train(folder, name, files["expensive"], args.finetune_epochs, cutoff, fsw, args.seed,
                                 finetune_from=str(folder / pretrained_name / "model.pt"),
                                 model=EMBEDDING if embedding == "finetune" else {},
-                                distillation=distillation, optimizer={"lr": 0.003})
+                                distillation=distillation, optimizer={"lr": args.finetune_lr})
     if args.train_only and not args.report:
         return
     test = ase.io.read(files["test"], ":")
