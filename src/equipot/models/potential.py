@@ -135,6 +135,17 @@ class EquivariantPotential(nn.Module):
         copy.metadata = getattr(self, "metadata", {})
         return copy.to(device=self.z_to_species.device).train(self.training)
 
+    def widened(self, config: ModelConfig) -> EquivariantPotential:
+        """A model built from ``config`` (this one's architecture with parts added: a head, a
+        density readout) that carries over every learned entry of this one; the added parts
+        keep their initialization. Same dtype, device, training mode and metadata."""
+        copy = EquivariantPotential(config, dtype=self.dtype).to(device=self.device)
+        state = copy.learned_state()
+        state.update(self.learned_state())
+        copy.load_learned_state(state)
+        copy.metadata = getattr(self, "metadata", {})
+        return copy.train(self.training)
+
     def learned_state(self) -> dict[str, Tensor]:
         """Parameters and fitted buffers (normalization, species map): what a model file
         stores. Constants (Clebsch-Gordan tensors, index maps) are rebuilt from the config."""

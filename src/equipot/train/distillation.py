@@ -70,16 +70,12 @@ def add_teacher_head(model: EquivariantPotential, name: str) -> EquivariantPoten
         return model
     head = HeadConfig(name=name, kind="irreps", irreps="0e", per_atom=True, scale=float(model.scale), unit="eV")
     config = model.config.model_validate({**model.config.model_dump(), "heads": [*model.config.model_dump()["heads"], head.model_dump()]})
-    widened = EquivariantPotential(config, dtype=model.dtype).to(device=model.device)
-    state = widened.state_dict()
-    state.update(model.state_dict())
-    widened.load_state_dict(state)
+    widened = model.widened(config)
     assert widened.heads is not None
     with torch.no_grad():  # the last linear map only: the earlier ones keep their gradients
         for parameter in widened.heads[name].projection.mix.parameters():
             parameter.zero_()
-    widened.metadata = getattr(model, "metadata", {})
-    return widened.train(model.training)
+    return widened
 
 
 def teacher_output(

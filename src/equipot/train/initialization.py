@@ -228,7 +228,7 @@ def _finetuned(
             "new model (remove finetune_from)"
         )
     stored = model.config.model_dump()
-    adds_embedding = "density_embedding" in config.model.model_fields_set and stored["density_embedding"] is None
+    adds_embedding = config.model.density_embedding is not None and stored["density_embedding"] is None
     conflicts = [
         f"model.{name}: {getattr(config.model, name)!r} in the config, {stored[name]!r} in {source}"
         for name in sorted(config.model.model_fields_set - ({"density_embedding"} if adds_embedding else set()))
@@ -239,7 +239,8 @@ def _finetuned(
             "finetune_from takes the architecture from the model file, but the config asks for "
             "another:\n  " + "\n  ".join(conflicts) + "\nremove these keys from the model section"
         )
-    if adds_embedding and config.model.density_embedding is not None:
+    if adds_embedding:
+        assert config.model.density_embedding is not None
         model = with_density_embedding(model, config.model.density_embedding, data.train.graphs)
     if given:
         model.set_normalization(atomic_energies=given)
@@ -253,11 +254,7 @@ def with_density_embedding(
     the same energies as ``model``), its density normalization fitted on ``graphs``. How a
     fine-tune adds ``model.density_embedding`` to a model pretrained without it."""
     config = ModelConfig.model_validate({**model.config.model_dump(), "density_embedding": embedding.model_dump()})
-    widened = EquivariantPotential(config, dtype=model.dtype).to(device=model.device)
-    state = widened.learned_state()
-    state.update(model.learned_state())
-    widened.load_learned_state(state)
-    widened.metadata = getattr(model, "metadata", {})
+    widened = model.widened(config)
     widened.fit_density_normalization(graphs)
     return widened
 
